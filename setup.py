@@ -1,0 +1,90 @@
+"""Packaging for sttn-keras.
+
+The Python package ``sttn_keras`` lives in ``sttn_keras/``; its export
+subpackage ``sttn_keras.export`` lives in the top-level ``export/`` folder next
+to the C++ kernels it drives. The kernels are compiled into one plain shared
+library (``sttn_keras/export/_sttn_ops*.so``, loaded with ctypes, not a Python
+extension module) by setuptools' ``build_ext``: ``pip install .`` and
+``make setup`` both build it, with the system C++ compiler (g++ >= 10 or
+clang >= 12, C++17).
+"""
+
+import glob
+import os
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _sources():
+    patterns = ("export/core/*.cc", "export/tflite/*.cc", "export/host/*.cc")
+    found = []
+    for pattern in patterns:
+        found.extend(sorted(glob.glob(pattern, root_dir=HERE)))
+    return found
+
+
+class BuildNativeLibrary(build_ext):
+    """Builds the kernels as a plain shared library with hidden visibility."""
+
+    def get_export_symbols(self, ext):
+        # Not a CPython extension: there is no PyInit_ symbol to export.
+        return []
+
+    def build_extension(self, ext):
+        # A ctypes library needs no PyInit; setuptools would otherwise insist.
+        super().build_extension(ext)
+
+
+native = Extension(
+    "sttn_keras.export._sttn_ops",
+    sources=_sources(),
+    include_dirs=[HERE],
+    language="c++",
+    extra_compile_args=[
+        "-std=c++17",
+        "-O3",
+        "-fvisibility=hidden",
+        "-fno-exceptions",
+        "-Wall",
+        "-Wextra",
+    ],
+    extra_link_args=[],
+)
+
+with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+    long_description = f.read()
+
+setup(
+    name="sttn-keras",
+    version="0.1.0",
+    description=(
+        "Soft Threshold Ternary Networks for Keras 3, exported to TFLite "
+        "with native ternary custom ops"
+    ),
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=["sttn_keras", "sttn_keras.export"],
+    package_dir={"sttn_keras": "sttn_keras", "sttn_keras.export": "export"},
+    ext_modules=[native] if _sources() else [],
+    cmdclass={"build_ext": BuildNativeLibrary},
+    install_requires=[
+        "numpy>=1.26",
+        "flatbuffers>=24.3.25",
+        # The host runtime adapts our opaque-API kernels to the classic
+        # TfLiteRegistration structs of this exact runtime build: pinned.
+        "ai-edge-litert==2.3.0",
+    ],
+    extras_require={
+        # Training and export. Deployment (sttn_keras.export.Interpreter)
+        # needs neither.
+        "train": ["keras>=3.10,<4", "tensorflow-cpu>=2.18", "absl-py>=2"],
+    },
+    entry_points={
+        "console_scripts": ["sttn-export=sttn_keras.export.cli:run"],
+    },
+)
