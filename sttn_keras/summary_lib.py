@@ -1,0 +1,275 @@
+"""Per-layer precision, memory and MAC summary of a (ternary) Keras model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+
+from .layers import TernaryLayerMixin
+
+__all__ = ["summary", "LayerSummary", "ModelSummary"]
+
+TRIT_BITS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSummary:
+    """One layer's row of :func:`summary`.
+
+    Attributes:
+        name: Layer name.
+        type: Layer class name.
+        precision: ``"ternary"`` (ternary weights and inputs),
+            ``"ternary-weights"`` (ternary weights, float inputs),
+            ``"float"`` or ``"-"`` (no parameters and no MACs).
+        params: Number of parameters a deployed model stores: the layer's
+            weights, counting each STTN layer's two latent kernels as one
+            ternary kernel.
+        ternary_params: How many of ``params`` are trits.
+        float32_bytes: Memory of ``params`` as float32.
+        deployed_bytes: Memory when deployed: trits at 2 bits, everything
+            else as float32 (a per-channel scale is added for ternary
+            kernels).
+        ternary_macs: Multiply-accumulates with ternary weights and inputs.
+        ternary_weight_macs: MACs with ternary weights and float inputs.
+        float_macs: MACs in float.
+    """
+
+    name: str
+    type: str
+    precision: str
+    params: int
+    ternary_params: int
+    float32_bytes: int
+    deployed_bytes: int
+    ternary_macs: int
+    ternary_weight_macs: int
+    float_macs: int
+
+    @property
+    def macs(self):
+        return self.ternary_macs + self.ternary_weight_macs + self.float_macs
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSummary:
+    """What :func:`summary` returns: the rows and their totals.
+
+    Example:
+
+    >>> s = summary(model, print_fn=None)                   # doctest: +SKIP
+    >>> s.compression_ratio, s.total("ternary_macs")          # doctest: +SKIP
+    """
+
+    name: str
+    layers: tuple
+
+    def total(self, field):
+        """Sum of one numeric field over all layers."""
+        return sum(getattr(row, field) for row in self.layers)
+
+    @property
+    def float32_bytes(self):
+        return self.total("float32_bytes")
+
+    @property
+    def deployed_bytes(self):
+        return self.total("deployed_bytes")
+
+    @property
+    def compression_ratio(self):
+        """float32 memory divided by deployed memory."""
+        return self.float32_bytes / max(self.deployed_bytes, 1)
+
+    @property
+    def ternary_mac_fraction(self):
+        """Share of all MACs that are ternary x ternary."""
+        return self.total("ternary_macs") / max(self.total("macs"), 1)
+
+    def as_table(self):
+        """The printed table as a string."""
+        header = (
+            "Layer", "Type", "Precision", "Params", "float32", "Deployed",
+            "MACs tern", "MACs tern-w", "MACs float",
+        )
+        rows = [header]
+        for r in self.layers:
+            rows.append((
+                r.name, r.type, r.precision, f"{r.params:,}",
+                _bytes(r.float32_bytes), _bytes(r.deployed_bytes),
+                _count(r.ternary_macs), _count(r.ternary_weight_macs),
+                _count(r.float_macs),
+            ))
+        rows.append((
+            "Total", "", "", f"{self.total('params'):,}",
+            _bytes(self.float32_bytes), _bytes(self.deployed_bytes),
+            _count(self.total("ternary_macs")),
+            _count(self.total("ternary_weight_macs")),
+            _count(self.total("float_macs")),
+        ))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+
+        def fmt(row):
+            cells = [str(c).ljust(w) if i < 3 else str(c).rjust(w)
+                     for i, (c, w) in enumerate(zip(row, widths))]
+            return "| " + " | ".join(cells) + " |"
+
+        rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
+        lines = [f"Model: {self.name}", rule, fmt(rows[0]), rule]
+        lines += [fmt(r) for r in rows[1:-1]]
+        lines += [rule, fmt(rows[-1]), rule]
+        lines.append(
+            f"Compression: {self.compression_ratio:.2f}x "
+            f"({_bytes(self.float32_bytes)} float32 -> "
+            f"{_bytes(self.deployed_bytes)} deployed); "
+            f"ternary MACs: {100 * self.ternary_mac_fraction:.1f}% of "
+            f"{_count(self.total('macs'))}"
+        )
+        return "\n".join(lines)
+
+
+def _bytes(n):
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+def _count(n):
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def _shape(tensor_or_shape):
+    shape = getattr(tensor_or_shape, "shape", tensor_or_shape)
+    return tuple(shape)
+
+
+def _output_shape(layer):
+    try:
+        return _shape(layer.output)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _spatial_positions(output_shape, data_format):
+    if output_shape is None:
+        return 0
+    spatial = output_shape[1:-1] if data_format == "channels_last" else output_shape[2:]
+    return math.prod(int(d) for d in spatial)
+
+
+def _layer_macs(layer):
+    """MACs per example for conv, depthwise and dense layers, else 0."""
+    out = _output_shape(layer)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        kh, kw, cin, mult = layer.kernel.shape
+        return _spatial_positions(out, layer.data_format) * kh * kw * cin * mult
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw, cin_per_group, cout = layer.kernel.shape
+        return _spatial_positions(out, layer.data_format) * kh * kw * cin_per_group * cout
+    if isinstance(layer, keras.layers.Dense):
+        cin, cout = layer.kernel.shape
+        rows = math.prod(int(d) for d in out[1:-1]) if out else 1
+        return rows * cin * cout
+    return 0
+
+
+def _layer_row(layer):
+    macs = _layer_macs(layer)
+    n_weights = sum(math.prod(w.shape) for w in layer.weights)
+    if isinstance(layer, TernaryLayerMixin):
+        kernel_size = math.prod(layer.latent_kernels[0].shape)
+        latent = sum(math.prod(k.shape) for k in layer.latent_kernels)
+        other = n_weights - latent
+        if layer.kernel_quantizer is not None:
+            channels = int(layer.latent_kernels[0].shape[-1]) * (
+                int(layer.latent_kernels[0].shape[-2])
+                if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
+            )
+            params = kernel_size + other
+            deployed = math.ceil(kernel_size * TRIT_BITS / 8) + 4 * (other + channels)
+            ternary_params = kernel_size
+        else:
+            params = n_weights
+            deployed = 4 * n_weights
+            ternary_params = 0
+        if layer.kernel_quantizer is not None and layer.input_quantizer is not None:
+            precision, split = "ternary", (macs, 0, 0)
+        elif layer.kernel_quantizer is not None:
+            precision, split = "ternary-weights", (0, macs, 0)
+        else:
+            precision, split = "float", (0, 0, macs)
+    else:
+        params = n_weights
+        deployed = 4 * n_weights
+        ternary_params = 0
+        precision = "float" if (n_weights or macs) else "-"
+        split = (0, 0, macs)
+    return LayerSummary(
+        name=layer.name,
+        type=type(layer).__name__,
+        precision=precision,
+        params=int(params),
+        ternary_params=int(ternary_params),
+        float32_bytes=int(4 * params),
+        deployed_bytes=int(deployed),
+        ternary_macs=int(split[0]),
+        ternary_weight_macs=int(split[1]),
+        float_macs=int(split[2]),
+    )
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def summary(model, print_fn=print):
+    """Prints and returns per-layer precision, memory and MACs of a model.
+
+    For each layer: its precision, its parameter count (an STTN layer's two
+    latent kernels count once: they deploy as one ternary kernel), its
+    memory as float32 and as deployed (trits at 2 bits, scales, biases and
+    other weights as float32), and its multiply-accumulates per example
+    split into ternary x ternary, ternary-weight x float, and float. Then the
+    totals and the compression ratio.
+
+    Args:
+        model: A built Keras model.
+        print_fn: Function that prints the table (``None`` prints nothing).
+
+    Returns:
+        A :class:`ModelSummary`.
+
+    Example:
+
+    >>> import sttn_keras as sttn
+    >>> model = keras.Sequential([keras.Input((4,)), sttn.layers.TernaryDense(2)])
+    >>> s = sttn.summary(model, print_fn=None)
+    >>> s.layers[0].ternary_macs, s.layers[0].deployed_bytes
+    (8, 18)
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            "Received an invalid value for `model`, expected a keras.Model. "
+            f"Received: model={model!r}"
+        )
+    if not model.built:
+        raise ValueError(
+            f"Model '{model.name}' is not built: give it an Input or call it "
+            "once before summary()."
+        )
+    result = ModelSummary(
+        name=model.name, layers=tuple(_layer_row(ly) for ly in _flat_layers(model))
+    )
+    if print_fn is not None:
+        print_fn(result.as_table())
+    return result
