@@ -1,0 +1,335 @@
+"""Folding a trained STTN model into deployable constants.
+
+For every ternary layer:
+
+* the two latent kernels merge into one ternary kernel with one scale per
+  output channel (``layer.get_ternary_kernel()``);
+* a BatchNormalization right after it (its only consumer, no activation in
+  between) folds into that scale and the bias:
+  ``scale' = scale * g / s``, ``bias' = (bias - mean) * g / s + beta`` with
+  ``s = sqrt(var + eps)``;
+* a BatchNormalization right before it (whose output feeds only this layer)
+  plus the ternary activation fold into per-channel thresholds of the
+  ``SttnTernarize`` op: with ``y = m x + a`` (``m = g / s``,
+  ``a = beta - mean * m``) and threshold ``th``, ``t = +1`` iff
+  ``y > th`` and ``t = -1`` iff ``y < -th`` become comparisons on ``x``,
+  flipped where ``m < 0`` (see docs/op-format.md).
+
+Anything the ops cannot express raises :class:`ExportError` naming the layer.
+Nothing falls back to float silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from sttn_keras import layers as sl
+from sttn_keras import quantizers as sq
+
+__all__ = ["ExportError", "FoldedLayer", "FoldPlan", "fold_model"]
+
+
+class ExportError(ValueError):
+    """A model (or one of its layers) cannot be exported to sttn ops."""
+
+
+@dataclasses.dataclass
+class FoldedLayer:
+    """The deployable constants of one ternary layer.
+
+    Attributes:
+        name: The ternary layer's name.
+        kind: ``"conv2d"``, ``"fully_connected"`` or ``"depthwise_conv2d"``.
+        trits: int8 kernel in {-1, 0, 1}, in the op's weight order (OHWI for
+            conv2d, ``[out, in]`` for fully connected, ``[kh, kw, C * mult]``
+            for depthwise).
+        scale: float32 ``[out_channels]``.
+        bias: float32 ``[out_channels]``.
+        thresholds: float32 ``[3, in_channels]`` (lo, hi, sign) for a ternary
+            input, ``None`` for a float input (weights-only layer).
+        activation: ``"NONE"`` or ``"RELU"``.
+        options: The op's geometry (in/out channels, kernel, strides,
+            padding, depth multiplier).
+        pre_bn: Name of the BatchNormalization folded into the thresholds.
+        post_bn: Name of the BatchNormalization folded into scale and bias.
+    """
+
+    name: str
+    kind: str
+    trits: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    thresholds: np.ndarray | None
+    activation: str
+    options: dict
+    pre_bn: str | None = None
+    post_bn: str | None = None
+
+
+@dataclasses.dataclass
+class FoldPlan:
+    """All folded layers of a model and the BatchNormalizations they absorb."""
+
+    layers: dict
+    folded_bns: set
+
+    def replacement_for(self, name):
+        return self.layers.get(name)
+
+
+# -- graph ---------------------------------------------------------------------
+
+
+def _keras_history_names(structure, out):
+    if isinstance(structure, dict):
+        if structure.get("class_name") == "__keras_tensor__":
+            out.append(structure["config"]["keras_history"][0])
+            return
+        for value in structure.values():
+            _keras_history_names(value, out)
+    elif isinstance(structure, (list, tuple)):
+        for value in structure:
+            _keras_history_names(value, out)
+
+
+def _graph(model):
+    """(producers, consumers): layer name -> list of layer names."""
+    producers, consumers = {}, {}
+    names = [ly.name for ly in model.layers]
+    for name in names:
+        producers[name], consumers[name] = [], []
+    if isinstance(model, keras.Sequential):
+        for a, b in zip(names, names[1:]):
+            producers[b].append(a)
+            consumers[a].append(b)
+        if names:
+            consumers[names[-1]].append("<output>")
+        return producers, consumers
+    config = model.get_config()
+    for layer_config in config["layers"]:
+        name = layer_config["config"]["name"]
+        for node in layer_config.get("inbound_nodes", []):
+            inputs = []
+            _keras_history_names(node, inputs)
+            for src in inputs:
+                producers[name].append(src)
+                consumers.setdefault(src, []).append(name)
+    outputs = []
+    _keras_history_names(config.get("output_layers", []), outputs)
+    for entry in config.get("output_layers", []):
+        if isinstance(entry, (list, tuple)) and entry and isinstance(entry[0], str):
+            outputs.append(entry[0])
+    for name in outputs:
+        consumers.setdefault(name, []).append("<output>")
+    return producers, consumers
+
+
+# -- per-layer folding -----------------------------------------------------------
+
+
+def _bn_affine(bn):
+    """(m, a) with BN(x) = m * x + a per channel, for a channels-last BN."""
+    axis = bn.axis if isinstance(bn.axis, int) else tuple(bn.axis)
+    if axis not in (-1, 3, 1) or (axis != -1 and axis != len(bn.input.shape) - 1):
+        raise ExportError(
+            f"BatchNormalization '{bn.name}' normalises axis {bn.axis}; only the "
+            "last (channels) axis can be folded."
+        )
+    mean = keras.ops.convert_to_numpy(bn.moving_mean).astype(np.float64)
+    var = keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float64)
+    gamma = keras.ops.convert_to_numpy(bn.gamma).astype(np.float64) if bn.scale else np.ones_like(mean)
+    beta = keras.ops.convert_to_numpy(bn.beta).astype(np.float64) if bn.center else np.zeros_like(mean)
+    m = gamma / np.sqrt(var + bn.epsilon)
+    return m, beta - mean * m
+
+
+def thresholds_from_affine(m, a, threshold):
+    """Per-channel (lo, hi, sign) for ``t = ternary(m * x + a)``.
+
+    Example:
+
+    >>> thresholds_from_affine(np.array([2.0]), np.array([0.0]), 0.5).ravel().tolist()
+    [-0.25, 0.25, 1.0]
+    """
+    m = np.asarray(m, np.float64)
+    a = np.asarray(a, np.float64)
+    lo = np.empty_like(m)
+    hi = np.empty_like(m)
+    sgn = np.ones_like(m)
+    pos, neg, zero = m > 0, m < 0, m == 0
+    lo[pos] = (-threshold - a[pos]) / m[pos]
+    hi[pos] = (threshold - a[pos]) / m[pos]
+    lo[neg] = (threshold - a[neg]) / m[neg]
+    hi[neg] = (-threshold - a[neg]) / m[neg]
+    sgn[neg] = -1.0
+    # m == 0: the BN output is the constant a; encode its ternary value.
+    const_plus = zero & (a > threshold)
+    const_minus = zero & (a < -threshold)
+    const_zero = zero & ~const_plus & ~const_minus
+    lo[const_plus], hi[const_plus] = -np.inf, -np.inf
+    lo[const_minus], hi[const_minus] = np.inf, np.inf
+    lo[const_zero], hi[const_zero] = -np.inf, np.inf
+    return np.stack([lo, hi, sgn]).astype(np.float32)
+
+
+def _activation_name(layer):
+    act = layer.activation
+    name = getattr(act, "__name__", None) or type(act).__name__
+    if act is None or name == "linear":
+        return "NONE"
+    if name == "relu":
+        return "RELU"
+    raise ExportError(
+        f"Layer '{layer.name}' has activation '{name}'; the sttn ops fuse only "
+        "'linear' and 'relu'. Move the activation into its own layer."
+    )
+
+
+def _check_supported(layer):
+    if isinstance(layer, keras.layers.Conv2D) or isinstance(layer, keras.layers.DepthwiseConv2D):
+        if layer.data_format != "channels_last":
+            raise ExportError(
+                f"Layer '{layer.name}' uses data_format='{layer.data_format}'; the sttn "
+                "ops take channels_last (NHWC) tensors."
+            )
+        if tuple(layer.dilation_rate) != (1, 1):
+            raise ExportError(
+                f"Layer '{layer.name}' has dilation_rate={tuple(layer.dilation_rate)}; the "
+                "sttn conv ops support no dilation."
+            )
+        if getattr(layer, "groups", 1) != 1:
+            raise ExportError(
+                f"Layer '{layer.name}' has groups={layer.groups}; the sttn conv ops "
+                "support no grouped convolution."
+            )
+    if layer.kernel_quantizer is None:
+        raise ExportError(
+            f"Layer '{layer.name}' has a float kernel (kernel_quantizer=None); the "
+            "sttn ops need ternary weights. Export refuses rather than keeping it float."
+        )
+    iq = layer.input_quantizer
+    if iq is not None and not isinstance(iq, sq.TernaryActivation):
+        raise ExportError(
+            f"Layer '{layer.name}' has input_quantizer {iq!r}; only "
+            "TernaryActivation ('ternary') or None can be exported."
+        )
+
+
+def _fold_layer(layer, pre_bn, post_bn):
+    _check_supported(layer)
+    activation = _activation_name(layer)
+    trits, scale = layer.get_ternary_kernel()
+    scale = scale.astype(np.float64)
+    out_channels = scale.shape[0]
+    bias = (
+        keras.ops.convert_to_numpy(layer.bias).astype(np.float64)
+        if layer.use_bias else np.zeros(out_channels)
+    )
+    if post_bn is not None:
+        m, a = _bn_affine(post_bn)
+        scale, bias = scale * m, bias * m + a
+
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        kind = "depthwise_conv2d"
+        kh, kw, cin, mult = trits.shape
+        op_trits = trits.reshape(kh, kw, cin * mult)
+        options = dict(in_channels=cin, depth_multiplier=mult, kernel_h=kh, kernel_w=kw,
+                       stride_h=int(layer.strides[0]), stride_w=int(layer.strides[1]),
+                       padding=layer.padding.upper())
+    elif isinstance(layer, keras.layers.Conv2D):
+        kind = "conv2d"
+        kh, kw, cin, cout = trits.shape
+        op_trits = np.transpose(trits, (3, 0, 1, 2))
+        options = dict(in_channels=cin, out_channels=cout, kernel_h=kh, kernel_w=kw,
+                       stride_h=int(layer.strides[0]), stride_w=int(layer.strides[1]),
+                       padding=layer.padding.upper())
+    else:
+        kind = "fully_connected"
+        cin, cout = trits.shape
+        op_trits = trits.T
+        options = dict(in_channels=cin, out_channels=cout)
+
+    thresholds = None
+    cin = options["in_channels"]
+    if layer.input_quantizer is not None:
+        th = layer.input_quantizer.threshold
+        if pre_bn is not None:
+            m, a = _bn_affine(pre_bn)
+        else:
+            m, a = np.ones(cin), np.zeros(cin)
+        thresholds = thresholds_from_affine(m, a, th)
+    return FoldedLayer(
+        name=layer.name, kind=kind, trits=np.ascontiguousarray(op_trits, np.int8),
+        scale=scale.astype(np.float32), bias=bias.astype(np.float32), thresholds=thresholds,
+        activation=activation, options=options,
+        pre_bn=pre_bn.name if pre_bn is not None else None,
+        post_bn=post_bn.name if post_bn is not None else None,
+    )
+
+
+def fold_model(model):
+    """Folds every ternary layer of a model (and adjacent BatchNorms).
+
+    Args:
+        model: A built Sequential or Functional Keras model.
+
+    Returns:
+        A :class:`FoldPlan`.
+
+    Raises:
+        ExportError: If a ternary layer uses a feature the ops lack, or the
+            model is not a Sequential or Functional model.
+
+    Example:
+
+    >>> plan = fold_model(model)                                # doctest: +SKIP
+    >>> plan.layers["ternary_conv2d"].trits.shape               # doctest: +SKIP
+    (64, 3, 3, 32)
+    """
+    if not isinstance(model, keras.Model) or type(model).__name__ not in ("Sequential", "Functional"):
+        raise ExportError(
+            "Only Sequential and Functional Keras models can be exported. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    producers, consumers = _graph(model)
+    by_name = {ly.name: ly for ly in model.layers}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            raise ExportError(
+                f"Layer '{layer.name}' is a nested model; flatten it into the outer model "
+                "before export."
+            )
+
+    def single(names):
+        return names[0] if len(names) == 1 else None
+
+    plan = FoldPlan(layers={}, folded_bns=set())
+    for layer in model.layers:
+        if not isinstance(layer, sl.TernaryLayerMixin):
+            continue
+        pre = by_name.get(single(producers[layer.name]) or "")
+        pre_bn = None
+        if (
+            isinstance(pre, keras.layers.BatchNormalization)
+            and layer.input_quantizer is not None
+            and consumers.get(pre.name) == [layer.name]
+        ):
+            pre_bn = pre
+        post = by_name.get(single(consumers[layer.name]) or "")
+        post_bn = None
+        if (
+            isinstance(post, keras.layers.BatchNormalization)
+            and _activation_name(layer) == "NONE"
+            and producers.get(post.name) == [layer.name]
+            and post.name not in plan.folded_bns
+        ):
+            post_bn = post
+        if pre_bn is not None and pre_bn.name in plan.folded_bns:
+            pre_bn = None
+        folded = _fold_layer(layer, pre_bn, post_bn)
+        plan.layers[layer.name] = folded
+        plan.folded_bns.update(n for n in (folded.pre_bn, folded.post_bn) if n)
+    return plan

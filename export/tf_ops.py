@@ -1,0 +1,181 @@
+"""TensorFlow definitions of the sttn custom ops (docs/op-format.md).
+
+Each op is a ``tf.function(experimental_implements=...)`` tagged
+``tfl_fusable_op``: the stock TFLite converter replaces every call with one
+CUSTOM op whose custom code is the op name and whose custom options are the
+other attributes as a FlexBuffer map. The function bodies are TensorFlow
+reference implementations of the same math, so an export graph runs in
+TensorFlow (for fold checks) before it is converted.
+
+Attributes are fixed per function, so there is one function per op and
+attribute combination, cached.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tensorflow as tf
+
+OP_FORMAT_VERSION = 1
+
+TERNARIZE = "SttnTernarize"
+CONV2D = "SttnConv2D"
+CONV2D_FLOAT_IN = "SttnConv2DFloatIn"
+FULLY_CONNECTED = "SttnFullyConnected"
+FULLY_CONNECTED_FLOAT_IN = "SttnFullyConnectedFloatIn"
+DEPTHWISE_CONV2D = "SttnDepthwiseConv2D"
+DEPTHWISE_CONV2D_FLOAT_IN = "SttnDepthwiseConv2DFloatIn"
+
+ALL_OPS = (
+    TERNARIZE,
+    CONV2D,
+    CONV2D_FLOAT_IN,
+    FULLY_CONNECTED,
+    FULLY_CONNECTED_FLOAT_IN,
+    DEPTHWISE_CONV2D,
+    DEPTHWISE_CONV2D_FLOAT_IN,
+)
+
+
+def implements_spec(name, attrs):
+    """The NameAttrList text that makes the converter emit a custom op."""
+    parts = [f'name: "{name}"', 'attr { key: "tfl_fusable_op" value { b: true } }']
+    for key in sorted(attrs):
+        value = attrs[key]
+        if isinstance(value, bool):
+            text = f"b: {str(value).lower()}"
+        elif isinstance(value, int):
+            text = f"i: {value}"
+        elif isinstance(value, float):
+            text = f"f: {value!r}"
+        elif isinstance(value, str):
+            text = f's: "{value}"'
+        else:
+            raise TypeError(f"Op attribute {key}={value!r} must be int, float, bool or str.")
+        parts.append(f"attr {{ key: \"{key}\" value {{ {text} }} }}")
+    return " ".join(parts)
+
+
+# -- packing in TensorFlow ---------------------------------------------------
+
+
+def _pack(trits, channels):
+    """int32 trits [..., C] -> int32 words [..., 2 * ceil(C / 32)]."""
+    blocks = (channels + 31) // 32
+    pad = blocks * 32 - channels
+    lead = tf.shape(trits)[:-1]
+    t = tf.pad(trits, tf.concat([tf.zeros([tf.rank(trits) - 1, 2], tf.int32), [[0, pad]]], 0))
+    t = tf.reshape(t, tf.concat([lead, [blocks, 32]], 0))
+    bits = tf.bitwise.left_shift(tf.ones([32], tf.int64), tf.range(32, dtype=tf.int64))
+    mask = tf.reduce_sum(tf.cast(tf.not_equal(t, 0), tf.int64) * bits, -1)
+    sign = tf.reduce_sum(tf.cast(tf.less(t, 0), tf.int64) * bits, -1)
+    words = tf.stack([mask, sign], -1)
+    words = tf.bitcast(tf.cast(words, tf.uint32), tf.int32)
+    return tf.reshape(words, tf.concat([lead, [2 * blocks]], 0))
+
+
+def _unpack(words, channels):
+    """int32 words [..., 2B] -> float32 trits [..., C]."""
+    lead = tf.shape(words)[:-1]
+    w = tf.reshape(words, tf.concat([lead, [-1, 2]], 0))
+    shifts = tf.range(32, dtype=tf.int32)
+    mask = tf.bitwise.bitwise_and(tf.bitwise.right_shift(w[..., 0:1], shifts), 1)
+    sign = tf.bitwise.bitwise_and(tf.bitwise.right_shift(w[..., 1:2], shifts), 1)
+    trits = tf.cast(mask * (1 - 2 * sign), tf.float32)
+    trits = tf.reshape(trits, tf.concat([lead, [-1]], 0))
+    return trits[..., :channels]
+
+
+def _unpack_weights(packed, n):
+    """uint8 file-packed weights -> float32 trits [n]."""
+    p = tf.cast(packed, tf.int32)
+    codes = tf.stack([tf.bitwise.bitwise_and(tf.bitwise.right_shift(p, s), 3) for s in (0, 2, 4, 6)], 1)
+    codes = tf.reshape(codes, [-1])[:n]
+    return tf.cast(tf.where(codes == 1, 1, tf.where(codes == 3, -1, 0)), tf.float32)
+
+
+def _epilogue(acc, scale, bias, activation):
+    y = acc * scale + bias
+    return tf.nn.relu(y) if activation == "RELU" else y
+
+
+# -- the ops -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def ternarize_fn(channels):
+    """``SttnTernarize``: float [..., C] + thresholds [3, C] -> packed int32."""
+    attrs = {"version": OP_FORMAT_VERSION, "channels": channels}
+
+    @tf.function(experimental_implements=implements_spec(TERNARIZE, attrs), autograph=False)
+    def sttn_ternarize(x, thresholds):
+        lo, hi, sgn = thresholds[0], thresholds[1], thresholds[2]
+        t = tf.cast(x > hi, tf.int32) - tf.cast(x < lo, tf.int32)
+        t = t * tf.cast(sgn, tf.int32)
+        return _pack(t, channels)
+
+    return sttn_ternarize
+
+
+@functools.lru_cache(maxsize=None)
+def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride_h,
+              stride_w, padding, activation):
+    """``SttnConv2D`` / ``SttnConv2DFloatIn``."""
+    name = CONV2D_FLOAT_IN if float_input else CONV2D
+    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels, out_channels=out_channels,
+                 kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
+                 padding=padding, activation=activation)
+    n = out_channels * kernel_h * kernel_w * in_channels
+
+    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
+    def sttn_conv2d(x, weights, scale, bias):
+        kernel = tf.reshape(_unpack_weights(weights, n), [out_channels, kernel_h, kernel_w, in_channels])
+        kernel = tf.transpose(kernel, [1, 2, 3, 0])
+        xf = x if float_input else _unpack(x, in_channels)
+        acc = tf.nn.conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
+        return _epilogue(acc, scale, bias, activation)
+
+    return sttn_conv2d
+
+
+@functools.lru_cache(maxsize=None)
+def fully_connected_fn(float_input, in_channels, out_channels, activation):
+    """``SttnFullyConnected`` / ``SttnFullyConnectedFloatIn``."""
+    name = FULLY_CONNECTED_FLOAT_IN if float_input else FULLY_CONNECTED
+    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels,
+                 out_channels=out_channels, activation=activation)
+    n = out_channels * in_channels
+
+    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
+    def sttn_fully_connected(x, weights, scale, bias):
+        kernel = tf.transpose(tf.reshape(_unpack_weights(weights, n), [out_channels, in_channels]))
+        xf = x if float_input else _unpack(x, in_channels)
+        lead = tf.shape(xf)[:-1]
+        acc = tf.matmul(tf.reshape(xf, [-1, in_channels]), kernel)
+        acc = tf.reshape(acc, tf.concat([lead, [out_channels]], 0))
+        return _epilogue(acc, scale, bias, activation)
+
+    return sttn_fully_connected
+
+
+@functools.lru_cache(maxsize=None)
+def depthwise_conv2d_fn(float_input, in_channels, depth_multiplier, kernel_h, kernel_w,
+                        stride_h, stride_w, padding, activation):
+    """``SttnDepthwiseConv2D`` / ``SttnDepthwiseConv2DFloatIn``."""
+    name = DEPTHWISE_CONV2D_FLOAT_IN if float_input else DEPTHWISE_CONV2D
+    out_channels = in_channels * depth_multiplier
+    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels, out_channels=out_channels,
+                 depth_multiplier=depth_multiplier, kernel_h=kernel_h, kernel_w=kernel_w,
+                 stride_h=stride_h, stride_w=stride_w, padding=padding, activation=activation)
+    n = kernel_h * kernel_w * out_channels
+
+    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
+    def sttn_depthwise_conv2d(x, weights, scale, bias):
+        kernel = tf.reshape(_unpack_weights(weights, n),
+                            [kernel_h, kernel_w, in_channels, depth_multiplier])
+        xf = x if float_input else _unpack(x, in_channels)
+        acc = tf.nn.depthwise_conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
+        return _epilogue(acc, scale, bias, activation)
+
+    return sttn_depthwise_conv2d
