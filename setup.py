@@ -51,7 +51,10 @@ native = Extension(
         "-Wall",
         "-Wextra",
     ],
-    extra_link_args=[],
+    extra_link_args=[
+        # Export only the sttn_* C API (see export/host/exports.map).
+        "-Wl,--version-script=" + os.path.join(HERE, "export/host/exports.map"),
+    ],
 )
 
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:

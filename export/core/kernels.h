@@ -1,0 +1,164 @@
+// TFLite-free math of the sttn custom ops (docs/op-format.md, version 1).
+//
+// Every op has a *reference* implementation (plain loops over int8 trits, the
+// oracle) and an *optimized* one:
+//   * ternary input: bit-packed popcount over the compute packing;
+//   * float input: a float x trit loop over pre-expanded weights laid out so
+//     that the innermost loop runs over contiguous output channels (the
+//     compiler vectorizes it).
+// The optimized ternary paths dispatch at run time to a POPCNT build on x86
+// (see kernels_optimized.cc); that is also where AVX2 / NEON paths go.
+//
+// All functions are pure: raw pointers plus shape structs; they never
+// allocate. Shapes are validated once by ComputeConvShape /
+// ComputeFullyConnectedShape, which return a Status instead of aborting.
+#ifndef STTN_EXPORT_CORE_KERNELS_H_
+#define STTN_EXPORT_CORE_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "export/core/packing.h"
+#include "export/core/status.h"
+
+namespace sttn {
+namespace core {
+
+enum class Padding { kSame, kValid };
+enum class Activation { kNone, kRelu };
+
+// Geometry of a conv2d or depthwise conv2d, NHWC.
+struct ConvShape {
+  int batch = 0;
+  int in_h = 0, in_w = 0, in_c = 0;
+  int out_h = 0, out_w = 0, out_c = 0;
+  int kernel_h = 0, kernel_w = 0;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0;
+  int depth_multiplier = 1;  // depthwise only; 1 for conv2d
+};
+
+// Geometry of a fully connected layer; leading dims flattened into `rows`.
+struct FullyConnectedShape {
+  int rows = 0, in_c = 0, out_c = 0;
+};
+
+// One spatial dimension, exactly as TFLite/TensorFlow: VALID
+// out = ceil((in - k + 1) / s); SAME out = ceil(in / s) with
+// pad_total = max((out - 1) * s + k - in, 0) and pad_before = pad_total / 2.
+Status ComputeOutputSize(int in, int kernel, int stride, Padding padding,
+                         int* out, int* pad_before);
+
+// Fills `shape` for a conv2d (`depth_multiplier` == 0) or a depthwise conv2d
+// (`depth_multiplier` >= 1, out_c = in_c * depth_multiplier). Fails on
+// non-positive sizes, an empty output or an element count beyond int32.
+Status ComputeConvShape(int batch, int in_h, int in_w, int in_c, int out_c,
+                        int kernel_h, int kernel_w, int stride_h, int stride_w,
+                        Padding padding, int depth_multiplier, ConvShape* shape);
+
+Status ComputeFullyConnectedShape(int64_t rows, int in_c, int out_c,
+                                  FullyConnectedShape* shape);
+
+inline float Epilogue(float acc, float scale, float bias, Activation act) {
+  const float y = scale * acc + bias;
+  return (act == Activation::kRelu && !(y > 0.0f)) ? 0.0f : y;
+}
+
+// ---------------------------------------------------------------------------
+// SttnTernarize: t = sgn * ([x > hi] - [x < lo]) per channel, compute-packed.
+// thresholds: float[3][channels] (lo, hi, sgn), sgn in {+1, -1}.
+Status ValidateThresholds(const float* thresholds, int channels);
+void TernarizeReference(const float* x, int64_t rows, int channels,
+                        const float* thresholds, int32_t* out);
+void TernarizeOptimized(const float* x, int64_t rows, int channels,
+                        const float* thresholds, int32_t* out);
+
+// ---------------------------------------------------------------------------
+// Conv2D. Weights as int8 trits in OHWI order (reference) or prepared by the
+// Prepare* helpers below (optimized).
+void Conv2DTernaryReference(const ConvShape& s, const int32_t* x_packed,
+                            const int8_t* w_ohwi, const float* scale,
+                            const float* bias, Activation act, float* out);
+void Conv2DFloatReference(const ConvShape& s, const float* x,
+                          const int8_t* w_ohwi, const float* scale,
+                          const float* bias, Activation act, float* out);
+
+// Optimized ternary conv: w_packed is [out_c][kh][kw][PackedWidth(in_c)].
+size_t Conv2DTernaryPackedWeightWords(const ConvShape& s);
+void PrepareConv2DTernaryWeights(const ConvShape& s, const int8_t* w_ohwi,
+                                 int32_t* w_packed);
+void Conv2DTernaryOptimized(const ConvShape& s, const int32_t* x_packed,
+                            const int32_t* w_packed, const float* scale,
+                            const float* bias, Activation act, float* out);
+
+// Optimized float-input conv: w_hwio is float [kh][kw][in_c][out_c].
+size_t Conv2DFloatWeightCount(const ConvShape& s);
+void PrepareConv2DFloatWeights(const ConvShape& s, const int8_t* w_ohwi,
+                               float* w_hwio);
+void Conv2DFloatOptimized(const ConvShape& s, const float* x,
+                          const float* w_hwio, const float* scale,
+                          const float* bias, Activation act, float* out);
+
+// ---------------------------------------------------------------------------
+// Fully connected. Weights int8 [out_c][in_c] (reference).
+void FullyConnectedTernaryReference(const FullyConnectedShape& s,
+                                    const int32_t* x_packed, const int8_t* w,
+                                    const float* scale, const float* bias,
+                                    Activation act, float* out);
+void FullyConnectedFloatReference(const FullyConnectedShape& s, const float* x,
+                                  const int8_t* w, const float* scale,
+                                  const float* bias, Activation act,
+                                  float* out);
+// Optimized ternary: w_packed [out_c][PackedWidth(in_c)].
+void PrepareFullyConnectedTernaryWeights(const FullyConnectedShape& s,
+                                         const int8_t* w, int32_t* w_packed);
+void FullyConnectedTernaryOptimized(const FullyConnectedShape& s,
+                                    const int32_t* x_packed,
+                                    const int32_t* w_packed, const float* scale,
+                                    const float* bias, Activation act,
+                                    float* out);
+// Optimized float: w_io float [in_c][out_c].
+void PrepareFullyConnectedFloatWeights(const FullyConnectedShape& s,
+                                       const int8_t* w, float* w_io);
+void FullyConnectedFloatOptimized(const FullyConnectedShape& s, const float* x,
+                                  const float* w_io, const float* scale,
+                                  const float* bias, Activation act,
+                                  float* out);
+
+// ---------------------------------------------------------------------------
+// Depthwise conv2d. Weights int8 [kh][kw][out_c], out_c = in_c * M, output
+// channel o = c * M + m reads input channel c.
+void DepthwiseConv2DTernaryReference(const ConvShape& s,
+                                     const int32_t* x_packed,
+                                     const int8_t* w_hwo, const float* scale,
+                                     const float* bias, Activation act,
+                                     float* out);
+void DepthwiseConv2DFloatReference(const ConvShape& s, const float* x,
+                                   const int8_t* w_hwo, const float* scale,
+                                   const float* bias, Activation act,
+                                   float* out);
+// Optimized ternary depthwise: there is no reduction over channels, so the
+// popcount trick does not apply; the input is unpacked once into int8 scratch
+// and accumulated with contiguous int8 loops. Scratch sizes in bytes:
+size_t DepthwiseTernaryScratchBytes(const ConvShape& s);
+void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
+                                     const int32_t* x_packed,
+                                     const int8_t* w_hwo, const float* scale,
+                                     const float* bias, Activation act,
+                                     void* scratch, float* out);
+// Optimized float depthwise: w float [kh][kw][out_c].
+void PrepareDepthwiseFloatWeights(const ConvShape& s, const int8_t* w_hwo,
+                                  float* w_float);
+void DepthwiseConv2DFloatOptimized(const ConvShape& s, const float* x,
+                                   const float* w_float, const float* scale,
+                                   const float* bias, Activation act,
+                                   float* out);
+
+// Name of the popcount path the optimized ternary kernels use on this CPU
+// ("popcnt" or "portable").
+const char* OptimizedPopcountPath();
+
+}  // namespace core
+}  // namespace sttn
+
+#endif  // STTN_EXPORT_CORE_KERNELS_H_

@@ -1,0 +1,446 @@
+// Optimized kernels: bit-packed popcount for ternary input, channel-contiguous
+// float x trit loops for float input. Portable C++.
+//
+// Architecture-specific paths plug in at the popcount dispatch below: on x86
+// the ternary kernels are compiled twice, once for the baseline ISA (portable
+// SWAR popcount) and once with target("popcnt"), and the POPCNT build is chosen
+// at run time. AVX2 / NEON block kernels would be added the same way.
+#include <cstring>
+
+#include "export/core/kernels.h"
+
+#if defined(__GNUC__)
+#define STTN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define STTN_ALWAYS_INLINE inline
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define STTN_X86_DISPATCH 1
+#else
+#define STTN_X86_DISPATCH 0
+#endif
+
+namespace sttn {
+namespace core {
+namespace {
+
+// Popcount for the baseline ISA. On aarch64 the builtin is a NEON cnt; on a
+// baseline x86-64 build it would be a libgcc call, so use SWAR there.
+struct PortablePopcount {
+  static STTN_ALWAYS_INLINE int Count(uint32_t v) {
+#if STTN_X86_DISPATCH
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0f0f0f0fu;
+    return static_cast<int>((v * 0x01010101u) >> 24);
+#else
+    return __builtin_popcount(v);
+#endif
+  }
+};
+
+// Uses the compiler builtin; only instantiated inside functions compiled for
+// a target that has a popcount instruction.
+struct BuiltinPopcount {
+  static STTN_ALWAYS_INLINE int Count(uint32_t v) {
+    return __builtin_popcount(v);
+  }
+};
+
+// sum_b popcount(m_a & m_b) - 2 * popcount(m_a & m_b & (s_a ^ s_b)).
+template <typename Pop>
+STTN_ALWAYS_INLINE int32_t PackedDot(const uint32_t* a, const uint32_t* b,
+                                     int blocks) {
+  int32_t acc = 0;
+  for (int i = 0; i < blocks; ++i) {
+    const uint32_t m = a[2 * i] & b[2 * i];
+    const uint32_t neg = m & (a[2 * i + 1] ^ b[2 * i + 1]);
+    acc += Pop::Count(m) - 2 * Pop::Count(neg);
+  }
+  return acc;
+}
+
+template <typename Pop>
+STTN_ALWAYS_INLINE void Conv2DTernaryImpl(const ConvShape& s,
+                                          const int32_t* x_packed,
+                                          const int32_t* w_packed,
+                                          const float* scale, const float* bias,
+                                          Activation act, float* out) {
+  const int width = PackedWidth(s.in_c);
+  const int blocks = NumBlocks(s.in_c);
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(x_packed);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(w_packed);
+  const int64_t w_per_out =
+      static_cast<int64_t>(s.kernel_h) * s.kernel_w * width;
+  for (int n = 0; n < s.batch; ++n) {
+    for (int oy = 0; oy < s.out_h; ++oy) {
+      const int iy0 = oy * s.stride_h - s.pad_top;
+      const int ky_begin = iy0 < 0 ? -iy0 : 0;
+      const int ky_end =
+          iy0 + s.kernel_h > s.in_h ? s.in_h - iy0 : s.kernel_h;
+      for (int ox = 0; ox < s.out_w; ++ox) {
+        const int ix0 = ox * s.stride_w - s.pad_left;
+        const int kx_begin = ix0 < 0 ? -ix0 : 0;
+        const int kx_end =
+            ix0 + s.kernel_w > s.in_w ? s.in_w - ix0 : s.kernel_w;
+        float* o_row =
+            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
+                      s.out_c;
+        // Valid taps of one kernel row are contiguous in both the input row
+        // and the weights, so each kernel row is one packed dot product.
+        const int row_blocks = (kx_end - kx_begin) * blocks;
+        for (int o = 0; o < s.out_c; ++o) {
+          const uint32_t* wo = w + o * w_per_out;
+          int32_t acc = 0;
+          for (int ky = ky_begin; ky < ky_end; ++ky) {
+            const uint32_t* xr =
+                x + ((static_cast<int64_t>(n) * s.in_h + iy0 + ky) * s.in_w +
+                     ix0 + kx_begin) *
+                        width;
+            const uint32_t* wr =
+                wo + (static_cast<int64_t>(ky) * s.kernel_w + kx_begin) * width;
+            acc += PackedDot<Pop>(xr, wr, row_blocks);
+          }
+          o_row[o] = Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
+        }
+      }
+    }
+  }
+}
+
+template <typename Pop>
+STTN_ALWAYS_INLINE void FullyConnectedTernaryImpl(
+    const FullyConnectedShape& s, const int32_t* x_packed,
+    const int32_t* w_packed, const float* scale, const float* bias,
+    Activation act, float* out) {
+  const int width = PackedWidth(s.in_c);
+  const int blocks = NumBlocks(s.in_c);
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(x_packed);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(w_packed);
+  for (int r = 0; r < s.rows; ++r) {
+    const uint32_t* xr = x + static_cast<int64_t>(r) * width;
+    float* o_row = out + static_cast<int64_t>(r) * s.out_c;
+    for (int o = 0; o < s.out_c; ++o) {
+      const int32_t acc =
+          PackedDot<Pop>(xr, w + static_cast<int64_t>(o) * width, blocks);
+      o_row[o] = Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
+    }
+  }
+}
+
+void Conv2DTernaryPortable(const ConvShape& s, const int32_t* x,
+                           const int32_t* w, const float* scale,
+                           const float* bias, Activation act, float* out) {
+  Conv2DTernaryImpl<PortablePopcount>(s, x, w, scale, bias, act, out);
+}
+void FullyConnectedTernaryPortable(const FullyConnectedShape& s,
+                                   const int32_t* x, const int32_t* w,
+                                   const float* scale, const float* bias,
+                                   Activation act, float* out) {
+  FullyConnectedTernaryImpl<PortablePopcount>(s, x, w, scale, bias, act, out);
+}
+
+#if STTN_X86_DISPATCH
+__attribute__((target("popcnt"))) void Conv2DTernaryPopcnt(
+    const ConvShape& s, const int32_t* x, const int32_t* w, const float* scale,
+    const float* bias, Activation act, float* out) {
+  Conv2DTernaryImpl<BuiltinPopcount>(s, x, w, scale, bias, act, out);
+}
+__attribute__((target("popcnt"))) void FullyConnectedTernaryPopcnt(
+    const FullyConnectedShape& s, const int32_t* x, const int32_t* w,
+    const float* scale, const float* bias, Activation act, float* out) {
+  FullyConnectedTernaryImpl<BuiltinPopcount>(s, x, w, scale, bias, act, out);
+}
+
+bool CpuHasPopcnt() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("popcnt") != 0;
+  }();
+  return has;
+}
+#endif
+
+}  // namespace
+
+const char* OptimizedPopcountPath() {
+#if STTN_X86_DISPATCH
+  return CpuHasPopcnt() ? "popcnt" : "portable";
+#else
+  return "portable";
+#endif
+}
+
+// ---------------------------------------------------------------------------
+void TernarizeOptimized(const float* x, int64_t rows, int channels,
+                        const float* thresholds, int32_t* out) {
+  const float* lo = thresholds;
+  const float* hi = thresholds + channels;
+  const float* sgn = thresholds + 2 * static_cast<int64_t>(channels);
+  const int blocks = NumBlocks(channels);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * channels;
+    uint32_t* o = reinterpret_cast<uint32_t*>(out + r * 2 * blocks);
+    for (int b = 0; b < blocks; ++b) {
+      const int begin = 32 * b;
+      const int count = channels - begin < 32 ? channels - begin : 32;
+      uint32_t gt = 0, lt = 0, flip = 0;
+      for (int j = 0; j < count; ++j) {
+        const int c = begin + j;
+        gt |= static_cast<uint32_t>(xr[c] > hi[c]) << j;
+        lt |= static_cast<uint32_t>(xr[c] < lo[c]) << j;
+        flip |= static_cast<uint32_t>(sgn[c] < 0.0f) << j;
+      }
+      // t = sgn * ([x > hi] - [x < lo]): nonzero iff exactly one comparison
+      // holds; negative iff (x < lo) for sgn = +1, (x > hi) for sgn = -1.
+      const uint32_t mask = gt ^ lt;
+      o[2 * b] = mask;
+      o[2 * b + 1] = mask & (lt ^ flip);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+size_t Conv2DTernaryPackedWeightWords(const ConvShape& s) {
+  return static_cast<size_t>(s.out_c) * s.kernel_h * s.kernel_w *
+         PackedWidth(s.in_c);
+}
+
+void PrepareConv2DTernaryWeights(const ConvShape& s, const int8_t* w_ohwi,
+                                 int32_t* w_packed) {
+  PackTritsCompute(w_ohwi,
+                   static_cast<int64_t>(s.out_c) * s.kernel_h * s.kernel_w,
+                   s.in_c, w_packed);
+}
+
+void Conv2DTernaryOptimized(const ConvShape& s, const int32_t* x_packed,
+                            const int32_t* w_packed, const float* scale,
+                            const float* bias, Activation act, float* out) {
+#if STTN_X86_DISPATCH
+  if (CpuHasPopcnt()) {
+    Conv2DTernaryPopcnt(s, x_packed, w_packed, scale, bias, act, out);
+    return;
+  }
+#endif
+  Conv2DTernaryPortable(s, x_packed, w_packed, scale, bias, act, out);
+}
+
+size_t Conv2DFloatWeightCount(const ConvShape& s) {
+  return static_cast<size_t>(s.out_c) * s.kernel_h * s.kernel_w * s.in_c;
+}
+
+void PrepareConv2DFloatWeights(const ConvShape& s, const int8_t* w_ohwi,
+                               float* w_hwio) {
+  const int64_t taps = static_cast<int64_t>(s.kernel_h) * s.kernel_w;
+  for (int o = 0; o < s.out_c; ++o) {
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int c = 0; c < s.in_c; ++c) {
+        w_hwio[(t * s.in_c + c) * s.out_c + o] =
+            static_cast<float>(w_ohwi[(o * taps + t) * s.in_c + c]);
+      }
+    }
+  }
+}
+
+void Conv2DFloatOptimized(const ConvShape& s, const float* x,
+                          const float* w_hwio, const float* scale,
+                          const float* bias, Activation act, float* out) {
+  const int out_c = s.out_c;
+  for (int n = 0; n < s.batch; ++n) {
+    for (int oy = 0; oy < s.out_h; ++oy) {
+      for (int ox = 0; ox < s.out_w; ++ox) {
+        float* __restrict o_row =
+            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
+                      out_c;
+        for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+        for (int ky = 0; ky < s.kernel_h; ++ky) {
+          const int iy = oy * s.stride_h - s.pad_top + ky;
+          if (iy < 0 || iy >= s.in_h) continue;
+          for (int kx = 0; kx < s.kernel_w; ++kx) {
+            const int ix = ox * s.stride_w - s.pad_left + kx;
+            if (ix < 0 || ix >= s.in_w) continue;
+            const float* xr =
+                x + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) *
+                        s.in_c;
+            const float* wt =
+                w_hwio + (static_cast<int64_t>(ky) * s.kernel_w + kx) *
+                             s.in_c * out_c;
+            for (int c = 0; c < s.in_c; ++c) {
+              const float xv = xr[c];
+              if (xv == 0.0f) continue;
+              const float* __restrict wc = wt + static_cast<int64_t>(c) * out_c;
+              for (int o = 0; o < out_c; ++o) o_row[o] += xv * wc[o];
+            }
+          }
+        }
+        for (int o = 0; o < out_c; ++o) {
+          o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+void PrepareFullyConnectedTernaryWeights(const FullyConnectedShape& s,
+                                         const int8_t* w, int32_t* w_packed) {
+  PackTritsCompute(w, s.out_c, s.in_c, w_packed);
+}
+
+void FullyConnectedTernaryOptimized(const FullyConnectedShape& s,
+                                    const int32_t* x_packed,
+                                    const int32_t* w_packed, const float* scale,
+                                    const float* bias, Activation act,
+                                    float* out) {
+#if STTN_X86_DISPATCH
+  if (CpuHasPopcnt()) {
+    FullyConnectedTernaryPopcnt(s, x_packed, w_packed, scale, bias, act, out);
+    return;
+  }
+#endif
+  FullyConnectedTernaryPortable(s, x_packed, w_packed, scale, bias, act, out);
+}
+
+void PrepareFullyConnectedFloatWeights(const FullyConnectedShape& s,
+                                       const int8_t* w, float* w_io) {
+  for (int o = 0; o < s.out_c; ++o) {
+    for (int c = 0; c < s.in_c; ++c) {
+      w_io[static_cast<int64_t>(c) * s.out_c + o] =
+          static_cast<float>(w[static_cast<int64_t>(o) * s.in_c + c]);
+    }
+  }
+}
+
+void FullyConnectedFloatOptimized(const FullyConnectedShape& s, const float* x,
+                                  const float* w_io, const float* scale,
+                                  const float* bias, Activation act,
+                                  float* out) {
+  const int out_c = s.out_c;
+  for (int r = 0; r < s.rows; ++r) {
+    const float* xr = x + static_cast<int64_t>(r) * s.in_c;
+    float* __restrict o_row = out + static_cast<int64_t>(r) * out_c;
+    for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+    for (int c = 0; c < s.in_c; ++c) {
+      const float xv = xr[c];
+      if (xv == 0.0f) continue;
+      const float* __restrict wc = w_io + static_cast<int64_t>(c) * out_c;
+      for (int o = 0; o < out_c; ++o) o_row[o] += xv * wc[o];
+    }
+    for (int o = 0; o < out_c; ++o) {
+      o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+size_t DepthwiseTernaryScratchBytes(const ConvShape& s) {
+  // int32 accumulators for one output pixel, then the unpacked int8 input.
+  return static_cast<size_t>(s.out_c) * sizeof(int32_t) +
+         static_cast<size_t>(s.batch) * s.in_h * s.in_w * s.in_c;
+}
+
+void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
+                                     const int32_t* x_packed,
+                                     const int8_t* w_hwo, const float* scale,
+                                     const float* bias, Activation act,
+                                     void* scratch, float* out) {
+  int32_t* __restrict acc = static_cast<int32_t*>(scratch);
+  int8_t* x8 = reinterpret_cast<int8_t*>(acc + s.out_c);
+  UnpackTritsCompute(x_packed,
+                     static_cast<int64_t>(s.batch) * s.in_h * s.in_w, s.in_c,
+                     x8);
+  const int out_c = s.out_c;
+  const int m_count = s.depth_multiplier;
+  for (int n = 0; n < s.batch; ++n) {
+    for (int oy = 0; oy < s.out_h; ++oy) {
+      for (int ox = 0; ox < s.out_w; ++ox) {
+        for (int o = 0; o < out_c; ++o) acc[o] = 0;
+        for (int ky = 0; ky < s.kernel_h; ++ky) {
+          const int iy = oy * s.stride_h - s.pad_top + ky;
+          if (iy < 0 || iy >= s.in_h) continue;
+          for (int kx = 0; kx < s.kernel_w; ++kx) {
+            const int ix = ox * s.stride_w - s.pad_left + kx;
+            if (ix < 0 || ix >= s.in_w) continue;
+            const int8_t* __restrict xr =
+                x8 + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) *
+                         s.in_c;
+            const int8_t* __restrict wt =
+                w_hwo + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
+            if (m_count == 1) {
+              for (int c = 0; c < out_c; ++c) acc[c] += xr[c] * wt[c];
+            } else {
+              for (int c = 0; c < s.in_c; ++c) {
+                const int32_t xv = xr[c];
+                for (int m = 0; m < m_count; ++m) {
+                  acc[c * m_count + m] += xv * wt[c * m_count + m];
+                }
+              }
+            }
+          }
+        }
+        float* o_row =
+            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
+                      out_c;
+        for (int o = 0; o < out_c; ++o) {
+          o_row[o] =
+              Epilogue(static_cast<float>(acc[o]), scale[o], bias[o], act);
+        }
+      }
+    }
+  }
+}
+
+void PrepareDepthwiseFloatWeights(const ConvShape& s, const int8_t* w_hwo,
+                                  float* w_float) {
+  const int64_t count =
+      static_cast<int64_t>(s.kernel_h) * s.kernel_w * s.out_c;
+  for (int64_t i = 0; i < count; ++i) w_float[i] = static_cast<float>(w_hwo[i]);
+}
+
+void DepthwiseConv2DFloatOptimized(const ConvShape& s, const float* x,
+                                   const float* w_float, const float* scale,
+                                   const float* bias, Activation act,
+                                   float* out) {
+  const int out_c = s.out_c;
+  const int m_count = s.depth_multiplier;
+  for (int n = 0; n < s.batch; ++n) {
+    for (int oy = 0; oy < s.out_h; ++oy) {
+      for (int ox = 0; ox < s.out_w; ++ox) {
+        float* __restrict o_row =
+            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
+                      out_c;
+        for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+        for (int ky = 0; ky < s.kernel_h; ++ky) {
+          const int iy = oy * s.stride_h - s.pad_top + ky;
+          if (iy < 0 || iy >= s.in_h) continue;
+          for (int kx = 0; kx < s.kernel_w; ++kx) {
+            const int ix = ox * s.stride_w - s.pad_left + kx;
+            if (ix < 0 || ix >= s.in_w) continue;
+            const float* __restrict xr =
+                x + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) *
+                        s.in_c;
+            const float* __restrict wt =
+                w_float + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
+            if (m_count == 1) {
+              for (int c = 0; c < out_c; ++c) o_row[c] += xr[c] * wt[c];
+            } else {
+              for (int c = 0; c < s.in_c; ++c) {
+                const float xv = xr[c];
+                for (int m = 0; m < m_count; ++m) {
+                  o_row[c * m_count + m] += xv * wt[c * m_count + m];
+                }
+              }
+            }
+          }
+        }
+        for (int o = 0; o < out_c; ++o) {
+          o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace core
+}  // namespace sttn

@@ -1,0 +1,381 @@
+"""Deployment runtime: runs exported sttn ``.tflite`` models with the native
+ternary kernels inside ai-edge-litert.
+
+Imports only numpy, ctypes and ai_edge_litert (no Keras, no TensorFlow), so a
+deployment environment needs ``pip install numpy ai-edge-litert==2.3.0`` and
+this package.
+
+The kernels live in ``_sttn_ops*.so`` next to this file (built from
+``export/core``, ``export/tflite``, ``export/host``). They are registered into
+the interpreter's op resolver through ``InterpreterWithCustomOps``; the host
+layer verifies the registration through the runtime's own lookup and any
+failure surfaces here as a ``RuntimeError``.
+
+Example:
+
+>>> from sttn_keras.export.runtime import Interpreter
+>>> interp = Interpreter("model.tflite")                  # doctest: +SKIP
+>>> probs = interp.predict(images, batch_size=256)        # doctest: +SKIP
+>>> interp.kernel_path                                    # doctest: +SKIP
+'optimized'
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+from typing import Any
+
+import numpy as np
+from ai_edge_litert import interpreter as _litert
+
+__all__ = [
+    "Interpreter",
+    "OP_FORMAT_VERSION",
+    "native_library_info",
+    "registered_ops",
+]
+
+OP_FORMAT_VERSION = 1
+
+_KERNEL_TYPES = {"reference": 0, "optimized": 1}
+_ERROR_BUFFER_SIZE = 1024
+
+_lib: ctypes.CDLL | None = None
+_lib_lock = threading.Lock()
+
+
+def _library_path() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = sorted(glob.glob(os.path.join(here, "_sttn_ops*.so")))
+    if not candidates:
+        raise RuntimeError(
+            "The sttn native kernel library (_sttn_ops*.so) was not found next "
+            f"to {__file__}. Build it with `pip install -e .` (or `make setup`)."
+        )
+    return candidates[0]
+
+
+def _library() -> ctypes.CDLL:
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            lib = ctypes.CDLL(_library_path())
+            lib.sttn_tflite_num_ops.restype = ctypes.c_int
+            lib.sttn_tflite_num_ops.argtypes = []
+            lib.sttn_tflite_op_name.restype = ctypes.c_char_p
+            lib.sttn_tflite_op_name.argtypes = [ctypes.c_int]
+            lib.sttn_op_format_version.restype = ctypes.c_int
+            lib.sttn_op_format_version.argtypes = []
+            lib.sttn_optimized_popcount_path.restype = ctypes.c_char_p
+            lib.sttn_optimized_popcount_path.argtypes = []
+            lib.sttn_host_register.restype = ctypes.c_int
+            lib.sttn_host_register.argtypes = [
+                ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+            lib.sttn_host_lookup.restype = ctypes.c_int
+            lib.sttn_host_lookup.argtypes = [ctypes.c_size_t, ctypes.c_char_p]
+            version = lib.sttn_op_format_version()
+            if version != OP_FORMAT_VERSION:
+                raise RuntimeError(
+                    f"The native kernels implement op format version {version}, "
+                    f"this runtime expects {OP_FORMAT_VERSION}: rebuild the "
+                    "library (`pip install -e .`)."
+                )
+            _lib = lib
+        return _lib
+
+
+def registered_ops() -> tuple[str, ...]:
+    """Names of the custom ops the native library registers.
+
+    Returns:
+        Tuple of custom op names, e.g. ``("SttnTernarize", "SttnConv2D", ...)``.
+
+    Example:
+
+    >>> "SttnConv2D" in registered_ops()
+    True
+    """
+    lib = _library()
+    return tuple(
+        lib.sttn_tflite_op_name(i).decode() for i in range(lib.sttn_tflite_num_ops())
+    )
+
+
+def native_library_info() -> dict[str, Any]:
+    """Facts about the loaded native library (path, op format, popcount path).
+
+    Example:
+
+    >>> native_library_info()["op_format_version"]
+    1
+    """
+    lib = _library()
+    return {
+        "path": _library_path(),
+        "op_format_version": lib.sttn_op_format_version(),
+        "ops": registered_ops(),
+        "optimized_popcount": lib.sttn_optimized_popcount_path().decode(),
+    }
+
+
+def _read_model(model_path_or_bytes: str | os.PathLike | bytes | bytearray | memoryview) -> bytes:
+    if isinstance(model_path_or_bytes, (bytes, bytearray, memoryview)):
+        content = bytes(model_path_or_bytes)
+        origin = "the model bytes"
+    elif isinstance(model_path_or_bytes, (str, os.PathLike)):
+        path = os.fspath(model_path_or_bytes)
+        with open(path, "rb") as f:
+            content = f.read()
+        origin = f"'{path}'"
+    else:
+        raise TypeError(
+            "Received an invalid value for `model_path_or_bytes`, expected a "
+            f"path or bytes. Received: {type(model_path_or_bytes).__name__}"
+        )
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ValueError(
+            f"{origin} is not a TFLite model (missing the TFL3 file identifier; "
+            f"{len(content)} bytes)."
+        )
+    return content
+
+
+class Interpreter:
+    """Runs a ``.tflite`` model that contains sttn custom ops.
+
+    Args:
+        model_path_or_bytes: path of a ``.tflite`` file, or its bytes.
+        num_threads: threads for the runtime's builtin ops (the sttn kernels
+            run on the calling thread).
+        kernel: ``"optimized"`` (bit-packed popcount kernels) or
+            ``"reference"`` (plain loops, the oracle).
+
+    Raises:
+        ValueError: the model is not a valid TFLite model, or a custom op in
+            it fails validation (wrong ``version``, missing option, wrong
+            channel count, invalid packed weights, ...).
+        RuntimeError: the kernels could not be registered into this
+            ai-edge-litert runtime.
+
+    Example:
+
+    >>> interp = Interpreter("model.tflite", kernel="optimized")  # doctest: +SKIP
+    >>> y = interp.predict(x)                                     # doctest: +SKIP
+    >>> y.shape, interp.kernel_path                               # doctest: +SKIP
+    ((128, 10), 'optimized')
+    """
+
+    def __init__(
+        self,
+        model_path_or_bytes: str | os.PathLike | bytes,
+        num_threads: int = 1,
+        kernel: str = "optimized",
+    ) -> None:
+        if kernel not in _KERNEL_TYPES:
+            raise ValueError(
+                "Received an invalid value for `kernel`, expected one of "
+                f"{sorted(_KERNEL_TYPES)}. Received: kernel={kernel!r}"
+            )
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+            raise ValueError(
+                "Received an invalid value for `num_threads`, expected a "
+                f"positive integer. Received: num_threads={num_threads!r}"
+            )
+        self._kernel = kernel
+        self._content = _read_model(model_path_or_bytes)
+        lib = _library()
+        names = registered_ops()
+        kernel_id = _KERNEL_TYPES[kernel]
+        state: dict[str, Any] = {"called": False, "rc": None, "error": "", "ops": ()}
+
+        def registerer(resolver_address: int) -> None:
+            error = ctypes.create_string_buffer(_ERROR_BUFFER_SIZE)
+            state["called"] = True
+            state["rc"] = lib.sttn_host_register(
+                resolver_address, kernel_id, error, _ERROR_BUFFER_SIZE)
+            state["error"] = error.value.decode(errors="replace")
+            if state["rc"] == 0:
+                state["ops"] = tuple(
+                    n for n in names
+                    if lib.sttn_host_lookup(resolver_address, n.encode()) == kernel_id + 1
+                )
+
+        try:
+            self._interp = _litert.InterpreterWithCustomOps(
+                custom_op_registerers=[registerer],
+                model_content=self._content,
+                num_threads=num_threads,
+            )
+        except (ValueError, RuntimeError) as e:
+            self._raise_registration_error(state, e)
+            raise ValueError(f"Could not load the TFLite model: {e}") from e
+        self._raise_registration_error(state, None)
+        self._registered = state["ops"]
+        self._inputs = self._interp.get_input_details()
+        self._outputs = self._interp.get_output_details()
+        self._allocate()
+
+    @staticmethod
+    def _raise_registration_error(state: dict[str, Any], cause: Exception | None) -> None:
+        if not state["called"]:
+            if cause is None:
+                raise RuntimeError(
+                    "ai-edge-litert did not call the sttn custom-op registerer.")
+            return
+        if state["rc"] != 0:
+            raise RuntimeError(
+                "Could not register the sttn custom ops into this ai-edge-litert "
+                f"runtime: {state['error']}"
+            ) from cause
+
+    def _allocate(self) -> None:
+        try:
+            self._interp.allocate_tensors()
+        except (RuntimeError, ValueError) as e:
+            raise ValueError(f"The model failed validation: {e}") from e
+
+    # -- properties -----------------------------------------------------------
+
+    @property
+    def kernel_path(self) -> str:
+        """The kernel variant this interpreter runs: "optimized" or "reference"."""
+        return self._kernel
+
+    @property
+    def registered_ops(self) -> tuple[str, ...]:
+        """Custom ops verified in this interpreter's resolver at registration."""
+        return self._registered
+
+    @property
+    def input_details(self) -> list[dict[str, Any]]:
+        """The runtime's input details (name, index, shape, shape_signature, dtype)."""
+        return self._interp.get_input_details()
+
+    @property
+    def output_details(self) -> list[dict[str, Any]]:
+        """The runtime's output details."""
+        return self._interp.get_output_details()
+
+    @property
+    def litert_interpreter(self) -> Any:
+        """The underlying ``ai_edge_litert`` interpreter (advanced use)."""
+        return self._interp
+
+    # -- invoke-level access ---------------------------------------------------
+
+    def _check_input(self, x: np.ndarray, index: int) -> np.ndarray:
+        if not 0 <= index < len(self._inputs):
+            raise IndexError(
+                f"Input index {index} out of range: the model has "
+                f"{len(self._inputs)} input(s).")
+        detail = self._inputs[index]
+        dtype = np.dtype(detail["dtype"])
+        x = np.asarray(x)
+        if dtype == np.float32:
+            if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+                raise ValueError(
+                    f"Input {index} ('{detail['name']}') expects float32 data, "
+                    f"received dtype {x.dtype}.")
+            x = x.astype(np.float32, copy=False)
+        elif x.dtype != dtype:
+            raise ValueError(
+                f"Input {index} ('{detail['name']}') expects {dtype} data "
+                f"(e.g. packed trits), received dtype {x.dtype}.")
+        signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+        expected = tuple(None if d < 0 else d for d in signature)
+        if x.ndim != len(signature) or any(
+                s >= 0 and s != d for i, (s, d) in enumerate(zip(signature, x.shape))
+                if i > 0):
+            raise ValueError(
+                f"Input {index} ('{detail['name']}') expects shape {expected}, "
+                f"received {tuple(x.shape)}.")
+        if x.ndim and x.shape[0] < 1:
+            raise ValueError(f"Input {index} ('{detail['name']}') received an empty batch.")
+        return np.ascontiguousarray(x)
+
+    def set_input(self, x: np.ndarray, index: int = 0) -> None:
+        """Sets input ``index``, resizing and reallocating when its shape changes.
+
+        Args:
+            x: the input array (batch first).
+            index: input position.
+        """
+        x = self._check_input(x, index)
+        detail = self._inputs[index]
+        current = tuple(int(d) for d in self._interp.get_input_details()[index]["shape"])
+        if current != tuple(x.shape):
+            signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+            if signature and signature[0] >= 0 and x.shape[0] != signature[0]:
+                raise ValueError(
+                    f"Input {index} ('{detail['name']}') has a static batch of "
+                    f"{signature[0]}, received a batch of {x.shape[0]}.")
+            self._interp.resize_tensor_input(detail["index"], list(x.shape), strict=True)
+            self._allocate()
+        self._interp.set_tensor(detail["index"], x)
+
+    def invoke(self) -> None:
+        """Runs the model once on the inputs set with :meth:`set_input`."""
+        try:
+            self._interp.invoke()
+        except (RuntimeError, ValueError) as e:
+            raise RuntimeError(f"The model failed to run: {e}") from e
+
+    def get_output(self, index: int = 0) -> np.ndarray:
+        """Returns a copy of output ``index`` after :meth:`invoke`."""
+        return np.array(self._interp.get_tensor(self._outputs[index]["index"]))
+
+    # -- batch prediction -----------------------------------------------------
+
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Runs a batch through the model (single-input, single-output models).
+
+        Args:
+            x: input batch, float32 (or the model's input dtype), batch first.
+            batch_size: rows per invoke; ``None`` runs the whole batch at once
+                (a model with a static batch dimension runs in chunks of it).
+
+        Returns:
+            float32 output of the model for every row of ``x``.
+
+        Raises:
+            ValueError: wrong input dtype or shape.
+
+        Example:
+
+        >>> interp = Interpreter("model.tflite")         # doctest: +SKIP
+        >>> interp.predict(np.zeros((3, 28, 28, 1), np.float32)).shape  # doctest: +SKIP
+        (3, 10)
+        """
+        if len(self._inputs) != 1 or len(self._outputs) != 1:
+            raise ValueError(
+                "predict() needs a model with one input and one output; use "
+                "set_input()/invoke()/get_output() for this model "
+                f"({len(self._inputs)} inputs, {len(self._outputs)} outputs).")
+        x = self._check_input(x, 0)
+        n = x.shape[0]
+        signature = [int(d) for d in self._inputs[0].get("shape_signature",
+                                                          self._inputs[0]["shape"])]
+        static_batch = signature[0] if signature and signature[0] >= 0 else None
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(
+                "Received an invalid value for `batch_size`, expected a positive "
+                f"integer or None. Received: batch_size={batch_size!r}")
+        step = static_batch or batch_size or n
+        results: list[np.ndarray] = []
+        for start in range(0, n, step):
+            chunk = x[start:start + step]
+            rows = chunk.shape[0]
+            if static_batch is not None and rows < static_batch:
+                pad = np.zeros((static_batch - rows,) + chunk.shape[1:], chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            self.set_input(chunk, 0)
+            self.invoke()
+            results.append(self.get_output(0)[:rows])
+        return np.concatenate(results) if len(results) > 1 else results[0]
+
+    def __repr__(self) -> str:
+        return (f"Interpreter(kernel={self._kernel!r}, inputs="
+                f"{[tuple(d['shape_signature']) for d in self._inputs]})")
