@@ -74,7 +74,8 @@ class SttnExportLayer(keras.layers.Layer):
             self.thresholds.assign(folded.thresholds)
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, training=None, mask=None):
+        del training, mask  # inference only; accepted for graph cloning
         from . import tf_ops
 
         f = self.folded
@@ -95,6 +96,15 @@ class SttnExportLayer(keras.layers.Layer):
             op = tf_ops.fully_connected_fn(float_input, o["in_channels"], o["out_channels"],
                                            f.activation)
         return op(x, self.packed_weights, self.scale, self.bias)
+
+
+class FoldedAway(keras.layers.Layer):
+    """Identity standing in for a BatchNormalization folded into a ternary
+    layer (accepts the ``training``/``mask`` arguments BN was called with)."""
+
+    def call(self, inputs, training=None, mask=None):
+        del training, mask
+        return inputs
 
 
 def build_export_model(model, plan=None):
@@ -120,7 +130,7 @@ def build_export_model(model, plan=None):
         if layer.name in plan.layers:
             return SttnExportLayer(plan.layers[layer.name], name=layer.name)
         if layer.name in plan.folded_bns:
-            return keras.layers.Identity(name=layer.name)
+            return FoldedAway(name=layer.name)
         return layer
 
     return keras.models.clone_model(model, clone_function=replace)

@@ -1,0 +1,181 @@
+"""Export: folding checks, op histogram, packed size, refused layers, CLI.
+
+These tests need TensorFlow but not the native kernels; running the
+exported files is covered by test_runtime_e2e.py and test_kernels.py.
+"""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import sttn_keras as sttn
+from sttn_keras import layers as sl
+from sttn_keras.export import converter, folding, inspect_model, packing
+
+
+def _randomize_batchnorms(model, seed=0):
+    """Give every BN non-trivial statistics, some negative and zero gammas."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            gamma = rng.uniform(0.5, 2.0, c) * rng.choice([-1, 1], c)
+            gamma[0] = 0.0
+            layer.set_weights([gamma, rng.normal(0, 0.5, c), rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+
+
+def _model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(16, 3, padding="same", name="stem")(inputs)
+    x = keras.layers.BatchNormalization(name="bn0")(x)
+    y = sl.TernaryConv2D(16, 3, padding="same", name="t_conv")(x)
+    y = keras.layers.BatchNormalization(name="bn1")(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.BatchNormalization(name="bn2")(x)
+    x = sl.TernaryConv2D(33, 3, strides=2, padding="valid", activation="relu", name="t_conv_s2")(x)
+    x = keras.layers.BatchNormalization(name="bn3")(x)
+    x = sl.TernaryDepthwiseConv2D(3, padding="same", depth_multiplier=2, name="t_dw")(x)
+    x = sl.TernaryConv2D(8, 1, input_quantizer=None, kernel_quantizer="twn", name="t_conv_w")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.BatchNormalization(name="bn4")(x)
+    x = sl.TernaryDense(20, name="t_fc")(x)
+    x = keras.layers.BatchNormalization(name="bn5")(x)
+    outputs = keras.layers.Dense(5, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    _randomize_batchnorms(model, seed)
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _model()
+
+
+@pytest.fixture(scope="module")
+def exported(model):
+    return sttn.export.to_tflite(model)
+
+
+def test_folds_match_the_keras_graph(model):
+    plan = folding.fold_model(model)
+    assert plan.layers["t_fc"].pre_bn == "bn4" and plan.layers["t_fc"].post_bn == "bn5"
+    assert plan.layers["t_conv"].post_bn == "bn1"
+    # bn0 feeds the stem branch of the Add too: it must not be folded.
+    assert plan.layers["t_conv"].pre_bn is None and "bn0" not in plan.folded_bns
+    assert plan.layers["t_conv_s2"].pre_bn == "bn2"
+    # A ReLU sits between t_conv_s2 and bn3: no post fold, bn3 is t_dw's pre.
+    assert plan.layers["t_conv_s2"].post_bn is None and plan.layers["t_dw"].pre_bn == "bn3"
+    assert plan.layers["t_conv_w"].thresholds is None
+    export_model = converter.build_export_model(model, plan)
+    x = converter.random_check_input(model, batch=6, seed=1) * 2
+    expected = keras.ops.convert_to_numpy(model(x))
+    got = keras.ops.convert_to_numpy(export_model(x))
+    assert np.abs(expected).max() > 0.1, "the check must see non-trivial outputs"
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("m,a", [(2.0, 0.3), (-1.5, 0.2), (0.0, 0.7), (0.0, -0.9), (0.0, 0.1), (1e-3, -0.2)])
+def test_thresholds_reproduce_bn_then_ternary(m, a):
+    x = np.linspace(-5, 5, 2001).astype("float64")
+    lo, hi, sgn = folding.thresholds_from_affine(np.array([m]), np.array([a]), 0.5)[:, 0]
+    got = sgn * ((x > hi).astype(int) - (x < lo).astype(int))
+    y = m * x + a
+    expected = np.where(y > 0.5, 1, np.where(y < -0.5, -1, 0))
+    # Equal except within float rounding of the boundary itself.
+    near = np.minimum(np.abs(np.abs(y) - 0.5), 1.0) < 1e-6
+    np.testing.assert_array_equal(got[~near], expected[~near])
+
+
+def test_every_ternary_layer_becomes_its_custom_op(exported):
+    hist = sttn.export.op_histogram(exported)
+    assert hist["SttnConv2D"] == 2
+    assert hist["SttnDepthwiseConv2D"] == 1
+    assert hist["SttnConv2DFloatIn"] == 1
+    assert hist["SttnFullyConnected"] == 1
+    assert hist["SttnTernarize"] == 4
+    # Only the float stem conv and the float head remain as builtins.
+    assert hist.get("CONV_2D", 0) == 1
+    assert hist.get("FULLY_CONNECTED", 0) == 1
+    assert hist.get("DEPTHWISE_CONV_2D", 0) == 0
+    assert not any(name.startswith("Flex") for name in hist)
+
+
+def test_options_are_versioned_flexbuffer_maps(exported):
+    ops = inspect_model.custom_ops(exported)
+    for op in ops:
+        assert op["options"]["version"] == 1
+    conv = next(op for op in ops if op["name"] == "SttnConv2D" and op["options"]["out_channels"] == 33)
+    assert conv["options"] == {
+        "version": 1, "in_channels": 16, "out_channels": 33, "kernel_h": 3, "kernel_w": 3,
+        "stride_h": 2, "stride_w": 2, "padding": "VALID", "activation": "RELU",
+    }
+
+
+def test_weights_are_packed_at_most_one_twelfth_of_float32(model, exported):
+    ops = inspect_model.custom_ops(exported)
+    plan = folding.fold_model(model)
+    for op in ops:
+        if op["name"] == "SttnTernarize":
+            continue
+        n_out = op["options"]["out_channels"]
+        folded = next(f for f in plan.layers.values() if f.scale.shape[0] == n_out
+                      and inspect_model.op_name_for(f.kind, f.thresholds is None) == op["name"])
+        n = folded.trits.size
+        assert op["input_bytes"][1] == (n + 3) // 4
+        assert op["input_bytes"][1] <= 4 * n / 12 + 1
+    # And the packed bytes decode back to the folded trits.
+    t = plan.layers["t_conv"].trits
+    np.testing.assert_array_equal(packing.unpack_weights(packing.pack_weights(t), t.size), t.ravel())
+
+
+def test_file_is_much_smaller_than_float(model, exported):
+    assert len(converter.float_tflite(model)) > 3 * len(exported)
+
+
+def _one_layer(layer):
+    return keras.Sequential([keras.Input((8, 8, 4)), layer, keras.layers.Flatten(), keras.layers.Dense(2)])
+
+
+@pytest.mark.parametrize(
+    "layer,match",
+    [
+        (sl.TernaryConv2D(4, 3, dilation_rate=2, name="dilated"), "dilated.*dilation_rate"),
+        (sl.TernaryConv2D(4, 3, groups=2, name="grouped"), "grouped.*groups=2"),
+        (sl.TernaryConv2D(4, 3, activation="tanh", name="tanhed"), "tanhed.*tanh"),
+        (sl.TernaryConv2D(4, 3, kernel_quantizer=None, name="floatk"), "floatk.*float kernel"),
+    ],
+)
+def test_unsupported_layers_are_refused_by_name(layer, match):
+    with pytest.raises(folding.ExportError, match=match):
+        sttn.export.to_tflite(_one_layer(layer))
+
+
+def test_model_without_ternary_layers_is_refused():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(folding.ExportError, match="no sttn ternary layer"):
+        sttn.export.to_tflite(model)
+
+
+def test_cli(tmp_path, model):
+    path = tmp_path / "m.keras"
+    model.save(path)
+    out = tmp_path / "m.tflite"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}", f"--output={out}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert out.exists() and out.stat().st_size > 0
+    assert "SttnConv2D" in result.stdout and "smaller" in result.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={tmp_path / 'missing.keras'}",
+         f"--output={out}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert bad.returncode != 0 and "no such file" in bad.stderr
