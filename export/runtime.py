@@ -137,8 +137,8 @@ def _read_model(model_path_or_bytes: str | os.PathLike | bytes | bytearray | mem
         )
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ValueError(
-            f"{origin} is not a TFLite model (missing the TFL3 file identifier; "
-            f"{len(content)} bytes)."
+            f"Could not load the TFLite model from {origin}: {len(content)} bytes "
+            "without the TFL3 file identifier (truncated or not a .tflite file)."
         )
     return content
 

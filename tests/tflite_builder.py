@@ -46,7 +46,7 @@ class _AlignedBufferT(schema.BufferT):
             builder.StartVector(1, len(payload), 64)
             builder.head = builder.head - len(payload)
             builder.Bytes[builder.head:builder.head + len(payload)] = payload
-            data = builder.EndVector(len(payload))
+            data = builder.EndVector()
         schema.BufferStart(builder)
         if data is not None:
             schema.BufferAddData(builder, data)

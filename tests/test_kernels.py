@@ -1,0 +1,539 @@
+"""Kernel tests: every sttn op, every registered kernel variant, one grid.
+
+Oracle: ``tests/ternary_reference.py`` (NumPy, float64 accumulation).
+
+Tolerances. The grid uses data for which float32 arithmetic is exact, so it
+asserts *bit equality* for every variant: trits and packed words exactly;
+scale = +-2^k, bias a multiple of 1/8 and float inputs multiples of 1/4, so
+the integer accumulator, the float accumulator (any summation order) and the
+affine epilogue are all exact. ``test_float_input_tolerance`` uses Gaussian
+data and random scales, where summation order matters: there the stated
+tolerance is ``|y - ref| <= 1e-5 + 1e-5 * |ref|`` (float32 accumulation of at
+most 3*3*65 terms).
+
+Bad-input tests run in a subprocess, so a crash (signal) is told apart from a
+Python exception.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tests import ternary_reference as ref  # noqa: E402
+from tests import tflite_builder as tb  # noqa: E402
+
+runtime = pytest.importorskip("sttn_keras.export.runtime")
+KERNELS = ("reference", "optimized")
+CHANNELS = (1, 3, 31, 33, 65)
+
+
+def _rng(*key) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _trits(rng, shape, p_zero=0.4) -> np.ndarray:
+    t = rng.choice(np.array([-1, 0, 1], np.int8), size=shape,
+                   p=[(1 - p_zero) / 2, p_zero, (1 - p_zero) / 2])
+    return t.astype(np.int8)
+
+
+def _dyadic_affine(rng, n):
+    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(np.float32)
+    bias = (rng.integers(-16, 16, n) / 8.0).astype(np.float32)
+    return scale, bias
+
+
+def _exact_floats(rng, shape):
+    return (rng.integers(-8, 9, shape) / 4.0).astype(np.float32)
+
+
+def _run(model: bytes, x: np.ndarray, kernel: str) -> np.ndarray:
+    interp = runtime.Interpreter(model, kernel=kernel)
+    assert interp.kernel_path == kernel
+    return interp.predict(x)
+
+
+# ---------------------------------------------------------------------------
+# Pure-Python reference self-checks (the oracle must be right too).
+
+def test_reference_packing_roundtrip():
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 3, 4, 5, 31, 64, 65):
+        t = _trits(rng, n)
+        packed = ref.pack_trits_file(t)
+        assert packed.dtype == np.uint8 and packed.size == (n + 3) // 4
+        np.testing.assert_array_equal(ref.unpack_trits_file(packed, n), t)
+    assert ref.pack_trits_file(np.array([1, 0, -1, 1, -1])).tolist() == [0b01110001, 0b11]
+    with pytest.raises(ValueError, match="0b10"):
+        ref.unpack_trits_file(np.array([0b10], np.uint8), 1)
+    for c in CHANNELS:
+        t = _trits(rng, (2, 3, c))
+        p = ref.pack_activations(t)
+        assert p.shape == (2, 3, ref.packed_width(c)) and p.dtype == np.int32
+        np.testing.assert_array_equal(ref.unpack_activations(p, c), t)
+    # Bit layout: channel 32 b + j is bit j of words 2b (mask) and 2b+1 (sign).
+    t = np.zeros(40, np.int8)
+    t[0], t[33] = 1, -1
+    assert ref.pack_activations(t).view(np.uint32).tolist() == [1, 0, 2, 2]
+
+
+def test_reference_output_size_matches_tflite_rule():
+    assert ref.output_size(7, 3, 2, "SAME") == (4, 1)
+    assert ref.output_size(6, 3, 2, "SAME") == (3, 0)
+    assert ref.output_size(7, 3, 2, "VALID") == (3, 0)
+    assert ref.output_size(5, 1, 2, "VALID") == (3, 0)
+
+
+# ---------------------------------------------------------------------------
+# The grid.
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("rank", (2, 4))
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_ternarize(kernel, rank, channels):
+    rng = _rng("ternarize", rank, channels)
+    lo = rng.normal(-0.5, 0.3, channels).astype(np.float32)
+    hi = lo + np.abs(rng.normal(1.0, 0.3, channels)).astype(np.float32)
+    sgn = rng.choice([-1.0, 1.0], channels).astype(np.float32)
+    lo[0], hi[0] = -np.inf, np.inf  # the constant-output case of m == 0
+    th = np.stack([lo, hi, sgn]).astype(np.float32)
+    shape = (3, channels) if rank == 2 else (3, 2, 3, channels)
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    x.flat[0] = np.float32(0.5)  # exactly at a threshold
+    model = tb.ternarize_model(channels, th, rank=rank, spatial=(2, 3))
+    y = _run(model, x, kernel)
+    expected = ref.pack_activations(ref.ternarize(x, th))
+    np.testing.assert_array_equal(y, expected)
+
+
+CONV_GRID = list(itertools.product(CHANNELS, (1, 3), (1, 2), ("SAME", "VALID"), (1, 3)))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
+@pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
+def test_conv2d(kernel, float_in, cin, k, stride, padding, batch):
+    rng = _rng("conv", cin, k, stride, padding, batch, float_in)
+    cout = int(rng.integers(1, 9))
+    activation = ("NONE", "RELU")[(cin + k + stride + batch) % 2]
+    kh, kw = k, (k if cin % 2 else max(1, k - 2))  # some non-square kernels
+    sh, sw = stride, (stride if batch == 1 else 1)
+    h, w = 7, 6
+    wt = _trits(rng, (cout, kh, kw, cin))
+    scale, bias = _dyadic_affine(rng, cout)
+    if float_in:
+        x = _exact_floats(rng, (batch, h, w, cin))
+        x_in = x
+    else:
+        x = _trits(rng, (batch, h, w, cin))
+        x_in = ref.pack_activations(x)
+    model = tb.conv_model(
+        "conv2d", in_channels=cin, out_channels=cout, kernel=(kh, kw), strides=(sh, sw),
+        padding=padding, activation=activation, weights_packed=ref.pack_trits_file(wt),
+        scale=scale, bias=bias, input_hw=(h, w), float_in=float_in)
+    y = _run(model, x_in, kernel)
+    expected = ref.affine(ref.conv2d(x, wt, (sh, sw), padding), scale, bias, activation)
+    assert y.shape == expected.shape
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
+@pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
+def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch):
+    rng = _rng("dw", cin, k, stride, padding, batch, float_in)
+    mult = 1 + (cin + batch) % 2
+    cout = cin * mult
+    activation = ("NONE", "RELU")[(cin + k + stride) % 2]
+    h, w = 6, 7
+    wt = _trits(rng, (k, k, cout))
+    scale, bias = _dyadic_affine(rng, cout)
+    if float_in:
+        x = _exact_floats(rng, (batch, h, w, cin))
+        x_in = x
+    else:
+        x = _trits(rng, (batch, h, w, cin))
+        x_in = ref.pack_activations(x)
+    model = tb.conv_model(
+        "depthwise", in_channels=cin, out_channels=cout, kernel=(k, k),
+        strides=(stride, stride), padding=padding, activation=activation,
+        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias, input_hw=(h, w),
+        depth_multiplier=mult, float_in=float_in)
+    y = _run(model, x_in, kernel)
+    expected = ref.affine(ref.depthwise_conv2d(x, wt, mult, (stride, stride), padding),
+                          scale, bias, activation)
+    assert y.shape == expected.shape
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
+@pytest.mark.parametrize("activation", ("NONE", "RELU"))
+@pytest.mark.parametrize("batch", (1, 3))
+@pytest.mark.parametrize("cin", CHANNELS + (100,))
+def test_fully_connected(kernel, float_in, activation, batch, cin):
+    rng = _rng("fc", cin, batch, activation, float_in)
+    cout = int(rng.integers(1, 12))
+    wt = _trits(rng, (cout, cin))
+    scale, bias = _dyadic_affine(rng, cout)
+    x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
+    x_in = x if float_in else ref.pack_activations(x)
+    model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
+                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                        float_in=float_in)
+    y = _run(model, x_in, kernel)
+    expected = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_fully_connected_rank3_leading_dims(kernel):
+    rng = _rng("fc3")
+    cin, cout = 37, 5
+    wt = _trits(rng, (cout, cin))
+    scale, bias = _dyadic_affine(rng, cout)
+    x = _trits(rng, (2, 4, cin))
+    model = tb.fc_model(in_channels=cin, out_channels=cout, activation="NONE",
+                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                        lead_shape=(-1, 4))
+    y = _run(model, ref.pack_activations(x), kernel)
+    np.testing.assert_array_equal(
+        y, ref.affine(ref.fully_connected(x, wt), scale, bias, "NONE"))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("op", ("conv2d", "depthwise", "fc"))
+def test_float_input_tolerance(kernel, op):
+    """Gaussian inputs, random scales: within 1e-5 + 1e-5 * |ref|."""
+    rng = _rng("tol", op)
+    cin, cout = 65, 7
+    scale = rng.normal(0, 1, cout if op != "depthwise" else cin).astype(np.float32)
+    bias = rng.normal(0, 1, scale.size).astype(np.float32)
+    if op == "fc":
+        wt = _trits(rng, (cout, cin))
+        x = rng.normal(0, 1, (3, cin)).astype(np.float32)
+        model = tb.fc_model(in_channels=cin, out_channels=cout, activation="NONE",
+                            weights_packed=ref.pack_trits_file(wt), scale=scale,
+                            bias=bias, float_in=True)
+        acc = ref.fully_connected(x, wt)
+    else:
+        x = rng.normal(0, 1, (2, 5, 5, cin)).astype(np.float32)
+        if op == "conv2d":
+            wt = _trits(rng, (cout, 3, 3, cin))
+            acc = ref.conv2d(x, wt, (1, 1), "SAME")
+        else:
+            wt = _trits(rng, (3, 3, cin))
+            acc = ref.depthwise_conv2d(x, wt, 1, (1, 1), "SAME")
+        model = tb.conv_model(
+            op, in_channels=cin, out_channels=scale.size, kernel=(3, 3), strides=(1, 1),
+            padding="SAME", activation="NONE", weights_packed=ref.pack_trits_file(wt),
+            scale=scale, bias=bias, input_hw=(5, 5), float_in=True)
+    y = _run(model, x, kernel)
+    expected = scale.astype(np.float64) * acc + bias
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Runtime behaviour.
+
+def _small_conv_model(cin=33, cout=4, float_in=False, **overrides):
+    rng = _rng("small", cin, cout, float_in)
+    wt = _trits(rng, (cout, 3, 3, cin))
+    scale, bias = _dyadic_affine(rng, cout)
+    kwargs = dict(in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
+                  padding="SAME", activation="RELU",
+                  weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                  input_hw=(5, 5), float_in=float_in)
+    kwargs.update(overrides)
+    return tb.conv_model("conv2d", **kwargs), wt, scale, bias
+
+
+def test_dynamic_batch_resize_and_batch_size():
+    model, wt, scale, bias = _small_conv_model(float_in=True)
+    interp = runtime.Interpreter(model)
+    rng = np.random.default_rng(1)
+    for n, bs in ((1, None), (5, None), (7, 3), (2, 1)):
+        x = _exact_floats(rng, (n, 5, 5, 33))
+        y = interp.predict(x, batch_size=bs)
+        np.testing.assert_array_equal(
+            y, ref.affine(ref.conv2d(x, wt, (1, 1), "SAME"), scale, bias, "RELU"))
+
+
+def test_registered_ops_and_verification():
+    ops = runtime.registered_ops()
+    assert set(ops) == {
+        "SttnTernarize", "SttnConv2D", "SttnConv2DFloatIn", "SttnFullyConnected",
+        "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D", "SttnDepthwiseConv2DFloatIn"}
+    model, *_ = _small_conv_model()
+    for kernel in KERNELS:
+        interp = runtime.Interpreter(model, kernel=kernel)
+        # Verified through the runtime's own virtual FindOp after registration.
+        assert interp.registered_ops == ops
+    info = runtime.native_library_info()
+    assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 1
+    assert info["optimized_popcount"] in ("popcnt", "portable")
+
+
+def test_library_exports_only_the_sttn_api():
+    path = runtime.native_library_info()["path"]
+    out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        pytest.skip("nm is not available")
+    names = [line.split()[-1] for line in out.stdout.splitlines() if line.strip()]
+    assert names and all(n.startswith("sttn_") for n in names), names
+
+
+def test_invalid_arguments():
+    model, *_ = _small_conv_model()
+    with pytest.raises(ValueError, match="`kernel`"):
+        runtime.Interpreter(model, kernel="fast")
+    with pytest.raises(ValueError, match="`num_threads`"):
+        runtime.Interpreter(model, num_threads=0)
+    interp = runtime.Interpreter(model)
+    with pytest.raises(ValueError, match="expects int32"):
+        interp.predict(np.zeros((1, 5, 5, 2), np.float32))
+    with pytest.raises(ValueError, match=r"expects shape \(None, 5, 5, 4\)"):
+        interp.predict(np.zeros((1, 5, 5, 3), np.int32))
+    with pytest.raises(ValueError, match=r"expects shape"):
+        interp.predict(np.zeros((5, 5, 4), np.int32))
+
+
+# ---------------------------------------------------------------------------
+# Bad models, in a subprocess: an exception with a clear message, never a crash.
+
+_CHILD_PRELUDE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {repo!r})
+    import numpy as np
+    from tests import tflite_builder as tb, ternary_reference as ref
+    from sttn_keras.export import runtime
+    def attempt(make, run=None):
+        try:
+            interp = runtime.Interpreter(make())
+            if run is not None:
+                run(interp)
+        except Exception as e:  # report type and message to the parent
+            print("EXC", type(e).__name__, str(e).replace("\\n", " | "))
+        else:
+            print("OK")
+""")
+
+
+def _child(code: str, timeout: float = 120) -> list[str]:
+    script = _CHILD_PRELUDE.format(repo=REPO) + textwrap.dedent(code)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+    assert proc.returncode == 0, (
+        f"child died with code {proc.returncode} (negative = signal)\n"
+        f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}")
+    return [line for line in proc.stdout.splitlines() if line.startswith(("EXC", "OK"))]
+
+
+_MAKE_CONV = """
+def conv(**over):
+    cin, cout = over.pop("cin", 33), 4
+    rng = np.random.default_rng(0)
+    wt = rng.integers(-1, 2, (cout, 3, 3, cin)).astype(np.int8)
+    packed = over.pop("packed", ref.pack_trits_file(wt))
+    kw = dict(in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
+              padding="SAME", activation="NONE", weights_packed=packed,
+              scale=np.ones(cout, np.float32), bias=np.zeros(cout, np.float32),
+              input_hw=(5, 5), float_in=True)
+    kw.update(over)
+    return tb.conv_model("conv2d", **kw)
+OPTS = dict(version=1, in_channels=33, out_channels=4, kernel_h=3, kernel_w=3,
+            stride_h=1, stride_w=1, padding="SAME", activation="NONE")
+"""
+
+
+def test_bad_models_raise_clear_errors():
+    lines = _child(_MAKE_CONV + """
+attempt(lambda: conv(options=dict(OPTS, version=2)))
+attempt(lambda: conv(options={k: v for k, v in OPTS.items() if k != "kernel_h"}))
+attempt(lambda: conv(options=dict(OPTS, in_channels=32)))
+attempt(lambda: conv(options=dict(OPTS, kernel_h="3")))
+attempt(lambda: conv(options=dict(OPTS, padding="FULL")))
+attempt(lambda: conv(options=dict(OPTS, stride_w=0)))
+attempt(lambda: conv(options=dict(OPTS, extra=1)))
+bad = ref.pack_trits_file(np.zeros(4 * 9 * 33, np.int8)); bad[5] = 0b10 << 4
+attempt(lambda: conv(packed=bad))
+attempt(lambda: conv(packed=ref.pack_trits_file(np.zeros(4 * 9 * 33 - 4, np.int8))))
+attempt(lambda: conv(scale=np.ones(3, np.float32)))
+attempt(lambda: conv(options=b"\\x00\\x01\\x02garbage"))
+attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float32)))
+""")
+    expected = [
+        "custom option `version` is 2",
+        "custom option `kernel_h` is missing",
+        "has 33 channels, but the options say in_channels = 32",
+        "custom option `kernel_h` must be an int, received a string",
+        "custom option `padding` must be \"SAME\" or \"VALID\", received \"FULL\"",
+        "custom option `stride_w` must be in [1, 65536], received 0",
+        "unknown custom option `extra`",
+        "invalid trit code 0b10 at trit 22",
+        "holds 296 bytes, expected ceil(1188 / 4) = 297",
+        "input 2 (`scale`) must have length out_channels = 4, received 3",
+        "custom options",
+        "expects shape (None, 5, 5, 33), received (1, 5, 5, 32)",
+    ]
+    assert len(lines) == len(expected), lines
+    for line, fragment in zip(lines, expected):
+        assert line.startswith("EXC ValueError"), line
+        assert fragment in line, (fragment, line)
+    # Every model-level message names the op.
+    assert all("SttnConv2DFloatIn" in line for line in lines[:-1]), lines
+
+
+def test_weights_byte_count_mismatch_is_reported():
+    lines = _child(_MAKE_CONV + """
+attempt(lambda: conv(packed=ref.pack_trits_file(np.zeros(4 * 9 * 33 + 8, np.int8))))
+""")
+    assert lines[0].startswith("EXC ValueError") and "holds 299 bytes" in lines[0], lines
+
+
+def test_truncated_and_corrupt_files():
+    lines = _child(_MAKE_CONV + """
+import random
+m = conv()
+for cut in (0, 7, 8, 40, len(m) // 3, len(m) // 2, len(m) - 64, len(m) - 100):
+    attempt(lambda: m[:cut])
+rnd = random.Random(0)
+for _ in range(40):
+    b = bytearray(m)
+    for _ in range(8):
+        b[rnd.randrange(8, len(b))] = rnd.randrange(256)
+    attempt(lambda: bytes(b), run=lambda i: i.predict(np.zeros((1, 5, 5, 33), np.float32)))
+""", timeout=300)
+    assert len(lines) == 48
+    for line in lines[:8]:
+        assert line.startswith("EXC ValueError") and "Could not load the TFLite model" in line, line
+    # Random corruption: either still a valid model or a Python exception.
+    assert all(line == "OK" or line.startswith("EXC ") for line in lines[8:])
+
+
+def test_fuzzed_custom_options_never_crash():
+    lines = _child(_MAKE_CONV + """
+import random
+opts = tb.flexbuffer_map(OPTS)
+rnd = random.Random(1)
+for trial in range(150):
+    b = bytearray(opts)
+    for _ in range(1 + trial % 4):
+        b[rnd.randrange(len(b))] = rnd.randrange(256)
+    if trial % 10 == 0:
+        b = b[: rnd.randrange(len(b))]
+    attempt(lambda: conv(options=bytes(b)))
+""", timeout=300)
+    assert len(lines) == 150
+    assert all(line == "OK" or line.startswith("EXC ValueError") for line in lines)
+    assert sum(line.startswith("EXC") for line in lines) > 50
+
+
+def test_non_constant_weights_are_rejected():
+    lines = _child("""
+b = tb.ModelBuilder()
+x = b.input("x", [-1, 8], np.float32)
+w = b.input("w", [2], np.uint8)
+s = b.const("s", np.ones(2, np.float32)); bi = b.const("b", np.zeros(2, np.float32))
+y = b.output("y", [-1, 2], np.float32)
+b.op("SttnFullyConnectedFloatIn", [x, w, s, bi], [y],
+     dict(version=1, in_channels=8, out_channels=2, activation="NONE"))
+attempt(lambda: b.build())
+""")
+    assert lines[0].startswith("EXC ValueError"), lines
+    assert "input 1 (`weights`) must be a constant tensor" in lines[0], lines
+
+
+def test_stock_interpreter_refuses_sttn_ops():
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {REPO!r})
+        from tests.test_kernels import _small_conv_model
+        from ai_edge_litert.interpreter import Interpreter
+        model, *_ = _small_conv_model()
+        try:
+            Interpreter(model_content=model).allocate_tensors()
+        except Exception as e:
+            print("EXC", type(e).__name__, str(e).replace("\\n", " | "))
+        else:
+            print("OK")
+    """)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("EXC"), proc.stdout
+    assert "SttnConv2D" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# Deployment without TensorFlow / Keras.
+
+@pytest.mark.slow
+def test_runtime_without_tensorflow(tmp_path):
+    """A fresh venv with only numpy, ai-edge-litert==2.3.0 and flatbuffers runs
+    a model through the installed layout of the runtime (the same files a
+    wheel installs: sttn_keras/__init__.py, sttn_keras/export/{__init__,
+    runtime}.py and the built library)."""
+    import shutil
+    import venv
+
+    lib = runtime.native_library_info()["path"]
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = str(env_dir / "bin" / "python")
+    pip = subprocess.run(
+        [py, "-m", "pip", "install", "-q", "numpy", "ai-edge-litert==2.3.0", "flatbuffers"],
+        capture_output=True, text=True, timeout=600)
+    if pip.returncode != 0:
+        pytest.skip(f"pip could not install the runtime packages: {pip.stderr[-500:]}")
+    site = tmp_path / "site"
+    (site / "sttn_keras" / "export").mkdir(parents=True)
+    (site / "tests").mkdir()
+    shutil.copy(os.path.join(REPO, "sttn_keras", "__init__.py"), site / "sttn_keras")
+    for name in ("__init__.py", "runtime.py"):
+        shutil.copy(os.path.join(REPO, "export", name), site / "sttn_keras" / "export")
+    shutil.copy(lib, site / "sttn_keras" / "export")
+    for name in ("tflite_builder.py", "ternary_reference.py"):
+        shutil.copy(os.path.join(REPO, "tests", name), site / "tests")
+    (site / "tests" / "__init__.py").write_text("")
+    script = textwrap.dedent("""
+        import importlib.util, sys
+        assert importlib.util.find_spec("tensorflow") is None
+        assert importlib.util.find_spec("keras") is None
+        import numpy as np
+        import sttn_keras as sttn
+        from tests import tflite_builder as tb, ternary_reference as ref
+        rng = np.random.default_rng(0)
+        wt = rng.integers(-1, 2, (6, 3, 3, 33)).astype(np.int8)
+        x = rng.integers(-1, 2, (2, 5, 5, 33)).astype(np.int8)
+        model = tb.conv_model("conv2d", in_channels=33, out_channels=6, kernel=(3, 3),
+                              strides=(1, 1), padding="SAME", activation="RELU",
+                              weights_packed=ref.pack_trits_file(wt),
+                              scale=np.full(6, 0.5, np.float32),
+                              bias=np.zeros(6, np.float32), input_hw=(5, 5))
+        interp = sttn.export.Interpreter(model)
+        y = interp.predict(ref.pack_activations(x))
+        exp = ref.affine(ref.conv2d(x, wt, (1, 1), "SAME"), np.full(6, 0.5, np.float32),
+                         np.zeros(6, np.float32), "RELU")
+        np.testing.assert_array_equal(y, exp)
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+        print("RUNTIME_OK", interp.kernel_path)
+    """)
+    start = time.time()
+    proc = subprocess.run([py, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=str(site), env={**os.environ, "PYTHONPATH": str(site)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RUNTIME_OK optimized" in proc.stdout
+    assert time.time() - start < 120
