@@ -189,7 +189,9 @@ bool GetEnum(const flex::MapReader& m, OpData* od, const char* key,
     return false;
   }
   for (int i = 0; allowed[i] != nullptr; ++i) {
-    if (std::strcmp(v->s, allowed[i]) == 0) {
+    // Compare with the stored length: an embedded NUL must not match.
+    if (v->s_len == std::strlen(allowed[i]) &&
+        std::memcmp(v->s, allowed[i], v->s_len) == 0) {
       *out = i;
       return true;
     }

@@ -1,0 +1,448 @@
+// Unit test of the TFLite-free core (export/core) and of the FlexBuffer map
+// reader (export/tflite/flexbuffer_map.cc, also TFLite-free). Built and run by
+// tests/test_core_cc.py with -fsanitize=address,undefined; also a Bazel
+// cc_test (BUILD). A tiny harness of our own: no gtest dependency.
+//
+// Every optimized kernel is compared with the reference kernel on random data
+// over a shape grid; the reference kernels are checked against an independent
+// direct formula on a few hand-made cases.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "export/core/kernels.h"
+#include "export/core/packing.h"
+#include "export/tflite/flexbuffer_map.h"
+
+namespace {
+
+int g_failures = 0;
+int g_checks = 0;
+
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    ++g_checks;                                                         \
+    if (!(cond)) {                                                      \
+      ++g_failures;                                                     \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,       \
+                   __LINE__, #cond);                                    \
+    }                                                                   \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                            \
+  do {                                                                  \
+    ++g_checks;                                                         \
+    if (!(cond)) {                                                      \
+      ++g_failures;                                                     \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__,       \
+                   __LINE__, #cond);                                    \
+      std::fprintf(stderr, __VA_ARGS__);                                \
+      std::fprintf(stderr, "\n");                                       \
+    }                                                                   \
+  } while (0)
+
+using sttn::core::Activation;
+using sttn::core::ConvShape;
+using sttn::core::FullyConnectedShape;
+using sttn::core::Padding;
+using sttn::core::Status;
+
+std::mt19937 g_rng(1234);
+
+std::vector<int8_t> RandomTrits(size_t n) {
+  std::uniform_int_distribution<int> d(-1, 1);
+  std::vector<int8_t> t(n);
+  for (auto& v : t) v = static_cast<int8_t>(d(g_rng));
+  return t;
+}
+
+std::vector<float> RandomFloats(size_t n) {
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g_rng);
+  return v;
+}
+
+// Quarter-step floats: every sum we form is exact in float32.
+std::vector<float> ExactFloats(size_t n) {
+  std::uniform_int_distribution<int> d(-8, 8);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(d(g_rng)) / 4.0f;
+  return v;
+}
+
+std::vector<int32_t> Pack(const std::vector<int8_t>& trits, int64_t rows,
+                          int channels) {
+  std::vector<int32_t> p(static_cast<size_t>(rows) *
+                         sttn::core::PackedWidth(channels));
+  sttn::core::PackTritsCompute(trits.data(), rows, channels, p.data());
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+void TestFilePacking() {
+  for (int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 33, 1000}) {
+    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(n));
+    std::vector<uint8_t> buf(static_cast<size_t>(sttn::core::FilePackedBytes(n)) +
+                             1);
+    CHECK(sttn::core::PackTritsFile(t.data(), n, buf.data()).ok());
+    std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
+    CHECK(sttn::core::UnpackTritsFile(buf.data(), buf.size() - 1, n,
+                                      back.data())
+              .ok());
+    back.resize(static_cast<size_t>(n));
+    CHECK(back == t);
+    // Wrong byte counts.
+    CHECK(!sttn::core::UnpackTritsFile(buf.data(), buf.size(), n, back.data())
+               .ok());
+  }
+  // Codes: +1 = 0b01, -1 = 0b11, 0 = 0b00, little-endian within the byte.
+  const int8_t t[5] = {1, 0, -1, 1, -1};
+  uint8_t b[2];
+  CHECK(sttn::core::PackTritsFile(t, 5, b).ok());
+  CHECK(b[0] == 0x71 && b[1] == 0x03);
+  int8_t out[8];
+  const uint8_t invalid[1] = {0x08};  // trit 1 = 0b10
+  Status st = sttn::core::UnpackTritsFile(invalid, 1, 4, out);
+  CHECK(!st.ok() && std::strstr(st.message(), "0b10 at trit 1") != nullptr);
+  const uint8_t dirty[1] = {0x40};  // trit 3 set, but n = 3
+  st = sttn::core::UnpackTritsFile(dirty, 1, 3, out);
+  CHECK(!st.ok() && std::strstr(st.message(), "unused bits") != nullptr);
+  const int8_t not_trit[1] = {2};
+  CHECK(!sttn::core::PackTritsFile(not_trit, 1, b).ok());
+}
+
+void TestComputePacking() {
+  for (int c : {1, 3, 31, 32, 33, 64, 65}) {
+    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(3 * c));
+    std::vector<int32_t> p = Pack(t, 3, c);
+    std::vector<int8_t> back(t.size());
+    sttn::core::UnpackTritsCompute(p.data(), 3, c, back.data());
+    CHECK(back == t);
+    for (int r = 0; r < 3; ++r) {
+      for (int w = 0; w < sttn::core::PackedWidth(c); w += 2) {
+        const uint32_t mask = static_cast<uint32_t>(p[r * sttn::core::PackedWidth(c) + w]);
+        const uint32_t sign = static_cast<uint32_t>(p[r * sttn::core::PackedWidth(c) + w + 1]);
+        CHECK((sign & ~mask) == 0);  // canonical
+        const int valid = c - 16 * w;
+        if (valid < 32) CHECK((mask >> valid) == 0);
+      }
+    }
+  }
+  // Channel 33 of 40 = block 1 bit 1.
+  std::vector<int8_t> t(40, 0);
+  t[33] = -1;
+  std::vector<int32_t> p = Pack(t, 1, 40);
+  CHECK(p[0] == 0 && p[1] == 0 && p[2] == 2 && p[3] == 2);
+}
+
+void TestTernarize() {
+  for (int c : {1, 3, 31, 33, 65}) {
+    const int rows = 4;
+    std::vector<float> x = RandomFloats(static_cast<size_t>(rows * c));
+    std::vector<float> th(3 * static_cast<size_t>(c));
+    for (int i = 0; i < c; ++i) {
+      th[i] = -0.5f;
+      th[c + i] = 0.5f;
+      th[2 * c + i] = (i % 3 == 0) ? -1.0f : 1.0f;
+    }
+    th[c] = 1.0f;  // lo > hi on channel 0 of... (channel 0 hi) -> exercises both
+    x[0] = 0.5f;
+    x[1 % x.size()] = std::nanf("");
+    CHECK(sttn::core::ValidateThresholds(th.data(), c).ok());
+    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
+    std::vector<int32_t> a(words), b(words);
+    sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
+    sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), b.data());
+    CHECK(a == b);
+    std::vector<int8_t> t(static_cast<size_t>(rows * c));
+    sttn::core::UnpackTritsCompute(a.data(), rows, c, t.data());
+    for (int r = 0; r < rows; ++r) {
+      for (int i = 0; i < c; ++i) {
+        const float v = x[r * c + i];
+        const int expect = static_cast<int>(th[2 * c + i]) *
+                           ((v > th[c + i]) - (v < th[i]));
+        CHECK(t[r * c + i] == expect);
+      }
+    }
+  }
+  float bad[3] = {-0.5f, 0.5f, 0.0f};
+  CHECK(!sttn::core::ValidateThresholds(bad, 1).ok());
+}
+
+void TestOutputSize() {
+  int out, pad;
+  CHECK(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kSame, &out, &pad).ok());
+  CHECK(out == 4 && pad == 1);
+  CHECK(sttn::core::ComputeOutputSize(6, 3, 2, Padding::kSame, &out, &pad).ok());
+  CHECK(out == 3 && pad == 0);
+  CHECK(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kValid, &out, &pad).ok());
+  CHECK(out == 3 && pad == 0);
+  CHECK(!sttn::core::ComputeOutputSize(2, 3, 1, Padding::kValid, &out, &pad).ok());
+  CHECK(!sttn::core::ComputeOutputSize(0, 1, 1, Padding::kSame, &out, &pad).ok());
+  ConvShape s;
+  CHECK(!sttn::core::ComputeConvShape(1, 4, 4, 3, 7, 1, 1, 1, 1, Padding::kSame,
+                                      2, &s)
+             .ok());  // 3 * 2 != 7
+  CHECK(!sttn::core::ComputeConvShape(1, 65536, 65536, 64, 64, 1, 1, 1, 1,
+                                      Padding::kSame, 0, &s)
+             .ok());  // beyond int32 elements
+}
+
+// Direct formula for one conv output, independent of the kernels' loops.
+int32_t DirectConv(const ConvShape& s, const std::vector<int8_t>& x,
+                   const std::vector<int8_t>& w, int n, int oy, int ox, int o) {
+  int32_t acc = 0;
+  for (int ky = 0; ky < s.kernel_h; ++ky) {
+    for (int kx = 0; kx < s.kernel_w; ++kx) {
+      const int iy = oy * s.stride_h + ky - s.pad_top;
+      const int ix = ox * s.stride_w + kx - s.pad_left;
+      if (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w) continue;
+      for (int c = 0; c < s.in_c; ++c) {
+        acc += x[((n * s.in_h + iy) * s.in_w + ix) * s.in_c + c] *
+               w[((o * s.kernel_h + ky) * s.kernel_w + kx) * s.in_c + c];
+      }
+    }
+  }
+  return acc;
+}
+
+void TestConv2D() {
+  for (int cin : {1, 3, 31, 33, 65}) {
+    for (int k : {1, 3}) {
+      for (int stride : {1, 2}) {
+        for (Padding pad : {Padding::kSame, Padding::kValid}) {
+          for (int batch : {1, 3}) {
+            const int cout = 5, h = 7, w = 6;
+            ConvShape s;
+            CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k,
+                                               stride, stride, pad, 0, &s)
+                      .ok());
+            const Activation act =
+                (cin + k) % 2 ? Activation::kRelu : Activation::kNone;
+            std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
+            std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * k * k * cin);
+            std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
+            std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
+            const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
+            std::vector<float> ref(out_n), opt(out_n), one(out_n);
+            sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
+                                               bias.data(), act, ref.data());
+            std::vector<int32_t> wp(sttn::core::Conv2DTernaryPackedWeightWords(s));
+            sttn::core::PrepareConv2DTernaryWeights(s, wt.data(), wp.data());
+            sttn::core::Conv2DTernaryOptimized(s, xp.data(), wp.data(), scale.data(),
+                                               bias.data(), act, opt.data());
+            CHECK_MSG(ref == opt, "conv ternary cin=%d k=%d s=%d", cin, k, stride);
+            // Reference against the direct formula (scale 1, bias 0).
+            std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
+            sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), ones.data(),
+                                               zeros.data(), Activation::kNone,
+                                               one.data());
+            bool direct_ok = true;
+            for (int n = 0; n < batch; ++n)
+              for (int oy = 0; oy < s.out_h; ++oy)
+                for (int ox = 0; ox < s.out_w; ++ox)
+                  for (int o = 0; o < cout; ++o)
+                    direct_ok &= one[((n * s.out_h + oy) * s.out_w + ox) * cout + o] ==
+                                 static_cast<float>(DirectConv(s, x, wt, n, oy, ox, o));
+            CHECK_MSG(direct_ok, "conv reference vs direct cin=%d k=%d", cin, k);
+            // Float input: exact data, so reference == optimized bit for bit.
+            std::vector<float> xf = ExactFloats(x.size());
+            std::vector<float> wf(sttn::core::Conv2DFloatWeightCount(s));
+            sttn::core::PrepareConv2DFloatWeights(s, wt.data(), wf.data());
+            std::vector<float> ones2(cout, 1.0f);
+            sttn::core::Conv2DFloatReference(s, xf.data(), wt.data(), ones2.data(),
+                                             zeros.data(), act, ref.data());
+            sttn::core::Conv2DFloatOptimized(s, xf.data(), wf.data(), ones2.data(),
+                                             zeros.data(), act, opt.data());
+            CHECK_MSG(ref == opt, "conv float cin=%d k=%d", cin, k);
+          }
+        }
+      }
+    }
+  }
+}
+
+void TestFullyConnected() {
+  for (int cin : {1, 3, 31, 33, 65, 100}) {
+    for (int rows : {1, 3}) {
+      const int cout = 7;
+      FullyConnectedShape s;
+      CHECK(sttn::core::ComputeFullyConnectedShape(rows, cin, cout, &s).ok());
+      std::vector<int8_t> x = RandomTrits(static_cast<size_t>(rows) * cin);
+      std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * cin);
+      std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
+      std::vector<int32_t> xp = Pack(x, rows, cin);
+      std::vector<int32_t> wp(static_cast<size_t>(cout) * sttn::core::PackedWidth(cin));
+      sttn::core::PrepareFullyConnectedTernaryWeights(s, wt.data(), wp.data());
+      std::vector<float> ref(static_cast<size_t>(rows) * cout), opt(ref.size());
+      sttn::core::FullyConnectedTernaryReference(s, xp.data(), wt.data(), scale.data(),
+                                                 bias.data(), Activation::kRelu,
+                                                 ref.data());
+      sttn::core::FullyConnectedTernaryOptimized(s, xp.data(), wp.data(), scale.data(),
+                                                 bias.data(), Activation::kRelu,
+                                                 opt.data());
+      CHECK(ref == opt);
+      for (int r = 0; r < rows; ++r) {
+        for (int o = 0; o < cout; ++o) {
+          int32_t acc = 0;
+          for (int c = 0; c < cin; ++c) acc += x[r * cin + c] * wt[o * cin + c];
+          const float y = std::fmax(scale[o] * static_cast<float>(acc) + bias[o], 0.0f);
+          CHECK(ref[r * cout + o] == y);
+        }
+      }
+      std::vector<float> xf = ExactFloats(x.size());
+      std::vector<float> wf(static_cast<size_t>(cout) * cin);
+      sttn::core::PrepareFullyConnectedFloatWeights(s, wt.data(), wf.data());
+      std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
+      sttn::core::FullyConnectedFloatReference(s, xf.data(), wt.data(), ones.data(),
+                                               zeros.data(), Activation::kNone,
+                                               ref.data());
+      sttn::core::FullyConnectedFloatOptimized(s, xf.data(), wf.data(), ones.data(),
+                                               zeros.data(), Activation::kNone,
+                                               opt.data());
+      CHECK(ref == opt);
+    }
+  }
+}
+
+void TestDepthwise() {
+  for (int cin : {1, 3, 31, 33, 65}) {
+    for (int mult : {1, 2}) {
+      for (int k : {1, 3}) {
+        for (int stride : {1, 2}) {
+          for (Padding pad : {Padding::kSame, Padding::kValid}) {
+            const int batch = 2, h = 6, w = 5, cout = cin * mult;
+            ConvShape s;
+            CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, stride,
+                                               stride, pad, mult, &s)
+                      .ok());
+            std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
+            std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(k) * k * cout);
+            std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
+            std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
+            const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
+            std::vector<float> ref(out_n), opt(out_n);
+            std::vector<unsigned char> scratch(sttn::core::DepthwiseTernaryScratchBytes(s));
+            sttn::core::DepthwiseConv2DTernaryReference(
+                s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
+                ref.data());
+            sttn::core::DepthwiseConv2DTernaryOptimized(
+                s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
+                scratch.data(), opt.data());
+            CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d", cin, mult, k);
+            std::vector<float> xf = ExactFloats(x.size());
+            std::vector<float> wf(static_cast<size_t>(k) * k * cout);
+            sttn::core::PrepareDepthwiseFloatWeights(s, wt.data(), wf.data());
+            std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
+            sttn::core::DepthwiseConv2DFloatReference(s, xf.data(), wt.data(),
+                                                      ones.data(), zeros.data(),
+                                                      Activation::kRelu, ref.data());
+            sttn::core::DepthwiseConv2DFloatOptimized(s, xf.data(), wf.data(),
+                                                      ones.data(), zeros.data(),
+                                                      Activation::kRelu, opt.data());
+            CHECK_MSG(ref == opt, "depthwise float cin=%d m=%d k=%d", cin, mult, k);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// FlexBuffer map reader: a hand-assembled valid map, then every truncation
+// and many random mutations of it (sanitizers catch any stray read).
+std::vector<uint8_t> SampleMap() {
+  // {"a": 7 (int), "b": "VALID" (string)}; 1-byte widths throughout.
+  std::vector<uint8_t> b;
+  const size_t key_a = b.size();
+  b.insert(b.end(), {'a', 0});
+  const size_t key_b = b.size();
+  b.insert(b.end(), {'b', 0});
+  b.push_back(5);  // string length prefix
+  const size_t str = b.size();
+  b.insert(b.end(), {'V', 'A', 'L', 'I', 'D', 0});
+  b.push_back(2);  // keys vector length
+  const size_t keys = b.size();
+  b.push_back(static_cast<uint8_t>(keys - key_a));
+  b.push_back(static_cast<uint8_t>(keys + 1 - key_b));
+  // Map header: keys offset, keys byte width, length; then values, types.
+  const size_t keys_off_pos = b.size();
+  b.push_back(static_cast<uint8_t>(keys_off_pos - keys));
+  b.push_back(1);
+  b.push_back(2);
+  const size_t map = b.size();
+  b.push_back(7);
+  b.push_back(static_cast<uint8_t>(map + 1 - str));
+  b.push_back(static_cast<uint8_t>(1 << 2));  // int, width 1
+  b.push_back(static_cast<uint8_t>(5 << 2));  // string, width 1
+  const size_t root = b.size();
+  b.push_back(static_cast<uint8_t>(root - map));
+  b.push_back(static_cast<uint8_t>(9 << 2));  // map, width 1
+  b.push_back(1);                             // root byte width
+  return b;
+}
+
+void TestFlexbufferReader() {
+  const std::vector<uint8_t> good = SampleMap();
+  sttn::flex::MapReader m;
+  char err[256];
+  CHECK_MSG(m.Parse(good.data(), good.size(), err, sizeof(err)), "%s", err);
+  CHECK(m.size() == 2);
+  const sttn::flex::Value* a = m.Find("a");
+  const sttn::flex::Value* b = m.Find("b");
+  CHECK(a != nullptr && a->kind == sttn::flex::Value::kInt && a->i == 7);
+  CHECK(b != nullptr && b->kind == sttn::flex::Value::kString &&
+        std::string(b->s) == "VALID" && b->s_len == 5);
+  CHECK(m.Find("c") == nullptr);
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    std::vector<uint8_t> t(good.begin(), good.begin() + cut);
+    sttn::flex::MapReader r;
+    r.Parse(t.empty() ? nullptr : t.data(), t.size(), err, sizeof(err));
+  }
+  std::uniform_int_distribution<int> byte(0, 255);
+  int rejected = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::vector<uint8_t> t = good;
+    const int edits = 1 + trial % 3;
+    for (int e = 0; e < edits; ++e) {
+      t[static_cast<size_t>(g_rng() % t.size())] = static_cast<uint8_t>(byte(g_rng));
+    }
+    sttn::flex::MapReader r;
+    if (!r.Parse(t.data(), t.size(), err, sizeof(err))) {
+      ++rejected;
+      continue;
+    }
+    for (int i = 0; i < r.size(); ++i) {
+      const sttn::flex::Value& v = r.value(i);
+      if (v.kind == sttn::flex::Value::kString) {
+        // In bounds and NUL-terminated at s_len (embedded NULs are legal).
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(v.s);
+        CHECK(p >= t.data() && p + v.s_len < t.data() + t.size());
+        CHECK(v.s[v.s_len] == '\0');
+      }
+      CHECK(std::strlen(r.key(i)) < t.size());
+    }
+  }
+  CHECK(rejected > 1000);
+}
+
+}  // namespace
+
+int main() {
+  TestFilePacking();
+  TestComputePacking();
+  TestTernarize();
+  TestOutputSize();
+  TestConv2D();
+  TestFullyConnected();
+  TestDepthwise();
+  TestFlexbufferReader();
+  std::printf("core_test: %d checks, %d failures (popcount path: %s)\n", g_checks,
+              g_failures, sttn::core::OptimizedPopcountPath());
+  return g_failures == 0 ? 0 : 1;
+}
