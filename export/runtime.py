@@ -48,6 +48,9 @@ _lib_lock = threading.Lock()
 
 
 def _library_path() -> str:
+    override = os.environ.get("STTN_OPS_LIBRARY")
+    if override:  # e.g. a sanitizer build of the same sources
+        return override
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = sorted(glob.glob(os.path.join(here, "_sttn_ops*.so")))
     if not candidates:

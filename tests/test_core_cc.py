@@ -47,3 +47,40 @@ def test_core_cc_with_sanitizers(tmp_path, opt):
                          env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert "0 failures" in run.stdout, run.stdout
+
+
+@pytest.mark.slow
+def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
+    """Builds core + glue + host layer with ASan/UBSan and reruns the kernel
+    grid and bad-model tests inside ai-edge-litert with that library
+    (``STTN_OPS_LIBRARY``, sanitizer runtimes preloaded)."""
+    cxx = _compiler()
+    if cxx is None or "g++" not in cxx:
+        pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
+    sources = []
+    for folder in ("core", "tflite", "host"):
+        sources += sorted(glob.glob(os.path.join(REPO, "export", folder, "*.cc")))
+    lib = tmp_path / "sttn_ops_asan.so"
+    cmd = [cxx, "-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared",
+           "-fvisibility=hidden", "-fno-exceptions", "-fsanitize=address,undefined",
+           "-fno-sanitize-recover=all", "-I", REPO, *sources,
+           "-Wl,--version-script=" + os.path.join(REPO, "export", "host", "exports.map"),
+           "-o", str(lib)]
+    build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-4000:]
+    preload = []
+    for name in ("libasan.so", "libubsan.so"):
+        path = subprocess.run([cxx, f"-print-file-name={name}"], capture_output=True,
+                              text=True).stdout.strip()
+        if not os.path.isabs(path):
+            pytest.skip(f"{name} not found")
+        preload.append(path)
+    env = {**os.environ, "STTN_OPS_LIBRARY": str(lib), "LD_PRELOAD": " ".join(preload),
+           "ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "halt_on_error=1"}
+    import sys
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+         os.path.join(REPO, "tests", "test_kernels.py")],
+        capture_output=True, text=True, timeout=900, env=env, cwd=REPO)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout
