@@ -203,9 +203,7 @@ def _load_idx_folder(folder):
 def _from_keras(name):
     import keras
 
-    (x_train, y_train), (x_test, y_test) = getattr(
-        keras.datasets, name
-    ).load_data()
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     return (
         (np.asarray(x_train)[..., None], np.asarray(y_train).astype(np.int64)),
         (np.asarray(x_test)[..., None], np.asarray(y_test).astype(np.int64)),

@@ -154,7 +154,9 @@ def test_read_idx_roundtrip_plain_and_gzip(tmp_path):
 def test_read_idx_big_endian_int32(tmp_path):
     array = np.array([1, -2, 70000], ">i4")
     path = tmp_path / "ints-idx1"
-    path.write_bytes(bytes([0, 0, 0x0C, 1]) + np.array([3], ">i4").tobytes() + array.tobytes())
+    path.write_bytes(
+        bytes([0, 0, 0x0C, 1]) + np.array([3], ">i4").tobytes() + array.tobytes()
+    )
     np.testing.assert_array_equal(datasets.read_idx(path), [1, -2, 70000])
 
 
