@@ -19,6 +19,8 @@ Needs TensorFlow (the Keras TensorFlow backend).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import keras
@@ -176,7 +178,10 @@ def to_tflite(model, path=None, *, check=True):
     converter.allow_custom_ops = True
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        data = converter.convert()
+        # The converter prints its SavedModel signature to stdout; keep the
+        # user's output readable (errors still raise below).
+        with contextlib.redirect_stdout(io.StringIO()):
+            data = converter.convert()
     except Exception as e:  # the converter raises several private types
         raise ExportError(f"The TFLite converter failed on model '{model.name}': {e}") from e
     if check:
@@ -252,7 +257,8 @@ def float_tflite(model):
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return bytes(converter.convert())
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
 
 
 def random_check_input(model, batch=4, seed=0):
