@@ -19,7 +19,7 @@ _LAZY = {
     "fold_model": "folding",
     "Interpreter": "runtime",
     "op_histogram": "inspect_model",
-    "OP_FORMAT_VERSION": "runtime",
+    "OP_FORMAT_VERSION": "op_format",
 }
 
 __all__ = sorted(_LAZY)

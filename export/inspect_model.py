@@ -9,22 +9,16 @@ import os
 
 import numpy as np
 
+from .op_format import OP_FOR_LAYER
+
 __all__ = ["op_histogram", "custom_ops", "op_name_for", "read_model"]
 
-_OP_NAMES = {
-    ("conv2d", False): "SttnConv2D",
-    ("conv2d", True): "SttnConv2DFloatIn",
-    ("fully_connected", False): "SttnFullyConnected",
-    ("fully_connected", True): "SttnFullyConnectedFloatIn",
-    ("depthwise_conv2d", False): "SttnDepthwiseConv2D",
-    ("depthwise_conv2d", True): "SttnDepthwiseConv2DFloatIn",
-}
 _CUSTOM = 32
 
 
 def op_name_for(kind, float_input):
     """The custom op name of a folded layer kind."""
-    return _OP_NAMES[(kind, bool(float_input))]
+    return OP_FOR_LAYER[(kind, bool(float_input))]
 
 
 def _as_bytes(model):

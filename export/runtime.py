@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from ai_edge_litert import interpreter as _litert
 
+from .op_format import OP_FORMAT_VERSION
+
 __all__ = [
     "Interpreter",
     "OP_FORMAT_VERSION",
@@ -38,7 +40,6 @@ __all__ = [
     "registered_ops",
 ]
 
-OP_FORMAT_VERSION = 1
 
 _KERNEL_TYPES = {"reference": 0, "optimized": 1}
 _ERROR_BUFFER_SIZE = 1024

@@ -17,24 +17,16 @@ import functools
 
 import tensorflow as tf
 
-OP_FORMAT_VERSION = 1
-
-TERNARIZE = "SttnTernarize"
-CONV2D = "SttnConv2D"
-CONV2D_FLOAT_IN = "SttnConv2DFloatIn"
-FULLY_CONNECTED = "SttnFullyConnected"
-FULLY_CONNECTED_FLOAT_IN = "SttnFullyConnectedFloatIn"
-DEPTHWISE_CONV2D = "SttnDepthwiseConv2D"
-DEPTHWISE_CONV2D_FLOAT_IN = "SttnDepthwiseConv2DFloatIn"
-
-ALL_OPS = (
-    TERNARIZE,
+from .op_format import (  # noqa: F401  (re-exported for callers)
+    ALL_OPS,
     CONV2D,
     CONV2D_FLOAT_IN,
-    FULLY_CONNECTED,
-    FULLY_CONNECTED_FLOAT_IN,
     DEPTHWISE_CONV2D,
     DEPTHWISE_CONV2D_FLOAT_IN,
+    FULLY_CONNECTED,
+    FULLY_CONNECTED_FLOAT_IN,
+    OP_FORMAT_VERSION,
+    TERNARIZE,
 )
 
 

@@ -18,6 +18,7 @@ Python exception.
 from __future__ import annotations
 
 import itertools
+import glob
 import os
 import subprocess
 import sys
@@ -501,9 +502,12 @@ def test_runtime_without_tensorflow(tmp_path):
     site = tmp_path / "site"
     (site / "sttn_keras" / "export").mkdir(parents=True)
     (site / "tests").mkdir()
-    shutil.copy(os.path.join(REPO, "sttn_keras", "__init__.py"), site / "sttn_keras")
-    for name in ("__init__.py", "runtime.py"):
-        shutil.copy(os.path.join(REPO, "export", name), site / "sttn_keras" / "export")
+    # Every Python file a wheel installs, so that an import of TensorFlow or
+    # Keras anywhere on the runtime's import path fails here.
+    for src in glob.glob(os.path.join(REPO, "sttn_keras", "*.py")):
+        shutil.copy(src, site / "sttn_keras")
+    for src in glob.glob(os.path.join(REPO, "export", "*.py")):
+        shutil.copy(src, site / "sttn_keras" / "export")
     shutil.copy(lib, site / "sttn_keras" / "export")
     for name in ("tflite_builder.py", "ternary_reference.py"):
         shutil.copy(os.path.join(REPO, "tests", name), site / "tests")
