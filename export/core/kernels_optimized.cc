@@ -5,6 +5,7 @@
 // the ternary kernels are compiled twice, once for the baseline ISA (portable
 // SWAR popcount) and once with target("popcnt"), and the POPCNT build is chosen
 // at run time. AVX2 / NEON block kernels would be added the same way.
+#include <cstdlib>
 #include <cstring>
 
 #include "export/core/kernels.h"
@@ -17,6 +18,7 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define STTN_X86_DISPATCH 1
+#include <immintrin.h>
 #else
 #define STTN_X86_DISPATCH 0
 #endif
@@ -162,6 +164,231 @@ bool CpuHasPopcnt() {
 }
 #endif
 
+#if STTN_X86_DISPATCH
+// ---------------------------------------------------------------------------
+// AVX2 block kernels (chosen at run time when the CPU has AVX2).
+//
+// A 256-bit vector holds 4 blocks, i.e. 4 (mask, sign) word pairs: in each
+// 64-bit lane the low dword is a mask word and the high dword its sign word.
+// For x and w:  a = x & w (low dword: m = m_x & m_w), d = x ^ w (high dword:
+// s_x ^ s_w), neg = (a << 32) & d (high dword: m & (s_x ^ s_w), low dword 0),
+// v = blend(a, neg) = [m, neg]. Per-byte popcounts of v come from a vpshufb
+// nibble lookup and are summed in uint8 for up to kFlushSteps steps; a flush
+// weighs the bytes of the low dwords +1 and of the high dwords -2
+// (vpmaddubsw) and widens to int32 (vpmaddwd), giving
+// popcount(m) - 2 popcount(neg) per lane. Kernels compute kOuts output
+// channels per pass over the input, so each loaded input vector is reused
+// kOuts times. The tail (< 4 blocks) is read with vpmaskmovd, which neither
+// reads nor faults past the end.
+namespace avx2 {
+
+constexpr int kFlushSteps = 31;  // 31 * 8 <= 255: uint8 lanes cannot wrap
+constexpr int kOuts = 4;
+// Largest packed window (kh * kw * PackedWidth(in_c) words) the conv kernel
+// gathers on the stack; larger windows use the popcnt path.
+constexpr int kMaxWindowWords = 4096;
+
+__attribute__((target("avx2"))) STTN_ALWAYS_INLINE __m256i
+PopcountBytes(__m256i v, __m256i lut, __m256i low4) {
+  const __m256i lo = _mm256_and_si256(v, low4);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo),
+                         _mm256_shuffle_epi8(lut, hi));
+}
+
+__attribute__((target("avx2"))) STTN_ALWAYS_INLINE __m256i
+TritProductCounts(__m256i x, __m256i w, __m256i lut, __m256i low4) {
+  const __m256i a = _mm256_and_si256(x, w);
+  const __m256i d = _mm256_xor_si256(x, w);
+  const __m256i neg = _mm256_and_si256(_mm256_slli_epi64(a, 32), d);
+  return PopcountBytes(_mm256_blend_epi32(a, neg, 0xAA), lut, low4);
+}
+
+// acc32 += (bytes of acc8 weighted by `weights`, summed per dword); acc8 = 0.
+template <int n>
+__attribute__((target("avx2"))) STTN_ALWAYS_INLINE void Flush(
+    __m256i* acc32, __m256i* acc8, __m256i weights, __m256i ones16) {
+  for (int j = 0; j < n; ++j) {
+    acc32[j] = _mm256_add_epi32(
+        acc32[j],
+        _mm256_madd_epi16(_mm256_maddubs_epi16(acc8[j], weights), ones16));
+    acc8[j] = _mm256_setzero_si256();
+  }
+}
+
+// Dot products of one packed row `x` (`words` words, even) with `n` packed
+// rows w, w + w_stride, ...; results to acc[0..n). n is kOuts or 1.
+template <int n>
+__attribute__((target("avx2"))) STTN_ALWAYS_INLINE void DotRows(
+    const uint32_t* x, const uint32_t* w, int64_t w_stride, int words,
+    int32_t* acc) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+                                       3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
+                                       2, 3, 2, 3, 3, 4);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  // +1 for the bytes of mask-product dwords, -2 for the bytes of neg dwords.
+  const __m256i weights = _mm256_set1_epi64x(0xfefefefe01010101ll);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256i acc32[n];
+  __m256i acc8[n];
+  for (int j = 0; j < n; ++j) {
+    acc32[j] = _mm256_setzero_si256();
+    acc8[j] = _mm256_setzero_si256();
+  }
+  const int full = words / 8;
+  const int tail = words % 8;
+  int step = 0;
+  int pending = 0;
+  for (; step < full; ++step) {
+    const __m256i xv =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 8 * step));
+    for (int j = 0; j < n; ++j) {
+      const __m256i wv = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(w + j * w_stride + 8 * step));
+      acc8[j] = _mm256_add_epi8(acc8[j], TritProductCounts(xv, wv, lut, low4));
+    }
+    if (++pending == kFlushSteps) {
+      Flush<n>(acc32, acc8, weights, ones16);
+      pending = 0;
+    }
+  }
+  if (tail) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lane);
+    const __m256i xv = _mm256_maskload_epi32(
+        reinterpret_cast<const int*>(x + 8 * step), mask);
+    for (int j = 0; j < n; ++j) {
+      const __m256i wv = _mm256_maskload_epi32(
+          reinterpret_cast<const int*>(w + j * w_stride + 8 * step), mask);
+      acc8[j] = _mm256_add_epi8(acc8[j], TritProductCounts(xv, wv, lut, low4));
+    }
+    ++pending;
+  }
+  if (pending) Flush<n>(acc32, acc8, weights, ones16);
+  for (int j = 0; j < n; ++j) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc32[j]),
+                              _mm256_extracti128_si256(acc32[j], 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    acc[j] = _mm_cvtsi128_si32(s);
+  }
+}
+
+// All out_c dot products of one packed row against rows of `w`.
+__attribute__((target("avx2"))) STTN_ALWAYS_INLINE void DotAllOutputs(
+    const uint32_t* x, const uint32_t* w, int64_t w_stride, int words,
+    int out_c, const float* scale, const float* bias, Activation act,
+    float* out) {
+  int32_t acc[kOuts];
+  int o = 0;
+  for (; o + kOuts <= out_c; o += kOuts) {
+    DotRows<kOuts>(x, w + o * w_stride, w_stride, words, acc);
+    for (int j = 0; j < kOuts; ++j) {
+      out[o + j] = Epilogue(static_cast<float>(acc[j]), scale[o + j],
+                            bias[o + j], act);
+    }
+  }
+  for (; o < out_c; ++o) {
+    DotRows<1>(x, w + o * w_stride, w_stride, words, acc);
+    out[o] = Epilogue(static_cast<float>(acc[0]), scale[o], bias[o], act);
+  }
+}
+
+bool ConvWindowFits(const ConvShape& s) {
+  return static_cast<int64_t>(s.kernel_h) * s.kernel_w * PackedWidth(s.in_c) <=
+         kMaxWindowWords;
+}
+
+// Gathers each output pixel's packed input window ([kh][kw][width], zeros
+// for padding taps) into one contiguous row, the same layout as one output
+// channel's packed weights, so every output is a single dot product.
+__attribute__((target("avx2"))) void Conv2DTernary(
+    const ConvShape& s, const int32_t* x_packed, const int32_t* w_packed,
+    const float* scale, const float* bias, Activation act, float* out) {
+  const int width = PackedWidth(s.in_c);
+  const int words = s.kernel_h * s.kernel_w * width;
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(x_packed);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(w_packed);
+  alignas(32) uint32_t window[kMaxWindowWords];
+  const bool pointwise = s.kernel_h == 1 && s.kernel_w == 1;
+  for (int n = 0; n < s.batch; ++n) {
+    for (int oy = 0; oy < s.out_h; ++oy) {
+      const int iy0 = oy * s.stride_h - s.pad_top;
+      for (int ox = 0; ox < s.out_w; ++ox) {
+        const int ix0 = ox * s.stride_w - s.pad_left;
+        float* o_row =
+            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
+                      s.out_c;
+        const uint32_t* row;
+        if (pointwise && iy0 >= 0 && iy0 < s.in_h && ix0 >= 0 &&
+            ix0 < s.in_w) {
+          row = x + ((static_cast<int64_t>(n) * s.in_h + iy0) * s.in_w + ix0) *
+                        width;
+        } else {
+          for (int ky = 0; ky < s.kernel_h; ++ky) {
+            const int iy = iy0 + ky;
+            uint32_t* dst = window + ky * s.kernel_w * width;
+            if (iy < 0 || iy >= s.in_h) {
+              std::memset(dst, 0, sizeof(uint32_t) * s.kernel_w * width);
+              continue;
+            }
+            const int kx_begin = ix0 < 0 ? -ix0 : 0;
+            const int kx_end =
+                ix0 + s.kernel_w > s.in_w ? s.in_w - ix0 : s.kernel_w;
+            if (kx_begin > 0) {
+              std::memset(dst, 0, sizeof(uint32_t) * kx_begin * width);
+            }
+            if (kx_end > kx_begin) {
+              std::memcpy(
+                  dst + kx_begin * width,
+                  x + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix0 +
+                       kx_begin) *
+                          width,
+                  sizeof(uint32_t) * (kx_end - kx_begin) * width);
+            }
+            const int done = kx_end > kx_begin ? kx_end : kx_begin;
+            if (done < s.kernel_w) {
+              std::memset(dst + done * width, 0,
+                          sizeof(uint32_t) * (s.kernel_w - done) * width);
+            }
+          }
+          row = window;
+        }
+        DotAllOutputs(row, w, words, words, s.out_c, scale, bias, act, o_row);
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2"))) void FullyConnectedTernary(
+    const FullyConnectedShape& s, const int32_t* x_packed,
+    const int32_t* w_packed, const float* scale, const float* bias,
+    Activation act, float* out) {
+  const int width = PackedWidth(s.in_c);
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(x_packed);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(w_packed);
+  for (int r = 0; r < s.rows; ++r) {
+    DotAllOutputs(x + static_cast<int64_t>(r) * width, w, width, width,
+                  s.out_c, scale, bias, act,
+                  out + static_cast<int64_t>(r) * s.out_c);
+  }
+}
+
+}  // namespace avx2
+
+// STTN_DISABLE_AVX2=1 in the environment (read once) forces the popcnt path,
+// so both paths can be tested and benchmarked on an AVX2 machine.
+bool UseAvx2() {
+  static const bool use = [] {
+    __builtin_cpu_init();
+    const char* off = std::getenv("STTN_DISABLE_AVX2");
+    return __builtin_cpu_supports("avx2") != 0 &&
+           !(off != nullptr && off[0] != '\0' && off[0] != '0');
+  }();
+  return use;
+}
+#endif  // STTN_X86_DISPATCH
+
 }  // namespace
 
 const char* OptimizedPopcountPath() {
@@ -218,6 +445,10 @@ void Conv2DTernaryOptimized(const ConvShape& s, const int32_t* x_packed,
                             const int32_t* w_packed, const float* scale,
                             const float* bias, Activation act, float* out) {
 #if STTN_X86_DISPATCH
+  if (UseAvx2() && avx2::ConvWindowFits(s)) {
+    avx2::Conv2DTernary(s, x_packed, w_packed, scale, bias, act, out);
+    return;
+  }
   if (CpuHasPopcnt()) {
     Conv2DTernaryPopcnt(s, x_packed, w_packed, scale, bias, act, out);
     return;
@@ -294,6 +525,10 @@ void FullyConnectedTernaryOptimized(const FullyConnectedShape& s,
                                     const float* bias, Activation act,
                                     float* out) {
 #if STTN_X86_DISPATCH
+  if (UseAvx2()) {
+    avx2::FullyConnectedTernary(s, x_packed, w_packed, scale, bias, act, out);
+    return;
+  }
   if (CpuHasPopcnt()) {
     FullyConnectedTernaryPopcnt(s, x_packed, w_packed, scale, bias, act, out);
     return;
