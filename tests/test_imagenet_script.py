@@ -131,9 +131,11 @@ def test_trains_end_to_end_on_two_logical_cpus(tmp_path):
     log = (model_dir / "log.csv").read_text().strip().splitlines()
     assert len(log) == 3  # header + 2 epochs
 
+    import sttn_keras as sttn
+    from sttn_keras import layers, models  # noqa: F401  (registers the classes)
+
     student = keras.saving.load_model(model_dir / "student.keras")
     assert student.output_shape == (None, 3)
-    import sttn_keras as sttn
 
     ternary = [
         layer
