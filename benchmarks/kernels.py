@@ -330,6 +330,11 @@ def _cpu_flags() -> list[str]:
     return []
 
 
+def _avx2_kernels_enabled() -> bool:
+    off = os.environ.get("STTN_DISABLE_AVX2", "")
+    return "avx2" in _cpu_flags() and off in ("", "0")
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -366,6 +371,9 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
                       ai_edge_litert=litert_version, sttn_keras=sttn_keras.__version__,
                       git_commit=_git_commit()),
         sttn_optimized_popcount=runtime.native_library_info()["optimized_popcount"],
+        # The AVX2 block kernels of ternary conv2d / FC are used when the CPU
+        # has AVX2 unless STTN_DISABLE_AVX2 is set (export/core/kernels_optimized.cc).
+        sttn_avx2_kernels=_avx2_kernels_enabled(),
         threads=1, rounds=rounds, round_budget_s=budget_s, quick=quick,
         timing=("invoke() only, input set beforehand; per round each variant runs "
                 "`reps` invokes (shuffled order), round value = median invoke; "
@@ -385,8 +393,9 @@ def render(meta: dict, rows: list[dict]) -> str:
         f"{meta['date']}; {m['cpu']} ({m['arch']}, {m['cores']} cores, "
         f"{', '.join(m['flags'])}); Python {v['python']}, TensorFlow {v['tensorflow']}, "
         f"Keras {v['keras']}, ai-edge-litert {v['ai_edge_litert']}, sttn-keras "
-        f"{v['sttn_keras']} ({v['git_commit']}); sttn popcount path: "
-        f"`{meta['sttn_optimized_popcount']}`.",
+        f"{v['sttn_keras']} ({v['git_commit']}); sttn ternary conv/FC path: "
+        + ("AVX2 block kernels" if meta["sttn_avx2_kernels"]
+           else f"scalar `{meta['sttn_optimized_popcount']}`") + ".",
         "",
         f"**1 thread for every variant** (the sttn kernels are single-threaded). "
         f"`invoke()` only, inputs set beforehand, warmed up; {meta['rounds']} rounds, "
