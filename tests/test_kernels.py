@@ -285,7 +285,27 @@ def test_registered_ops_and_verification():
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
     assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 1
-    assert info["optimized_popcount"] in ("popcnt", "portable")
+    assert info["optimized_popcount"] in ("avx2", "popcnt", "portable")
+
+
+@pytest.mark.slow
+def test_grid_passes_on_the_non_avx2_path_too():
+    # The optimized kernels dispatch to AVX2 where the CPU has it; the
+    # popcnt/portable path is what other x86 CPUs (and the fallback for very
+    # large windows) run, so the ternary grid runs again with AVX2 disabled.
+    env = {**os.environ, "STTN_DISABLE_AVX2": "1"}
+    check = subprocess.run(
+        [sys.executable, "-c", "from sttn_keras.export import runtime; "
+         "print(runtime.native_library_info()['optimized_popcount'])"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert check.stdout.strip() in ("popcnt", "portable")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "(test_conv2d or test_fully_connected) and optimized"],
+        capture_output=True, text=True, env=env, timeout=900, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert " passed" in result.stdout
 
 
 def test_library_exports_only_the_sttn_api():

@@ -393,6 +393,7 @@ bool UseAvx2() {
 
 const char* OptimizedPopcountPath() {
 #if STTN_X86_DISPATCH
+  if (UseAvx2()) return "avx2";
   return CpuHasPopcnt() ? "popcnt" : "portable";
 #else
   return "portable";
