@@ -1,8 +1,10 @@
 """sttn-keras: Soft Threshold Ternary Networks for Keras 3, exported to TFLite.
 
-Submodules are imported lazily, so that ``sttn_keras.export.Interpreter`` runs
-on a machine with only numpy and ai-edge-litert installed (no Keras, no
-TensorFlow).
+Where Keras is installed, ``import sttn_keras`` imports the quantizers and
+layers at once, so that ``keras.models.load_model`` finds the registered sttn
+classes. Everything else is imported lazily, and without Keras nothing is:
+``sttn_keras.export.Interpreter`` runs on a machine with only numpy and
+ai-edge-litert installed (no Keras, no TensorFlow).
 
 Example:
 
@@ -13,6 +15,7 @@ Example:
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -42,3 +45,8 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+if importlib.util.find_spec("keras") is not None:
+    # Registers the serialisable sttn classes (layers, quantizers) with Keras.
+    from . import layers, quantizers  # noqa: E402,F401

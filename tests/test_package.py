@@ -1,0 +1,41 @@
+"""Package-level behaviour: what `import sttn_keras` gives a user."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+
+def test_load_model_after_plain_import(tmp_path):
+    # Saving and loading in separate processes: the loader must find the
+    # sttn classes after nothing but `import sttn_keras`.
+    path = tmp_path / "m.keras"
+    save = textwrap.dedent(f"""
+        import keras, sttn_keras as sttn
+        m = keras.Sequential([keras.Input((4,)), sttn.layers.TernaryDense(3, kernel_quantizer="twn")])
+        m.save({str(path)!r})
+    """)
+    load = textwrap.dedent(f"""
+        import keras
+        import sttn_keras
+        m = keras.models.load_model({str(path)!r})
+        assert type(m.layers[0]).__name__ == "TernaryDense", m.layers
+        assert type(m.layers[0].kernel_quantizer).__name__ == "HardThresholdTernary"
+        print("LOADED")
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for script in (save, load):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                env=env, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "LOADED" in result.stdout
+
+
+def test_public_names():
+    import sttn_keras as sttn
+
+    assert callable(sttn.ternarize) and callable(sttn.summary)
+    for name in ("TernaryConv2D", "TernaryDense", "TernaryDepthwiseConv2D"):
+        assert hasattr(sttn.layers, name)
+    assert sttn.export.OP_FORMAT_VERSION == 1
+    assert set(sttn.__all__) >= {"layers", "quantizers", "ternarize", "summary", "export"}
