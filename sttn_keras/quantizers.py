@@ -26,6 +26,8 @@ References:
 
 from __future__ import annotations
 
+import abc
+
 import keras
 from keras import ops
 
@@ -241,7 +243,7 @@ def _check_positive(owner, name, value):
         )
 
 
-class Quantizer:
+class Quantizer(abc.ABC):
     """Base class of the sttn quantizers.
 
     Attributes:
@@ -251,10 +253,9 @@ class Quantizer:
 
     precision = 2
 
+    @abc.abstractmethod
     def __call__(self, *args, **kwargs):
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement __call__."
-        )
+        """Quantizes its input(s)."""
 
     def get_config(self):
         return {}
@@ -286,13 +287,13 @@ class KernelQuantizer(Quantizer):
     num_latent_kernels = 1
     latent_range = None
 
+    @abc.abstractmethod
     def ternarize(self, *kernels, reduce_axes=None):
         """Returns ``(trits, scale)`` with ``trits * scale == self(*kernels)``.
 
         ``trits`` is int8 in {-1, 0, +1} with the kernel's shape; ``scale``
         has the kernel's shape with ``reduce_axes`` kept as size 1.
         """
-        raise NotImplementedError
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
