@@ -290,7 +290,8 @@ def test_registered_ops_and_verification():
 
 @pytest.mark.slow
 def test_grid_passes_on_the_non_avx2_path_too():
-    # The optimized kernels dispatch to AVX2 where the CPU has it; the
+    # The optimized kernels (conv, FC, depthwise, ternarize) dispatch to AVX2
+    # where the CPU has it; the
     # popcnt/portable path is what other x86 CPUs (and the fallback for very
     # large windows) run, so the ternary grid runs again with AVX2 disabled.
     env = {**os.environ, "STTN_DISABLE_AVX2": "1"}
@@ -302,7 +303,7 @@ def test_grid_passes_on_the_non_avx2_path_too():
     assert check.stdout.strip() in ("popcnt", "portable")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "(test_conv2d or test_fully_connected) and optimized"],
+         "-k", "(test_conv2d or test_fully_connected or test_depthwise or test_ternarize) and optimized"],
         capture_output=True, text=True, env=env, timeout=900, cwd=os.path.dirname(__file__))
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert " passed" in result.stdout
