@@ -85,28 +85,81 @@ def test_data_dir_argument_overrides_the_environment(monkeypatch):
 
 
 @_needs("cifar10")
-def test_cifar10_jpeg_unpacks_once_and_caches(tmp_path):
-    (x, y), (xt, yt) = datasets.load_cifar10_jpeg(cache_dir=tmp_path)
+def test_cifar10_jpeg_copy():
+    # The default cache (shared with the benchmarks): unpacked once per machine.
+    (x, y), (xt, yt) = datasets.load_cifar10_jpeg()
     _check_split(x, y, 50000, (32, 32, 3))
     _check_split(xt, yt, 10000, (32, 32, 3))
     np.testing.assert_array_equal(np.bincount(y), [5000] * 10)
     np.testing.assert_array_equal(np.bincount(yt), [1000] * 10)
     # Colour images: the channels differ.
     assert np.abs(x[:100, ..., 0].astype(int) - x[:100, ..., 2]).mean() > 5
-    root = tmp_path / "cifar10_jpg_q75"
-    assert (root / ".complete").is_file()
-    # No staging folder is left behind.
-    assert [p.name for p in tmp_path.iterdir()] == ["cifar10_jpg_q75"]
-    # The second call reads the cached arrays, identical to the first.
-    (x2, y2), (xt2, yt2) = datasets.load_cifar10_jpeg(cache_dir=tmp_path)
-    np.testing.assert_array_equal(x2, x)
-    np.testing.assert_array_equal(yt2, yt)
-    # The arrays are really the JPEGs: the first test airplane, decoded anew.
+
+
+def _fake_cifar_archive(root, per_class=2):
+    """A CIFAR-10-copy-shaped archive of tiny JPEGs; returns the images."""
+    import io
+    import tarfile
+
     from PIL import Image
 
-    first = sorted(os.listdir(root / "test" / "airplane"))[0]
-    with Image.open(root / "test" / "airplane" / first) as img:
-        np.testing.assert_array_equal(xt[0], np.asarray(img.convert("RGB")))
+    rng = np.random.default_rng(0)
+    images = {}
+    (root / "cifar10").mkdir(parents=True)
+    with tarfile.open(root / "cifar10" / "cifar10_jpg.tar.gz", "w:gz") as tar:
+        for split in ("train", "test"):
+            # Reverse order on purpose: labels must follow sorted names.
+            for name in reversed(datasets.CIFAR10_CLASS_NAMES):
+                for i in range(per_class):
+                    img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                    buf = io.BytesIO()
+                    Image.fromarray(img).save(buf, "JPEG", quality=75)
+                    info = tarfile.TarInfo(f"{split}/{name}/{i:04d}.jpg")
+                    info.size = len(buf.getvalue())
+                    buf.seek(0)
+                    tar.addfile(info, buf)
+                    images[split, name, i] = buf.getvalue()
+    return images
+
+
+def test_cifar10_jpeg_unpacks_once_and_caches(tmp_path):
+    import io
+
+    from PIL import Image
+
+    images = _fake_cifar_archive(tmp_path / "data")
+    cache = tmp_path / "cache"
+    (x, y), (xt, yt) = datasets.load_cifar10_jpeg(
+        cache_dir=cache, data_dir=tmp_path / "data"
+    )
+    assert x.shape == (20, 32, 32, 3) and xt.shape == (20, 32, 32, 3)
+    assert x.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(y, np.repeat(np.arange(10), 2))
+    # Label 1 is 'automobile' (sorted class names = the standard order).
+    expected = np.asarray(Image.open(io.BytesIO(images["train", "automobile", 1])))
+    np.testing.assert_array_equal(x[3], expected)
+    root = cache / "cifar10_jpg_q75"
+    assert (root / ".complete").is_file()
+    # No staging folder is left behind; the decoded arrays are cached.
+    assert [p.name for p in cache.iterdir()] == ["cifar10_jpg_q75"]
+    assert len(list(root.glob("arrays-*.npz"))) == 1
+    # The second call reads the cache: it works without the JPEG files.
+    for jpg in root.glob("*/*/*.jpg"):
+        jpg.unlink()
+    (x2, y2), (xt2, yt2) = datasets.load_cifar10_jpeg(
+        cache_dir=cache, data_dir=tmp_path / "data"
+    )
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(yt2, yt)
+
+
+def test_cifar10_jpeg_damaged_archive(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar10_jpg.tar.gz").write_bytes(b"not a tarball")
+    with pytest.raises(ValueError, match="Could not unpack the CIFAR-10 JPEG copy"):
+        datasets.load_cifar10_jpeg(cache_dir=tmp_path / "cache", data_dir=tmp_path)
+    # Nothing half-written is left in the cache.
+    assert not (tmp_path / "cache" / "cifar10_jpg_q75").exists()
 
 
 def test_cifar10_jpeg_without_a_path_says_it_needs_one(monkeypatch):
