@@ -91,6 +91,13 @@ def test_small_cnn_float_parameter_count():
 # --- variants: same layout, quantized layers swapped ------------------------
 
 
+def _parent_name(model, name):
+    """The layer feeding layer `name`, read from the functional config."""
+    entry = next(c for c in model.get_config()["layers"] if c["name"] == name)
+    (node,) = entry["inbound_nodes"]
+    return node["args"][0]["config"]["keras_history"][0]
+
+
 @pytest.mark.parametrize(
     "builder, kwargs, n_ternary",
     [
@@ -133,7 +140,7 @@ def test_variants_are_comparable_layer_for_layer(builder, kwargs, n_ternary):
             assert layer.input_quantizer is not None
             assert layer.kernel_quantizer == sttn.quantizers.get(name)
             # Every ternary layer follows a BatchNormalization.
-            inbound = layer._inbound_nodes[0].parent_nodes[0].operation
+            inbound = model.get_layer(_parent_name(model, layer.name))
             assert isinstance(inbound, keras.layers.BatchNormalization), layer.name
         # First conv and last dense stay float Keras layers.
         first_conv = next(
