@@ -49,6 +49,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/train_overhead.py
+	$(PY) benchmarks/kernels.py
 
 accuracy: setup
 	$(PY) benchmarks/accuracy.py
