@@ -4,7 +4,9 @@ Times one optimizer step (forward, backward, Adam update, latent clamp) of a
 one-layer model built with ``TernaryConv2D`` (STTN weights, ternary input)
 and with ``keras.layers.Conv2D`` of the same shape, in the same process,
 interleaved, and reports the median of the per-round ratios. Also a
-``TernaryDense`` against ``Dense`` row. Target: at most 1.6x.
+``TernaryDense`` against ``Dense`` row, once more with XLA
+(``jit_compile=True``, which Keras does not enable on CPU by default).
+Target: at most 1.6x.
 
 Usage::
 
@@ -44,12 +46,17 @@ CASES = [
     ("dense 1024 -> 1024, batch 64", (64, 1024),
      lambda: keras.layers.Dense(1024),
      lambda: sl.TernaryDense(1024)),
+    # Keras does not use XLA on CPU by default; with it, the quantizer's
+    # elementwise passes over the two latent kernels fuse.
+    ("dense 1024 -> 1024, batch 64, jit_compile=True", (64, 1024),
+     lambda: keras.layers.Dense(1024),
+     lambda: sl.TernaryDense(1024), True),
 ]
 
 
-def _step_fn(layer, shape):
+def _step_fn(layer, shape, jit_compile="auto"):
     model = keras.Sequential([keras.Input(shape[1:]), layer])
-    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    model.compile(keras.optimizers.Adam(1e-3), "mse", jit_compile=jit_compile)
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype("float32")
     y = np.zeros(model.output_shape[:0] + (shape[0],) + tuple(model.output_shape[1:]), "float32")
@@ -67,9 +74,11 @@ def _step_fn(layer, shape):
 
 def run(rounds=15, steps_per_round=5, out="benchmarks/results"):
     rows = []
-    for name, shape, make_float, make_ternary in CASES:
+    for name, shape, make_float, make_ternary, *jit in CASES:
+        jit = jit[0] if jit else "auto"
         keras.utils.set_random_seed(0)
-        base, tern = _step_fn(make_float(), shape), _step_fn(make_ternary(), shape)
+        base = _step_fn(make_float(), shape, jit)
+        tern = _step_fn(make_ternary(), shape, jit)
         ratios, base_ms, tern_ms = [], [], []
         for i in range(rounds):
             # Alternate the order so drift on a noisy machine hits both.
