@@ -56,7 +56,6 @@ class SttnExportLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.folded = folded
         packed = packing.pack_weights(folded.trits)
-        self._packed = packed
         self.packed_weights = self.add_weight(
             name="packed_weights", shape=packed.shape, dtype="uint8", trainable=False,
             initializer=keras.initializers.Constant(0),

@@ -28,6 +28,7 @@ import numpy as np
 
 from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
+from sttn_keras.convert import is_graph_model
 
 __all__ = ["ExportError", "FoldedLayer", "FoldPlan", "fold_model"]
 
@@ -76,9 +77,6 @@ class FoldPlan:
     layers: dict
     folded_bns: set
 
-    def replacement_for(self, name):
-        return self.layers.get(name)
-
 
 # -- graph ---------------------------------------------------------------------
 
@@ -117,12 +115,11 @@ def _graph(model):
             for src in inputs:
                 producers[name].append(src)
                 consumers.setdefault(src, []).append(name)
-    outputs = []
-    _keras_history_names(config.get("output_layers", []), outputs)
-    for entry in config.get("output_layers", []):
-        if isinstance(entry, (list, tuple)) and entry and isinstance(entry[0], str):
-            outputs.append(entry[0])
-    for name in outputs:
+    # [name, node, tensor] for one output, a list of those for several.
+    outputs = config.get("output_layers", [])
+    if outputs and isinstance(outputs[0], str):
+        outputs = [outputs]
+    for name, *_ in outputs:
         consumers.setdefault(name, []).append("<output>")
     return producers, consumers
 
@@ -289,7 +286,7 @@ def fold_model(model):
     >>> plan.layers["ternary_conv2d"].trits.shape               # doctest: +SKIP
     (64, 3, 3, 32)
     """
-    if not isinstance(model, keras.Model) or type(model).__name__ not in ("Sequential", "Functional"):
+    if not is_graph_model(model):
         raise ExportError(
             "Only Sequential and Functional Keras models can be exported. "
             f"Received: model of type {type(model).__name__}"

@@ -20,11 +20,11 @@ _CONVERTIBLE = {
 _DROPPED_DENSE_KEYS = ("lora_rank", "lora_alpha", "quantization_config")
 
 
-def _is_graph_model(model):
-    names = {cls.__name__ for cls in type(model).__mro__}
-    return type(model).__name__ in ("Sequential", "Functional") and (
-        "Sequential" in names or "Functional" in names
-    )
+def is_graph_model(model):
+    """True for a Sequential or Functional model (not a subclassed one),
+    without importing Keras's private Functional class."""
+    return isinstance(model, keras.Model) and type(model).__name__ in (
+        "Sequential", "Functional")
 
 
 def _check_model(model):
@@ -33,7 +33,7 @@ def _check_model(model):
             "Received an invalid value for `model`, expected a keras.Model. "
             f"Received: model={model!r}"
         )
-    if not _is_graph_model(model):
+    if not is_graph_model(model):
         raise ValueError(
             f"Cannot ternarize model '{model.name}' of type "
             f"{type(model).__name__}: only Sequential and Functional models "
