@@ -5,14 +5,17 @@ The pipeline:
 1. :func:`~sttn_keras.export.folding.fold_model` merges each ternary layer's
    latent kernels into one ternary kernel and folds adjacent BatchNorms.
 2. The model is cloned with each ternary layer replaced by an export layer
-   that holds the folded constants (weights packed 2 bits per trit, uint8)
-   and calls the tagged ``tf.function``s of :mod:`.tf_ops`; folded BatchNorms
-   become identities; every other layer is reused as it is.
+   that holds the folded constants (weights packed at 2 bits per trit, or
+   1.6 with ``weight_encoding="base3"``, uint8) and calls the tagged
+   ``tf.function``s of :mod:`.tf_ops`; folded BatchNorms become identities;
+   every other layer is reused as it is.
 3. The stock ``tf.lite.TFLiteConverter`` converts it with builtins only
    (no Flex ops) and ``allow_custom_ops``; each tagged call becomes one
-   CUSTOM op.
+   CUSTOM op. With ``float_layers="int8_weights"`` its dynamic-range
+   quantization stores the remaining float conv/dense weights as int8.
 4. The result is checked: every ternary layer became its custom op(s), no
-   Flex op is present.
+   Flex op is present, and every sttn op's constants are still the uint8
+   weights and float32 scale/bias/thresholds the kernels require.
 
 Needs TensorFlow (the Keras TensorFlow backend).
 """
@@ -30,8 +33,19 @@ from . import folding
 from . import inspect_model
 from . import packing
 from .folding import ExportError
+from .op_format import DEFAULT_WEIGHT_ENCODING, WEIGHT_ENCODINGS
 
-__all__ = ["to_tflite", "build_export_model", "ExportError"]
+__all__ = ["to_tflite", "build_export_model", "ExportError", "FLOAT_LAYERS",
+           "DEFAULT_FLOAT_LAYERS"]
+
+# How the layers that stay float (stem conv, classifier, ...) are stored.
+# "float32": as trained. "int8_weights": int8 weights with per-channel
+# scales, float32 activations (the stock converter's dynamic-range
+# quantization; the builtin kernels compute in int8 with the activations
+# quantized on the fly). Full-integer "int8" is not offered: see
+# docs/op-format.md ("Float layers") for the measurements behind that.
+FLOAT_LAYERS = ("float32", "int8_weights")
+DEFAULT_FLOAT_LAYERS = "float32"
 
 
 def _tf():
@@ -52,10 +66,11 @@ class SttnExportLayer(keras.layers.Layer):
     freezes them into constant buffers of the ``.tflite`` file.
     """
 
-    def __init__(self, folded, **kwargs):
+    def __init__(self, folded, weight_encoding=DEFAULT_WEIGHT_ENCODING, **kwargs):
         super().__init__(**kwargs)
         self.folded = folded
-        packed = packing.pack_weights(folded.trits)
+        self.weight_encoding = weight_encoding
+        packed = packing.encode_weights(folded.trits, weight_encoding)
         self.packed_weights = self.add_weight(
             name="packed_weights", shape=packed.shape, dtype="uint8", trainable=False,
             initializer=keras.initializers.Constant(0),
@@ -88,14 +103,15 @@ class SttnExportLayer(keras.layers.Layer):
         if f.kind == "conv2d":
             op = tf_ops.conv2d_fn(float_input, o["in_channels"], o["out_channels"], o["kernel_h"],
                                   o["kernel_w"], o["stride_h"], o["stride_w"], o["padding"],
-                                  f.activation)
+                                  f.activation, self.weight_encoding)
         elif f.kind == "depthwise_conv2d":
             op = tf_ops.depthwise_conv2d_fn(float_input, o["in_channels"], o["depth_multiplier"],
                                             o["kernel_h"], o["kernel_w"], o["stride_h"],
-                                            o["stride_w"], o["padding"], f.activation)
+                                            o["stride_w"], o["padding"], f.activation,
+                                            self.weight_encoding)
         else:
             op = tf_ops.fully_connected_fn(float_input, o["in_channels"], o["out_channels"],
-                                           f.activation)
+                                           f.activation, self.weight_encoding)
         return op(x, self.packed_weights, self.scale, self.bias)
 
 
@@ -108,7 +124,13 @@ class FoldedAway(keras.layers.Layer):
         return inputs
 
 
-def build_export_model(model, plan=None):
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"Received an invalid value for `{name}`, expected one of "
+                         f"{allowed}. Received: {name}={value!r}")
+
+
+def build_export_model(model, plan=None, weight_encoding=DEFAULT_WEIGHT_ENCODING):
     """Clones ``model`` with its ternary layers replaced by export layers.
 
     The returned model runs in TensorFlow (the ops' reference bodies), which
@@ -125,11 +147,12 @@ def build_export_model(model, plan=None):
             f"traces TensorFlow graphs). Current backend: {keras.backend.backend()!r}. "
             "Save the model (.keras) and export it with KERAS_BACKEND=tensorflow."
         )
+    _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
     plan = plan or folding.fold_model(model)
 
     def replace(layer):
         if layer.name in plan.layers:
-            return SttnExportLayer(plan.layers[layer.name], name=layer.name)
+            return SttnExportLayer(plan.layers[layer.name], weight_encoding, name=layer.name)
         if layer.name in plan.folded_bns:
             return FoldedAway(name=layer.name)
         return layer
@@ -137,7 +160,8 @@ def build_export_model(model, plan=None):
     return keras.models.clone_model(model, clone_function=replace)
 
 
-def to_tflite(model, path=None, *, check=True):
+def to_tflite(model, path=None, *, check=True, float_layers=DEFAULT_FLOAT_LAYERS,
+              weight_encoding=DEFAULT_WEIGHT_ENCODING):
     """Exports a trained STTN model to a ``.tflite`` file with sttn custom ops.
 
     Args:
@@ -146,7 +170,18 @@ def to_tflite(model, path=None, *, check=True):
             converted by the stock TFLite converter as builtins.
         path: Where to write the file (``None``: only return the bytes).
         check: Verify the result: every ternary layer became sttn custom
-            ops, no Flex op, no float conv/FC left for a ternary layer.
+            ops, no Flex op, no float conv/FC left for a ternary layer, and
+            the sttn ops' constants have the types the kernels require.
+        float_layers: How the layers that are not ternary (stem conv,
+            classifier, ...) store their weights: ``"float32"`` (default)
+            or ``"int8_weights"`` (int8 weights with per-channel scales,
+            float32 activations: the stock converter's dynamic-range
+            quantization, which leaves the sttn ops' constants alone).
+        weight_encoding: How ternary weights are packed: ``"trit2"``
+            (default, 2 bits per trit, readable by kernels of op format
+            version 1 and 2) or ``"base3"`` (5 trits per byte, 1.6 bits per
+            trit, needs kernels of op format version 2). Both are decoded
+            once when the interpreter is prepared.
 
     Returns:
         The ``.tflite`` file as ``bytes``.
@@ -162,20 +197,29 @@ def to_tflite(model, path=None, *, check=True):
     >>> data = sttn.export.to_tflite(model, "model.tflite")    # doctest: +SKIP
     >>> sttn.export.op_histogram(data)                           # doctest: +SKIP
     {'CONV_2D': 1, 'SttnTernarize': 2, 'SttnConv2D': 1, ...}
+    >>> small = sttn.export.to_tflite(model, float_layers="int8_weights",
+    ...                               weight_encoding="base3")  # doctest: +SKIP
     """
     tf = _tf()
     if not isinstance(model, keras.Model):
         raise ExportError(f"Received an invalid value for `model`, expected a keras.Model. Received: model={model!r}")
+    _check_choice("float_layers", float_layers, FLOAT_LAYERS)
+    _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
     plan = folding.fold_model(model)
     if not plan.layers:
         raise ExportError(
             f"Model '{model.name}' has no sttn ternary layer: there is nothing to "
             "export with sttn ops (use the stock TFLite converter)."
         )
-    export_model = build_export_model(model, plan)
+    export_model = build_export_model(model, plan, weight_encoding)
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if float_layers == "int8_weights":
+        # Dynamic-range quantization: no representative dataset. It
+        # quantizes the weights of builtins only; CUSTOM ops' inputs are
+        # left as they are (checked by _check_sttn_constants below).
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
         # The converter prints its SavedModel signature to stdout; keep the
         # user's output readable (errors still raise below).
@@ -185,6 +229,7 @@ def to_tflite(model, path=None, *, check=True):
         raise ExportError(f"The TFLite converter failed on model '{model.name}': {e}") from e
     if check:
         _check_export(data, plan, model.name)
+        _check_sttn_constants(data, model.name)
     if path is not None:
         path = os.fspath(path)
         tmp = path + ".tmp"
@@ -211,6 +256,42 @@ def _check_export(data, plan, model_name):
                 f"Export of '{model_name}' expected {count} '{name}' ops, found "
                 f"{hist.get(name, 0)} (op histogram: {hist})."
             )
+
+
+# Required type of each constant input of the sttn ops (input index -> type
+# name); index 0 is the activation.
+_CONSTANT_INPUT_TYPES = {"SttnTernarize": {1: "FLOAT32"}}
+_AFFINE_INPUT_TYPES = {1: "UINT8", 2: "FLOAT32", 3: "FLOAT32"}
+
+
+def _check_sttn_constants(data, model_name):
+    """Every sttn op's weights/scale/bias/thresholds are constant tensors of
+    the type the kernels require (a quantization pass must not touch them)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    m = inspect_model.read_model(data)
+    for subgraph in m.subgraphs or []:
+        for op in subgraph.operators or []:
+            code = m.operatorCodes[op.opcodeIndex]
+            if code.customCode is None:
+                continue
+            name = code.customCode.decode()
+            if not name.startswith("Sttn"):
+                continue
+            required = _CONSTANT_INPUT_TYPES.get(name, _AFFINE_INPUT_TYPES)
+            for index, type_name in required.items():
+                tensor = subgraph.tensors[op.inputs[index]]
+                got = type_names.get(tensor.type, str(tensor.type))
+                buf = m.buffers[tensor.buffer]
+                constant = buf.data is not None or bool(getattr(buf, "size", 0))
+                if got != type_name or not constant or tensor.quantization is not None and (
+                        tensor.quantization.scale is not None):
+                    raise ExportError(
+                        f"Export of '{model_name}': input {index} of a '{name}' op must be a "
+                        f"constant {type_name} tensor without quantization parameters; "
+                        f"received type {got}, constant={constant}, tensor "
+                        f"'{tensor.name.decode() if tensor.name else ''}'.")
 
 
 def float_equivalent(model):
@@ -256,6 +337,36 @@ def float_tflite(model):
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
+
+
+def int8_tflite(model, representative_data):
+    """A full-integer int8 TFLite export of :func:`float_equivalent` (stock
+    converter, builtins only, int8 inside, float32 input/output), the
+    baseline an STTN file must beat in size.
+
+    Args:
+        model: An STTN Keras model.
+        representative_data: A float32 array of example inputs (a few dozen
+            batches of 1 are drawn from it) for the activation ranges.
+
+    Example:
+
+    >>> x = converter.random_check_input(model, batch=8)       # doctest: +SKIP
+    >>> len(int8_tflite(model, x))                              # doctest: +SKIP
+    """
+    tf = _tf()
+    data = np.asarray(representative_data, np.float32)
+
+    def examples():
+        for i in range(min(len(data), 32)):
+            yield [data[i:i + 1]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = examples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with contextlib.redirect_stdout(io.StringIO()):
         return bytes(converter.convert())
 

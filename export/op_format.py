@@ -1,7 +1,19 @@
 """Constants of the custom-op format (docs/op-format.md), shared by the
 exporter, the file inspector and the runtime. No dependencies."""
 
-OP_FORMAT_VERSION = 1
+# The newest op format version the exporter writes and the kernels read, and
+# the oldest the kernels still accept (export/tflite/sttn_ops.h holds the same
+# two numbers as kOpFormatVersion / kOldestOpFormatVersion).
+OP_FORMAT_VERSION = 2
+OLDEST_OP_FORMAT_VERSION = 1
+
+# Weight encodings (option `weight_encoding`, op format version >= 2).
+# "trit2": 2 bits per trit, 4 per byte (the only encoding of version 1).
+# "base3": 5 trits per byte as base-3 digits, 1.6 bits per trit.
+TRIT2 = "trit2"
+BASE3 = "base3"
+WEIGHT_ENCODINGS = (TRIT2, BASE3)
+DEFAULT_WEIGHT_ENCODING = TRIT2
 
 TERNARIZE = "SttnTernarize"
 CONV2D = "SttnConv2D"

@@ -181,14 +181,24 @@ def ternarize_model(channels: int, thresholds: np.ndarray, rank: int = 2,
     return b.build()
 
 
+def _set_encoding(opts: dict, weight_encoding: str | None) -> None:
+    if weight_encoding is not None:
+        opts["version"] = 2
+        opts["weight_encoding"] = weight_encoding
+
+
 def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[int, int],
                strides: tuple[int, int], padding: str, activation: str,
                weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
                input_hw: tuple[int, int], depth_multiplier: int = 1,
                float_in: bool = False, options: dict | bytes | None = None,
-               input_channels_dim: int | None = None) -> bytes:
+               input_channels_dim: int | None = None,
+               weight_encoding: str | None = None) -> bytes:
     """``SttnConv2D[FloatIn]`` / ``SttnDepthwiseConv2D[FloatIn]`` with a
-    dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``."""
+    dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``.
+    ``weight_encoding=None`` writes a version-1 op (no `weight_encoding`
+    key); a string writes version 2 with that key (``weights_packed`` must
+    be in that encoding)."""
     b = ModelBuilder()
     h, w = input_hw
     if input_channels_dim is None:
@@ -203,6 +213,7 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
         "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
         "stride_w": strides[1], "padding": padding, "activation": activation,
     }
+    _set_encoding(opts, weight_encoding)
     name = "SttnConv2D"
     if kind == "depthwise":
         opts["depth_multiplier"] = depth_multiplier
@@ -216,8 +227,10 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
 def fc_model(*, in_channels: int, out_channels: int, activation: str,
              weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
              float_in: bool = False, lead_shape: tuple[int, ...] = (-1,),
-             options: dict | bytes | None = None) -> bytes:
-    """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]``."""
+             options: dict | bytes | None = None,
+             weight_encoding: str | None = None) -> bytes:
+    """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]``
+    (``weight_encoding`` as in :func:`conv_model`)."""
     b = ModelBuilder()
     cdim = in_channels if float_in else 2 * ((in_channels + 31) // 32)
     x = b.input("x", list(lead_shape) + [cdim], np.float32 if float_in else np.int32)
@@ -227,6 +240,7 @@ def fc_model(*, in_channels: int, out_channels: int, activation: str,
     y = b.output("y", list(lead_shape) + [out_channels], np.float32)
     opts = {"version": 1, "in_channels": in_channels, "out_channels": out_channels,
             "activation": activation}
+    _set_encoding(opts, weight_encoding)
     name = "SttnFullyConnectedFloatIn" if float_in else "SttnFullyConnected"
     b.op(name, [x, wt, sc, bi], [y], opts if options is None else options)
     return b.build()

@@ -96,6 +96,8 @@ struct OpData {
   int depth_multiplier = 0;
   core::Padding padding = core::Padding::kValid;
   core::Activation activation = core::Activation::kNone;
+  // Option `weight_encoding` (op format v2; v1 is always trit2).
+  core::WeightEncoding weight_encoding = core::WeightEncoding::kTrit2;
 
   // Constants, prepared once.
   bool constants_ready = false;
@@ -216,15 +218,17 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   // Keys each op accepts. `tfl_fusable_op` is the marker attribute of the
   // converter's experimental_implements route; it carries no meaning here.
   static const char* const kTernarizeKeys[] = {"version", "channels", nullptr};
-  static const char* const kFcKeys[] = {"version", "in_channels",
-                                        "out_channels", "activation", nullptr};
+  static const char* const kFcKeys[] = {"version",    "in_channels",
+                                        "out_channels", "activation",
+                                        "weight_encoding", nullptr};
   static const char* const kConvKeys[] = {
       "version",  "in_channels", "out_channels", "kernel_h",   "kernel_w",
-      "stride_h", "stride_w",    "padding",      "activation", nullptr};
+      "stride_h", "stride_w",    "padding",      "activation",
+      "weight_encoding", nullptr};
   static const char* const kDepthwiseKeys[] = {
       "version",    "in_channels", "out_channels", "kernel_h",
       "kernel_w",   "stride_h",    "stride_w",     "padding",
-      "activation", "depth_multiplier", nullptr};
+      "activation", "depth_multiplier", "weight_encoding", nullptr};
   const char* const* keys =
       od->kind == OpKind::kTernarize ? kTernarizeKeys
       : IsFullyConnected(od->kind)   ? kFcKeys
@@ -242,11 +246,11 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   }
 
   if (!GetInt(m, od, "version", INT64_MIN, INT64_MAX, &od->version)) return;
-  if (od->version != kOpFormatVersion) {
+  if (od->version < kOldestOpFormatVersion || od->version > kOpFormatVersion) {
     SetOptionsError(od,
                     "%s: custom option `version` is %" PRId64
-                    ", but these kernels implement op format version %d",
-                    op, od->version, kOpFormatVersion);
+                    ", but these kernels implement op format versions %d to %d",
+                    op, od->version, kOldestOpFormatVersion, kOpFormatVersion);
     return;
   }
   if (od->kind == OpKind::kTernarize) {
@@ -263,6 +267,23 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
     return;
   }
   od->activation = act == 1 ? core::Activation::kRelu : core::Activation::kNone;
+  if (m.Find("weight_encoding") != nullptr) {
+    if (od->version < 2) {
+      SetOptionsError(od,
+                      "%s: custom option `weight_encoding` needs op format "
+                      "version >= 2, but `version` is %" PRId64,
+                      op, od->version);
+      return;
+    }
+    static const char* const kEncodings[] = {"trit2", "base3", nullptr};
+    int enc;
+    if (!GetEnum(m, od, "weight_encoding", kEncodings,
+                 "\"trit2\" or \"base3\"", &enc)) {
+      return;
+    }
+    od->weight_encoding =
+        enc == 1 ? core::WeightEncoding::kBase3 : core::WeightEncoding::kTrit2;
+  }
   if (IsFullyConnected(od->kind)) {
     od->options_ok = true;
     return;
@@ -403,28 +424,31 @@ bool LoadFloatVector(TfLiteOpaqueContext* ctx, OpData* od,
   return true;
 }
 
-// Validates and unpacks the file-packed weights into od->w_trits.
+// Validates and unpacks the file-packed weights (in od->weight_encoding)
+// into od->w_trits, once, in Prepare.
 bool LoadWeights(TfLiteOpaqueContext* ctx, OpData* od,
                  const TfLiteOpaqueTensor* t, int64_t n) {
   const char* what = "input 1 (`weights`)";
   if (!CheckTensor(ctx, od, t, what, kTfLiteUInt8, -1)) return false;
   if (!CheckConstant(ctx, od, t, what)) return false;
-  const int64_t expected = core::FilePackedBytes(n);
+  const bool base3 = od->weight_encoding == core::WeightEncoding::kBase3;
+  const int64_t expected = core::WeightBytes(od->weight_encoding, n);
   const int64_t elements = NumElements(t);
   if (elements != expected ||
       TfLiteOpaqueTensorByteSize(t) != static_cast<size_t>(expected)) {
     Report(ctx, od,
-           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64 " / 4) = %" PRId64
-           " for the options' shape",
-           what, elements, n, expected);
+           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64 " / %d) = %" PRId64
+           " for the options' shape (weight_encoding %s)",
+           what, elements, n, base3 ? 5 : 4, expected,
+           base3 ? "base3" : "trit2");
     return false;
   }
   if (!od->w_trits.Resize(static_cast<size_t>(n))) {
     Report(ctx, od, "out of memory unpacking %s", what);
     return false;
   }
-  const core::Status st = core::UnpackTritsFile(
-      static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
+  const core::Status st = core::UnpackWeights(
+      od->weight_encoding, static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
       static_cast<size_t>(expected), n, od->w_trits.data());
   if (!st.ok()) {
     Report(ctx, od, "%s: %s", what, st.message());

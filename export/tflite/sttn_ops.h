@@ -24,8 +24,12 @@ namespace tflite {
 
 enum KernelType { kReference = 0, kOptimized = 1 };
 
-// The op format version these kernels implement (and the only one accepted).
-constexpr int kOpFormatVersion = 1;
+// The newest op format version these kernels implement, and the oldest they
+// still accept: a model's `version` option must be in
+// [kOldestOpFormatVersion, kOpFormatVersion] (docs/op-format.md,
+// "Versioning"). export/op_format.py holds the same two numbers.
+constexpr int kOpFormatVersion = 2;
+constexpr int kOldestOpFormatVersion = 1;
 
 const TfLiteOperator* Register_TERNARIZE(KernelType kernel_type);
 const TfLiteOperator* Register_CONV2D(KernelType kernel_type);
