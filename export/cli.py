@@ -24,9 +24,9 @@ flags.DEFINE_string("output", None, "Where to write the .tflite file.")
 flags.DEFINE_enum("float_layers", "float32", ["float32", "int8_weights"],
                   "How the layers that stay float (stem, classifier) store their "
                   "weights: float32, or int8 (dynamic-range quantization).")
-flags.DEFINE_enum("weight_encoding", "trit2", ["trit2", "base3"],
-                  "Ternary weight packing: trit2 (2 bits per weight, op format v1 "
-                  "compatible) or base3 (1.6 bits per weight, op format v2).")
+flags.DEFINE_enum("weight_encoding", "base3", ["base3", "trit2"],
+                  "Ternary weight packing: base3 (1.6 bits per weight) or trit2 "
+                  "(2 bits per weight).")
 flags.DEFINE_bool("compare_float", True,
                   "Also convert the float32 equivalent and print the size ratio.")
 
@@ -36,7 +36,7 @@ def _format_size(n):
 
 
 def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
-                float_layers="float32", weight_encoding="trit2"):
+                float_layers="float32", weight_encoding="base3"):
     """Loads ``model_path``, exports it, prints a report, returns the bytes.
 
     ``float_layers`` and ``weight_encoding`` are passed to

@@ -97,7 +97,7 @@ class ModelSummary:
     def deployed_bytes(self):
         return self.total("deployed_bytes")
 
-    def deployed_bytes_for(self, float_layers="float32", weight_encoding="trit2"):
+    def deployed_bytes_for(self, float_layers="float32", weight_encoding="base3"):
         """Total deployed bytes for one export choice (see :func:`summary`).
 
         Example:
@@ -292,13 +292,13 @@ def _flat_layers(model):
             yield layer
 
 
-def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="trit2"):
+def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="base3"):
     """Prints and returns per-layer precision, memory and MACs of a model.
 
     For each layer: its precision, its parameter count (an STTN layer's two
     latent kernels count once: they deploy as one ternary kernel), its
-    memory as float32 and as deployed (trits at 2 bits, scales, biases and
-    other weights as float32, for the default export), and its
+    memory as float32 and as deployed (for the default export: trits at 1.6
+    bits, scales, biases and other weights as float32), and its
     multiply-accumulates per example split into ternary x ternary,
     ternary-weight x float, and float. Then the totals, the compression
     ratio, and the deployed total for every export choice of
@@ -315,8 +315,8 @@ def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="t
             at least 1024 weights as int8 plus a float32 scale per output
             channel, as the converter's dynamic-range quantization stores
             them).
-        weight_encoding: ``"trit2"`` (2 bits per trit) or ``"base3"``
-            (1.6 bits per trit).
+        weight_encoding: ``"base3"`` (default, 1.6 bits per trit) or
+            ``"trit2"`` (2 bits per trit).
 
     Returns:
         A :class:`ModelSummary`.
@@ -328,7 +328,7 @@ def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="t
     >>> s = sttn.summary(model, print_fn=None)
     >>> s.layers[0].ternary_macs, s.layers[0].deployed_bytes
     (8, 18)
-    >>> s.deployed_bytes_for("float32", "base3")
+    >>> s.deployed_bytes_for("float32", "trit2")
     18
     """
     if not isinstance(model, keras.Model):
