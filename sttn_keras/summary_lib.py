@@ -17,8 +17,8 @@ TRIT_BITS = 2
 # float store their weights, and how trits are packed.
 FLOAT_LAYERS = ("float32", "int8_weights")
 WEIGHT_ENCODINGS = ("trit2", "base3")
-# The TFLite converter's dynamic-range quantization leaves weight tensors with
-# fewer elements than this in float32.
+# int8_weights leaves weight tensors with fewer elements than this in float32
+# (sttn_keras.export.converter.INT8_MIN_ELEMENTS).
 INT8_MIN_ELEMENTS = 1024
 
 
@@ -45,9 +45,10 @@ class LayerSummary:
         deployed_bytes: Memory when deployed with the ``float_layers`` and
             ``weight_encoding`` given to :func:`summary`: trits at 2 bits
             (``"trit2"``) or 1.6 bits (``"base3"``), a per-channel float32
-            scale added for ternary kernels; float conv/dense kernels of at
-            least 1024 weights as int8 plus a float32 scale per output
-            channel with ``"int8_weights"``; everything else float32.
+            scale added for ternary kernels; with ``"int8_weights"``, the
+            float conv/dense kernels of at least 1024 weights that come
+            after the last ternary activation (the classifier) as int8 plus
+            a float32 scale per output channel; everything else float32.
         ternary_macs: Multiply-accumulates with ternary weights and inputs.
         ternary_weight_macs: MACs with ternary weights and float inputs.
         float_macs: MACs in float.
@@ -217,10 +218,10 @@ def _layer_macs(layer):
     return 0
 
 
-def _float_layer_bytes(layer, n_weights, float_layers):
+def _float_layer_bytes(layer, n_weights, float_layers, after_ternary_inputs):
     """Deployed bytes of a layer kept float."""
     kernel = getattr(layer, "kernel", None)
-    if (float_layers == "int8_weights" and kernel is not None
+    if (float_layers == "int8_weights" and after_ternary_inputs and kernel is not None
             and isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
                                    keras.layers.DepthwiseConv2D))
             and math.prod(kernel.shape) >= INT8_MIN_ELEMENTS):
@@ -231,7 +232,8 @@ def _float_layer_bytes(layer, n_weights, float_layers):
     return 4 * n_weights
 
 
-def _layer_row(layer, float_layers="float32", weight_encoding="trit2"):
+def _layer_row(layer, float_layers="float32", weight_encoding="base3",
+               after_ternary_inputs=False):
     macs = _layer_macs(layer)
     n_weights = sum(math.prod(w.shape) for w in layer.weights)
     by_choice = {}
@@ -267,7 +269,8 @@ def _layer_row(layer, float_layers="float32", weight_encoding="trit2"):
     if not by_choice:
         for fl in FLOAT_LAYERS:
             for enc in WEIGHT_ENCODINGS:
-                by_choice[(fl, enc)] = _float_layer_bytes(layer, n_weights, fl)
+                by_choice[(fl, enc)] = _float_layer_bytes(layer, n_weights, fl,
+                                                          after_ternary_inputs)
     deployed = by_choice[(float_layers, weight_encoding)]
     return LayerSummary(
         name=layer.name,
@@ -311,10 +314,9 @@ def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="b
         model: A built Keras model.
         print_fn: Function that prints the table (``None`` prints nothing).
         float_layers: The export choice the ``Deployed`` column shows:
-            ``"float32"`` or ``"int8_weights"`` (float conv/dense kernels of
-            at least 1024 weights as int8 plus a float32 scale per output
-            channel, as the converter's dynamic-range quantization stores
-            them).
+            ``"float32"`` or ``"int8_weights"`` (the float conv/dense
+            kernels of at least 1024 weights after the last ternary
+            activation as int8 plus a float32 scale per output channel).
         weight_encoding: ``"base3"`` (default, 1.6 bits per trit) or
             ``"trit2"`` (2 bits per trit).
 
@@ -349,9 +351,16 @@ def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="b
             f"Model '{model.name}' is not built: give it an Input or call it "
             "once before summary()."
         )
+    layers = list(_flat_layers(model))
+    # Layers are in topological order: the export's int8_weights quantizes
+    # float layers after the last ternary activation only.
+    last_ternary_input = max(
+        (i for i, ly in enumerate(layers) if isinstance(ly, TernaryLayerMixin)
+         and ly.input_quantizer is not None), default=-1)
     result = ModelSummary(
         name=model.name,
-        layers=tuple(_layer_row(ly, float_layers, weight_encoding) for ly in _flat_layers(model)),
+        layers=tuple(_layer_row(ly, float_layers, weight_encoding, i > last_ternary_input)
+                     for i, ly in enumerate(layers)),
     )
     if print_fn is not None:
         print_fn(result.as_table())

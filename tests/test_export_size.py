@@ -2,9 +2,10 @@
 
 * ``weight_encoding="base3"`` writes op format version 2 with 5 trits per
   byte; the file runs in our kernels and gives exactly the trit2 results.
-* ``float_layers="int8_weights"`` stores the float conv/dense builtins'
-  weights as int8 (dynamic-range quantization) and leaves the sttn ops'
-  uint8 weights and float32 scale/bias/thresholds alone.
+* ``float_layers="int8_weights"`` stores the weights of the float
+  conv/dense builtins that feed no ternary activation (the head) as int8,
+  keeps the stem (which does) float32, and leaves the sttn ops' uint8
+  weights and float32 scale/bias/thresholds alone.
 
 The slow tests train small_cnn on real data (Fashion-MNIST, the CIFAR-10
 JPEG copy) and compare the smallest export with Keras on the test sets.
@@ -118,16 +119,18 @@ def test_int8_weights_quantizes_only_the_float_builtins(exports):
     for enc in ("trit2", "base3"):
         assert _tensor_types(exports[("float32", enc)], ("CONV_2D", "FULLY_CONNECTED")) == [
             "FLOAT32", "FLOAT32"]
+        # The stem feeds t_conv's ternary activation: it stays float32.
         assert _tensor_types(exports[("int8_weights", enc)], ("CONV_2D", "FULLY_CONNECTED")) == [
-            "INT8", "INT8"]
+            "FLOAT32", "INT8"]
         # The sttn ops' constants are byte-for-byte those of the float32 export.
         a = inspect_model.custom_ops(exports[("float32", enc)])
         b = inspect_model.custom_ops(exports[("int8_weights", enc)])
         assert [op["input_bytes"] for op in a] == [op["input_bytes"] for op in b]
         assert [op["options"] for op in a] == [op["options"] for op in b]
     sizes = {k: len(v) for k, v in exports.items()}
-    # (1296 + 1230) float weights at 1 byte instead of 4, minus scale metadata.
-    assert sizes[("float32", "trit2")] - sizes[("int8_weights", "trit2")] > 6000
+    # 1230 head weights at 1 byte instead of 4 (3690 bytes), less 30 scales
+    # and zero points (360) and the 64-byte alignment of the rewritten file.
+    assert sizes[("float32", "trit2")] - sizes[("int8_weights", "trit2")] > 2000
     assert sizes[("float32", "trit2")] > sizes[("float32", "base3")]
 
 
@@ -138,14 +141,13 @@ def test_every_choice_runs_in_our_kernels(model, exports, x):
     np.testing.assert_array_equal(outs[("int8_weights", "base3")],
                                   outs[("int8_weights", "trit2")])
     np.testing.assert_allclose(outs[("float32", "trit2")], expected, rtol=1e-4, atol=1e-4)
-    # int8 weights on this untrained model with random BatchNorms: the stem's
-    # int8 rounding moves activations that sit near the next ternary
-    # thresholds, so some trits flip (measured on 256 inputs: mean |error| 16%
-    # of mean |logit|, correlation 0.985). Real accuracy: the slow tests below.
+    # int8 head weights: measured on 256 inputs, mean |error| 0.6% of mean
+    # |logit|, argmax unchanged. (With the stem quantized too, as the
+    # converter's dynamic-range pass does, it was 16% and 78.5%.)
     y8 = outs[("int8_weights", "trit2")]
     rel = np.abs(y8 - expected).mean() / np.abs(expected).mean()
-    assert 0 < rel < 0.3, rel
-    assert np.corrcoef(y8.ravel(), expected.ravel())[0, 1] > 0.95
+    assert 0 < rel < 0.03, rel
+    assert (y8.argmax(1) == expected.argmax(1)).mean() >= 0.9
     ref = runtime.Interpreter(exports[("int8_weights", "base3")], kernel="reference").predict(x)
     np.testing.assert_allclose(ref, outs[("int8_weights", "base3")], rtol=1e-5, atol=1e-5)
 
