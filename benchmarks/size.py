@@ -22,8 +22,9 @@ it writes
 and measures the load time of the STTN files: ``sttn.export.Interpreter``
 construction + ``allocate_tensors`` (where every sttn op validates and
 unpacks its weights, once), median of ``--reps`` loads per file, interleaved
-between the encodings in the same process. With ``--invoke`` it also times
-one batch-1 ``invoke`` per float_layers choice (median of ``--reps``).
+between the encodings in the same process. With ``--invoke`` it also times a
+batch-1 ``predict`` of the base3 file per float_layers choice (``--reps``
+interleaved rounds of 5, median of the round medians; one thread).
 
 Usage::
 
@@ -53,6 +54,7 @@ import numpy as np  # noqa: E402
 
 FLOAT_LAYERS = ("float32", "int8_weights")
 ENCODINGS = ("trit2", "base3")
+DEFAULT_ENCODING = "base3"
 MODELS = ("resnet18", "mobilenet_v2", "small_cnn")
 
 
@@ -128,11 +130,17 @@ def measure(name, reps, invoke):
         row[f"load_ms_{enc}"] = round(1e3 * statistics.median(loads[enc]), 2)
     row["load_ratio_base3"] = round(row["load_ms_base3"] / row["load_ms_trit2"], 3)
     if invoke:
-        for fl in FLOAT_LAYERS:
-            interp = sttn.export.Interpreter(files[(fl, "trit2")])
+        # Interleaved rounds: each round times 5 invokes of each choice.
+        interps = {fl: sttn.export.Interpreter(files[(fl, DEFAULT_ENCODING)])
+                   for fl in FLOAT_LAYERS}
+        times = {fl: [] for fl in FLOAT_LAYERS}
+        for interp in interps.values():
             interp.predict(x[:1])
-            row[f"invoke_ms_{fl}"] = round(
-                1e3 * _median_seconds(lambda i=interp: i.predict(x[:1]), reps), 2)
+        for _ in range(reps):
+            for fl, interp in interps.items():
+                times[fl].append(_median_seconds(lambda i=interp: i.predict(x[:1]), 5))
+        for fl in FLOAT_LAYERS:
+            row[f"invoke_ms_{fl}"] = round(1e3 * statistics.median(times[fl]), 2)
     return row
 
 
