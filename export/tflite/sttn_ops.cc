@@ -5,6 +5,8 @@
 // failure is reported through the context and returns kTfLiteError.
 #include "export/tflite/sttn_ops.h"
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <climits>
 #include <cstdarg>
@@ -13,8 +15,10 @@
 #include <cstring>
 #include <new>
 
+#include "export/core/isa.h"
 #include "export/core/kernels.h"
 #include "export/core/packing.h"
+#include "export/core/ternary_gemm.h"
 #include "export/tflite/flexbuffer_map.h"
 
 namespace sttn {
@@ -82,9 +86,49 @@ class HeapArray {
   size_t size_ = 0;
 };
 
+// The ISA path of an optimized kernel type (kReference has none).
+core::Isa IsaFor(KernelType k) {
+  switch (k) {
+    case kPortable:
+      return core::Isa::kPortable;
+    case kPopcnt:
+      return core::Isa::kPopcnt;
+    case kAvx2:
+      return core::Isa::kAvx2;
+    case kAvx512:
+      return core::Isa::kAvx512;
+    case kNeon:
+      return core::Isa::kNeon;
+    default:
+      return core::BestIsa();
+  }
+}
+
+bool KernelTypeSupported(int k) {
+  if (k == kReference || k == kOptimized) return true;
+  if (k < 0 || k >= kNumKernelTypes) return false;
+  return core::IsaSupported(IsaFor(static_cast<KernelType>(k)));
+}
+
+// Thread count: the installed context query, else the process-wide value.
+std::atomic<NumThreadsQuery> g_threads_query{nullptr};
+std::atomic<int> g_num_threads{1};
+
+int NumThreads(const TfLiteOpaqueContext* ctx) {
+  const NumThreadsQuery q = g_threads_query.load(std::memory_order_relaxed);
+  const int n = q != nullptr ? q(ctx) : g_num_threads.load(std::memory_order_relaxed);
+  return n < 1 ? 1 : n;
+}
+
+// Per-op profile counters (sttn_profile_*).
+std::atomic<bool> g_profile{false};
+std::atomic<long long> g_profile_count[kNumOps];
+std::atomic<long long> g_profile_ns[kNumOps];
+
 struct OpData {
   OpKind kind = OpKind::kTernarize;
   KernelType kernel = kReference;
+  core::Isa isa = core::Isa::kPortable;  // optimized kernel types
   bool options_ok = false;
   char options_error[384] = {};
 
@@ -100,7 +144,7 @@ struct OpData {
   // Constants, prepared once.
   bool constants_ready = false;
   HeapArray<int8_t> w_trits;   // reference layout
-  HeapArray<int32_t> w_packed;  // optimized ternary
+  HeapArray<uint32_t> gemm;     // optimized ternary: ternary_gemm.h layout
   HeapArray<float> w_float;     // optimized float-input
   HeapArray<float> scale, bias, thresholds;
 
@@ -606,13 +650,16 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     if (PrepareAffineConstants(ctx, node, od, n_trits) != kTfLiteOk) {
       return kTfLiteError;
     }
-    if (od->kernel == kOptimized) {
+    if (od->kernel != kReference) {
       bool ok = true;
       if (!depthwise && !float_in) {
-        ok = od->w_packed.Resize(core::Conv2DTernaryPackedWeightWords(shape));
+        const int taps = od->kernel_h * od->kernel_w;
+        ok = od->gemm.Resize(
+            core::TernaryGemmPackedWords(od->isa, od->out_c, taps, od->in_c));
         if (ok) {
-          core::PrepareConv2DTernaryWeights(shape, od->w_trits.data(),
-                                            od->w_packed.data());
+          core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, taps,
+                                od->in_c, od->scale.data(), od->bias.data(),
+                                od->gemm.data());
         }
       } else if (!depthwise && float_in) {
         ok = od->w_float.Resize(core::Conv2DFloatWeightCount(shape));
@@ -634,10 +681,17 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     }
     od->constants_ready = true;
   }
-  if (depthwise && !float_in && od->kernel == kOptimized) {
-    if (!od->scratch.Resize(core::DepthwiseTernaryScratchBytes(shape))) {
+  if (!float_in && od->kernel != kReference) {
+    const size_t bytes =
+        depthwise ? core::DepthwiseTernaryScratchBytes(shape)
+                  : core::Conv2DTernaryGemmScratchBytes(od->isa, shape);
+    if (!od->scratch.Resize(bytes)) {
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
+    }
+    if (!depthwise) {
+      core::PrepareConv2DTernaryGemmScratch(od->isa, shape,
+                                            od->scratch.data());
     }
   }
   const int dims[4] = {shape.batch, shape.out_h, shape.out_w, shape.out_c};
@@ -680,7 +734,7 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
         kTfLiteOk) {
       return kTfLiteError;
     }
-    if (od->kernel == kOptimized) {
+    if (od->kernel != kReference) {
       bool ok;
       if (float_in) {
         ok = od->w_float.Resize(static_cast<size_t>(od->out_c) * od->in_c);
@@ -689,11 +743,12 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
                                                   od->w_float.data());
         }
       } else {
-        ok = od->w_packed.Resize(static_cast<size_t>(od->out_c) *
-                                 core::PackedWidth(od->in_c));
+        ok = od->gemm.Resize(
+            core::TernaryGemmPackedWords(od->isa, od->out_c, 1, od->in_c));
         if (ok) {
-          core::PrepareFullyConnectedTernaryWeights(shape, od->w_trits.data(),
-                                                    od->w_packed.data());
+          core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, 1,
+                                od->in_c, od->scale.data(), od->bias.data(),
+                                od->gemm.data());
         }
       }
       if (!ok) {
@@ -702,6 +757,15 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
       }
     }
     od->constants_ready = true;
+  }
+  if (!float_in && od->kernel != kReference) {
+    if (!od->scratch.Resize(
+            core::FullyConnectedTernaryGemmScratchBytes(od->isa, shape))) {
+      Report(ctx, od, "out of memory allocating scratch");
+      return kTfLiteError;
+    }
+    core::PrepareFullyConnectedTernaryGemmScratch(od->isa, shape,
+                                                  od->scratch.data());
   }
   return ResizeOutput(ctx, od, out, dims, rank) ? kTfLiteOk : kTfLiteError;
 }
@@ -715,6 +779,7 @@ void* Init(TfLiteOpaqueContext* /*ctx*/, const char* buffer, size_t length) {
   if (od == nullptr) return nullptr;
   od->kind = kOp;
   od->kernel = kKernel;
+  od->isa = IsaFor(kKernel);
   ParseOptions(od, buffer, length);
   return od;
 }
@@ -761,7 +826,10 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
                                    OpName(kOp));
     return kTfLiteError;
   }
-  const bool opt = od->kernel == kOptimized;
+  const bool opt = od->kernel != kReference;
+  const bool profile = g_profile.load(std::memory_order_relaxed);
+  const auto start = profile ? std::chrono::steady_clock::now()
+                             : std::chrono::steady_clock::time_point();
   const float* scale = od->scale.data();
   const float* bias = od->bias.data();
   const core::Activation act = od->activation;
@@ -770,7 +838,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
     case OpKind::kTernarize:
       if (opt) {
         core::TernarizeOptimized(static_cast<const float*>(x), od->rows,
-                                 od->channels, od->thresholds.data(),
+                                 od->channels, od->thresholds.data(), od->isa,
                                  static_cast<int32_t*>(y));
       } else {
         core::TernarizeReference(static_cast<const float*>(x), od->rows,
@@ -780,9 +848,10 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       break;
     case OpKind::kConv2D:
       if (opt) {
-        core::Conv2DTernaryOptimized(od->conv, static_cast<const int32_t*>(x),
-                                     od->w_packed.data(), scale, bias, act,
-                                     out);
+        core::Conv2DTernaryGemm(od->isa, od->conv,
+                                static_cast<const int32_t*>(x),
+                                od->gemm.data(), act, NumThreads(ctx),
+                                od->scratch.data(), out);
       } else {
         core::Conv2DTernaryReference(od->conv, static_cast<const int32_t*>(x),
                                      od->w_trits.data(), scale, bias, act, out);
@@ -799,9 +868,9 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       break;
     case OpKind::kFullyConnected:
       if (opt) {
-        core::FullyConnectedTernaryOptimized(
-            od->fc, static_cast<const int32_t*>(x), od->w_packed.data(), scale,
-            bias, act, out);
+        core::FullyConnectedTernaryGemm(
+            od->isa, od->fc, static_cast<const int32_t*>(x), od->gemm.data(),
+            act, NumThreads(ctx), od->scratch.data(), out);
       } else {
         core::FullyConnectedTernaryReference(
             od->fc, static_cast<const int32_t*>(x), od->w_trits.data(), scale,
@@ -823,7 +892,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::DepthwiseConv2DTernaryOptimized(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
-            scale, bias, act, od->scratch.data(), out);
+            scale, bias, act, od->isa, od->scratch.data(), out);
       } else {
         core::DepthwiseConv2DTernaryReference(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
@@ -834,13 +903,21 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::DepthwiseConv2DFloatOptimized(
             od->conv, static_cast<const float*>(x), od->w_float.data(), scale,
-            bias, act, out);
+            bias, act, od->isa, out);
       } else {
         core::DepthwiseConv2DFloatReference(
             od->conv, static_cast<const float*>(x), od->w_trits.data(), scale,
             bias, act, out);
       }
       break;
+  }
+  if (profile) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    g_profile_count[static_cast<int>(kOp)].fetch_add(1,
+                                                     std::memory_order_relaxed);
+    g_profile_ns[static_cast<int>(kOp)].fetch_add(ns, std::memory_order_relaxed);
   }
   return kTfLiteOk;
 }
@@ -862,8 +939,24 @@ const TfLiteOperator* MakeOperator() {
 
 template <OpKind kOp>
 const TfLiteOperator* Select(KernelType kernel_type) {
-  return kernel_type == kReference ? MakeOperator<kOp, kReference>()
-                                   : MakeOperator<kOp, kOptimized>();
+  if (!KernelTypeSupported(kernel_type)) return nullptr;
+  switch (kernel_type) {
+    case kReference:
+      return MakeOperator<kOp, kReference>();
+    case kOptimized:
+      return MakeOperator<kOp, kOptimized>();
+    case kPortable:
+      return MakeOperator<kOp, kPortable>();
+    case kPopcnt:
+      return MakeOperator<kOp, kPopcnt>();
+    case kAvx2:
+      return MakeOperator<kOp, kAvx2>();
+    case kAvx512:
+      return MakeOperator<kOp, kAvx512>();
+    case kNeon:
+      return MakeOperator<kOp, kNeon>();
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -890,6 +983,10 @@ const TfLiteOperator* Register_DEPTHWISE_CONV2D_FLOAT_IN(KernelType k) {
   return Select<OpKind::kDepthwiseConv2DFloatIn>(k);
 }
 
+void SetNumThreadsQuery(NumThreadsQuery query) {
+  g_threads_query.store(query, std::memory_order_relaxed);
+}
+
 }  // namespace tflite
 }  // namespace sttn
 
@@ -904,7 +1001,7 @@ const char* sttn_tflite_op_name(int index) {
 
 const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type) {
   using namespace sttn::tflite;  // NOLINT
-  if (kernel_type != kReference && kernel_type != kOptimized) return nullptr;
+  if (!KernelTypeSupported(kernel_type)) return nullptr;
   const KernelType k = static_cast<KernelType>(kernel_type);
   switch (index) {
     case 0:
@@ -929,7 +1026,59 @@ const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type) {
 int sttn_op_format_version(void) { return sttn::tflite::kOpFormatVersion; }
 
 const char* sttn_optimized_popcount_path(void) {
-  return sttn::core::OptimizedPopcountPath();
+  return sttn::core::IsaName(sttn::core::BestIsa());
+}
+
+int sttn_kernel_type_supported(int kernel_type) {
+  return sttn::tflite::KernelTypeSupported(kernel_type) ? 1 : 0;
+}
+
+const char* sttn_kernel_type_name(int kernel_type) {
+  switch (kernel_type) {
+    case sttn::tflite::kReference:
+      return "reference";
+    case sttn::tflite::kOptimized:
+      return "optimized";
+    case sttn::tflite::kPortable:
+    case sttn::tflite::kPopcnt:
+    case sttn::tflite::kAvx2:
+    case sttn::tflite::kAvx512:
+    case sttn::tflite::kNeon:
+      return sttn::core::IsaName(sttn::tflite::IsaFor(
+          static_cast<sttn::tflite::KernelType>(kernel_type)));
+    default:
+      return nullptr;
+  }
+}
+
+void sttn_set_num_threads(int num_threads) {
+  sttn::tflite::g_num_threads.store(num_threads < 1 ? 1 : num_threads,
+                                    std::memory_order_relaxed);
+}
+
+void sttn_profile_enable(int enable) {
+  sttn::tflite::g_profile.store(enable != 0, std::memory_order_relaxed);
+}
+
+void sttn_profile_reset(void) {
+  for (int i = 0; i < sttn::tflite::kNumOps; ++i) {
+    sttn::tflite::g_profile_count[i].store(0, std::memory_order_relaxed);
+    sttn::tflite::g_profile_ns[i].store(0, std::memory_order_relaxed);
+  }
+}
+
+int sttn_profile_read(int op_index, long long* invocations,
+                      long long* nanoseconds) {
+  if (op_index < 0 || op_index >= sttn::tflite::kNumOps) return 0;
+  if (invocations != nullptr) {
+    *invocations =
+        sttn::tflite::g_profile_count[op_index].load(std::memory_order_relaxed);
+  }
+  if (nanoseconds != nullptr) {
+    *nanoseconds =
+        sttn::tflite::g_profile_ns[op_index].load(std::memory_order_relaxed);
+  }
+  return 1;
 }
 
 }  // extern "C"
