@@ -25,6 +25,9 @@ $(VENV)/.toolchain:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "python3-venv not found: installing it from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; }
+	@{ command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 && command -v qemu-aarch64-static >/dev/null 2>&1; } || { \
+	  echo "aarch64 cross compiler / qemu-user not found: installing them from Debian (NEON kernel tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++-aarch64-linux-gnu qemu-user-static; }
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.deps: requirements-dev.txt $(VENV)/.toolchain
@@ -50,6 +53,7 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/kernels.py
+	$(PY) benchmarks/e2e.py
 
 accuracy: setup
 	$(PY) benchmarks/accuracy.py

@@ -471,6 +471,8 @@ void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
                            out);
     return;
   }
+#else
+  (void)isa;
 #endif
   DepthwiseTernaryScalar(s, l, x_packed, w_hwo, scale, bias, act, base, rows,
                          out);
@@ -541,6 +543,8 @@ void DepthwiseConv2DFloatOptimized(const ConvShape& s, const float* x,
     avx2::DepthwiseFloatM1(s, x, w_float, scale, bias, act, out);
     return;
   }
+#else
+  (void)isa;
 #endif
   DepthwiseFloatScalar(s, x, w_float, scale, bias, act, out);
 }

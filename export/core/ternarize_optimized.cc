@@ -123,6 +123,8 @@ void TernarizeOptimized(const float* x, int64_t rows, int channels,
     TernarizeAvx2(x, rows, channels, thresholds, out);
     return;
   }
+#else
+  (void)isa;
 #endif
   TernarizeScalar(x, rows, channels, thresholds, out);
 }

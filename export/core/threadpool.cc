@@ -35,20 +35,23 @@ class Pool {
     ctx_ = ctx;
     n_ = n;
     next_.store(0, std::memory_order_relaxed);
-    pending_.store(helpers, std::memory_order_relaxed);
-    // One word holds the job's generation and how many helpers take part,
-    // so a worker reads both at once.
+    // One word holds the job's generation and how many helpers may take
+    // part, so a worker reads both at once.
     const uint64_t gen = (job_.load(std::memory_order_relaxed) >> 8) + 1;
+    open_.store(gen, std::memory_order_seq_cst);
     job_.store((gen << 8) | static_cast<uint64_t>(helpers),
                std::memory_order_release);
     pthread_cond_broadcast(&wake_);
     pthread_mutex_unlock(&mutex_);
     Work(0);
-    // Wait for the helpers of this job to finish their last item.
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    // Every item is handed out. Close the job: a helper that was not awake
+    // in time does not join it (the caller never waits for a thread the OS
+    // has not scheduled yet); wait only for helpers inside an item.
+    open_.store(0, std::memory_order_seq_cst);
+    for (int spin = 0; running_.load(std::memory_order_seq_cst) != 0; ++spin) {
       if (spin > 4000) {
         pthread_mutex_lock(&mutex_);
-        while (pending_.load(std::memory_order_acquire) != 0) {
+        while (running_.load(std::memory_order_seq_cst) != 0) {
           pthread_cond_wait(&done_, &mutex_);
         }
         pthread_mutex_unlock(&mutex_);
@@ -127,8 +130,10 @@ class Pool {
       }
       seen = job >> 8;
       if (index > static_cast<int>(job & 0xff)) continue;  // not in this job
-      Work(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Join only while the job is open (seq_cst pairs with Run's close).
+      running_.fetch_add(1, std::memory_order_seq_cst);
+      if (open_.load(std::memory_order_seq_cst) == seen) Work(index);
+      if (running_.fetch_sub(1, std::memory_order_seq_cst) == 1) {
         pthread_mutex_lock(&mutex_);
         pthread_cond_signal(&done_);
         pthread_mutex_unlock(&mutex_);
@@ -154,7 +159,8 @@ class Pool {
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> running_{0};      // helpers inside the current job
+  std::atomic<uint64_t> open_{0};    // generation accepting helpers, or 0
   std::atomic<uint64_t> job_{0};  // (generation << 8) | helpers
 };
 
