@@ -67,8 +67,14 @@ class SttnExportLayer(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=folded.bias.shape, trainable=False,
                                     initializer="zeros")
         self.bias.assign(folded.bias)
+        self.output_thresholds = None
+        if folded.output_thresholds is not None:
+            self.output_thresholds = self.add_weight(
+                name="output_thresholds", shape=folded.output_thresholds.shape,
+                trainable=False, initializer="zeros")
+            self.output_thresholds.assign(folded.output_thresholds)
         self.thresholds = None
-        if folded.thresholds is not None:
+        if folded.thresholds is not None and not folded.input_packed:
             self.thresholds = self.add_weight(
                 name="thresholds", shape=folded.thresholds.shape, trainable=False,
                 initializer="zeros")
@@ -82,20 +88,24 @@ class SttnExportLayer(keras.layers.Layer):
         f = self.folded
         o = f.options
         float_input = f.thresholds is None
+        packed_output = f.output_thresholds is not None
         x = inputs
-        if not float_input:
+        if not float_input and not f.input_packed:
             x = tf_ops.ternarize_fn(o["in_channels"])(x, self.thresholds)
         if f.kind == "conv2d":
             op = tf_ops.conv2d_fn(float_input, o["in_channels"], o["out_channels"], o["kernel_h"],
                                   o["kernel_w"], o["stride_h"], o["stride_w"], o["padding"],
-                                  f.activation)
+                                  f.activation, packed_output)
         elif f.kind == "depthwise_conv2d":
             op = tf_ops.depthwise_conv2d_fn(float_input, o["in_channels"], o["depth_multiplier"],
                                             o["kernel_h"], o["kernel_w"], o["stride_h"],
-                                            o["stride_w"], o["padding"], f.activation)
+                                            o["stride_w"], o["padding"], f.activation,
+                                            packed_output)
         else:
             op = tf_ops.fully_connected_fn(float_input, o["in_channels"], o["out_channels"],
-                                           f.activation)
+                                           f.activation, packed_output)
+        if packed_output:
+            return op(x, self.packed_weights, self.scale, self.bias, self.output_thresholds)
         return op(x, self.packed_weights, self.scale, self.bias)
 
 
@@ -130,7 +140,7 @@ def build_export_model(model, plan=None):
     def replace(layer):
         if layer.name in plan.layers:
             return SttnExportLayer(plan.layers[layer.name], name=layer.name)
-        if layer.name in plan.folded_bns:
+        if layer.name in plan.folded_bns or layer.name in plan.fused_activations:
             return FoldedAway(name=layer.name)
         return layer
 
@@ -203,7 +213,7 @@ def _check_export(data, plan, model_name):
     for folded in plan.layers.values():
         name = inspect_model.op_name_for(folded.kind, folded.thresholds is None)
         expected[name] = expected.get(name, 0) + 1
-        if folded.thresholds is not None:
+        if folded.thresholds is not None and not folded.input_packed:
             expected["SttnTernarize"] = expected.get("SttnTernarize", 0) + 1
     for name, count in expected.items():
         if hist.get(name, 0) != count:

@@ -1,7 +1,10 @@
 """Constants of the custom-op format (docs/op-format.md), shared by the
 exporter, the file inspector and the runtime. No dependencies."""
 
-OP_FORMAT_VERSION = 1
+OP_FORMAT_VERSION = 2
+# The oldest version the kernels still load (version-1 files have no `output`
+# option; they run unchanged).
+OLDEST_OP_FORMAT_VERSION = 1
 
 TERNARIZE = "SttnTernarize"
 CONV2D = "SttnConv2D"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-OP_FORMAT_VERSION = 1
+OP_FORMAT_VERSION = 2
 
 _CODE_OF_TRIT = {0: 0b00, 1: 0b01, -1: 0b11}
 

@@ -288,7 +288,7 @@ def test_registered_ops_and_verification():
         # Verified through the runtime's own virtual FindOp after registration.
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
-    assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 1
+    assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 2
     assert info["optimized_popcount"] in ("avx512", "avx2", "neon", "popcnt", "portable")
     assert info["optimized_popcount"] in info["supported_kernels"]
 
@@ -359,6 +359,76 @@ def test_ternary_gemm_groups_tiles_threads(kernel, threads, cout, op):
         expected = ref.affine(ref.conv2d(x, wt, (stride, stride), "SAME"), scale, bias, "NONE")
     interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads)
     np.testing.assert_array_equal(interp.predict(ref.pack_activations(x)), expected)
+
+
+def _output_thresholds(rng, n):
+    lo = rng.normal(-0.5, 1.0, n).astype(np.float32)
+    hi = (lo + np.abs(rng.normal(1.0, 0.5, n))).astype(np.float32)
+    sgn = rng.choice([-1.0, 1.0], n).astype(np.float32)
+    lo[0], hi[0] = -np.inf, np.inf
+    return np.stack([lo, hi, sgn]).astype(np.float32)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
+@pytest.mark.parametrize("op", ("conv2d", "depthwise", "fc"))
+@pytest.mark.parametrize("cout", (5, 33, 40))
+def test_packed_output(kernel, float_in, op, cout):
+    """Version-2 ops with `output` = "PACKED": the layer's output ternarized by
+    a 5th input of thresholds, written in the compute packing, equals the
+    oracle's ternarize(affine(...)) bit for bit (threads 1 and 2)."""
+    rng = _rng("packed", op, cout, float_in)
+    activation = "RELU" if cout % 2 else "NONE"
+    if op == "fc":
+        cin, batch = 45, 5
+        wt = _trits(rng, (cout, cin))
+        x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
+        scale, bias = _dyadic_affine(rng, cout)
+        th = _output_thresholds(rng, cout)
+        model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
+                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                            float_in=float_in, output_thresholds=th)
+        y = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
+    else:
+        h, w = 7, 9
+        if op == "conv2d":
+            cin, mult = 20, 1
+            wt = _trits(rng, (cout, 3, 3, cin))
+        else:
+            cin, mult = cout, 1
+            wt = _trits(rng, (3, 3, cout))
+        x = _exact_floats(rng, (2, h, w, cin)) if float_in else _trits(rng, (2, h, w, cin))
+        scale, bias = _dyadic_affine(rng, cout)
+        th = _output_thresholds(rng, cout)
+        model = tb.conv_model(
+            op, in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
+            padding="SAME", activation=activation, weights_packed=ref.pack_trits_file(wt),
+            scale=scale, bias=bias, input_hw=(h, w), depth_multiplier=mult,
+            float_in=float_in, output_thresholds=th)
+        acc = (ref.conv2d(x, wt, (1, 1), "SAME") if op == "conv2d"
+               else ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME"))
+        y = ref.affine(acc, scale, bias, activation)
+    expected = ref.pack_activations(ref.ternarize(y, th))
+    x_in = x if float_in else ref.pack_activations(x)
+    for threads in (1, 2):
+        interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads)
+        out = interp.predict(x_in)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_version_1_options_cannot_ask_for_packed_output():
+    rng = _rng("v1packed")
+    wt = _trits(rng, (4, 8))
+    scale, bias = _dyadic_affine(rng, 4)
+    th = _output_thresholds(rng, 4)
+    opts = {"version": 1, "in_channels": 8, "out_channels": 4, "activation": "NONE",
+            "output": "PACKED"}
+    model = tb.fc_model(in_channels=8, out_channels=4, activation="NONE",
+                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                        output_thresholds=th, options=opts)
+    with pytest.raises(ValueError, match="needs op format version >= 2"):
+        runtime.Interpreter(model)
 
 
 def test_library_exports_only_the_sttn_api():

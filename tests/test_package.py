@@ -37,5 +37,5 @@ def test_public_names():
     assert callable(sttn.ternarize) and callable(sttn.summary)
     for name in ("TernaryConv2D", "TernaryDense", "TernaryDepthwiseConv2D"):
         assert hasattr(sttn.layers, name)
-    assert sttn.export.OP_FORMAT_VERSION == 1
+    assert sttn.export.OP_FORMAT_VERSION == 2
     assert set(sttn.__all__) >= {"layers", "quantizers", "ternarize", "summary", "export"}

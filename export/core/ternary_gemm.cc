@@ -89,14 +89,17 @@ struct ScratchLayout {
   size_t offsets = 0;
   size_t tables = 0;
   size_t table_bytes = 0;
+  size_t tiles = 0;       // packed output: per-thread float tiles
+  size_t tile_bytes = 0;
   size_t total = 0;
 };
 
 size_t Align64(size_t v) { return (v + 63) & ~static_cast<size_t>(63); }
 
-ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps) {
+ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
+                         int out_c, bool packed_output) {
   ScratchLayout l;
-  size_t at = 64;  // room to align the base
+  size_t at = 0;
   l.zero_row = 0;
   at = Align64(sizeof(uint32_t) * width);
   l.offsets = at;
@@ -105,7 +108,13 @@ ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps) {
   l.table_bytes =
       Align64(sizeof(const uint32_t*) * TernaryGemmTile(isa) * taps);
   at += l.table_bytes * kMaxKernelThreads;
-  l.total = at + 64;
+  l.tiles = at;
+  if (packed_output) {
+    l.tile_bytes =
+        Align64(sizeof(float) * TernaryGemmTile(isa) * static_cast<size_t>(out_c));
+    at += l.tile_bytes * kMaxKernelThreads;
+  }
+  l.total = at + 64;  // room to align the base to 64 bytes
   return l;
 }
 
@@ -117,6 +126,8 @@ unsigned char* AlignedBase(void* scratch) {
 // One GEMM call: M pixels, each a row of `taps` pointers.
 struct GemmJob {
   MicroKernels mk;
+  Isa isa = Isa::kPortable;
+  const PackedOutput* packed_out = nullptr;
   int taps = 0, blocks = 0, groups = 0, out_c = 0;
   int64_t pixels = 0;   // M
   int64_t tiles = 0;
@@ -184,6 +195,12 @@ void RunItem(void* ctx, int64_t item, int worker) {
   a.blocks = j.blocks;
   a.act = j.act;
   a.out_stride = j.out_c;
+  // A packed output: the tile's floats go to this thread's scratch tile.
+  float* const tile_out =
+      j.packed_out != nullptr
+          ? reinterpret_cast<float*>(j.scratch + j.layout->tiles +
+                                     j.layout->tile_bytes * worker)
+          : j.out + p0 * j.out_c;
   // A short last tile runs pixel by pixel rather than computing absent ones.
   const bool single = n * 2 <= tile;
   for (int g = g_begin; g < g_end; ++g) {
@@ -194,16 +211,21 @@ void RunItem(void* ctx, int64_t item, int worker) {
     if (!single) {
       a.x = table;
       a.pixels = n;
-      a.out = j.out + p0 * j.out_c + g * lanes;
+      a.out = tile_out + g * lanes;
       j.mk.full(a);
     } else {
       a.pixels = 1;
       for (int i = 0; i < n; ++i) {
         a.x = table + static_cast<int64_t>(i) * j.taps;
-        a.out = j.out + (p0 + i) * j.out_c + g * lanes;
+        a.out = tile_out + static_cast<int64_t>(i) * j.out_c + g * lanes;
         j.mk.single(a);
       }
     }
+  }
+  if (j.packed_out != nullptr) {
+    TernarizeOptimized(tile_out, n, j.out_c,
+                       j.packed_out->thresholds, j.isa,
+                       j.packed_out->out + p0 * PackedWidth(j.out_c));
   }
 }
 
@@ -214,7 +236,8 @@ void RunGemm(GemmJob* j, int threads) {
   // Few tiles (late layers, batch-1 dense): split the channels as well, so
   // every thread gets work.
   int chunks = 1;
-  if (threads > 1 && j->tiles < 4 * threads) {
+  // (A packed output needs whole pixels per item: no channel split.)
+  if (threads > 1 && j->tiles < 4 * threads && j->packed_out == nullptr) {
     chunks = static_cast<int>((4 * threads + j->tiles - 1) / j->tiles);
     if (chunks > j->groups) chunks = j->groups;
   }
@@ -229,20 +252,22 @@ void RunGemm(GemmJob* j, int threads) {
 
 }  // namespace
 
-size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s) {
+ScratchLayout ConvLayout(Isa isa, const ConvShape& s, bool packed_output) {
+  const int taps = s.kernel_h * s.kernel_w;
   return MakeLayout(isa, PackedWidth(s.in_c),
-                    static_cast<int64_t>(s.out_h) * s.out_w * s.kernel_h *
-                        s.kernel_w,
-                    s.kernel_h * s.kernel_w)
-      .total;
+                    static_cast<int64_t>(s.out_h) * s.out_w * taps, taps,
+                    s.out_c, packed_output);
+}
+
+size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
+                                     bool packed_output) {
+  return ConvLayout(isa, s, packed_output).total;
 }
 
 void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
-                                     void* scratch) {
+                                     void* scratch, bool packed_output) {
   const int width = PackedWidth(s.in_c);
-  const int taps = s.kernel_h * s.kernel_w;
-  const ScratchLayout l = MakeLayout(
-      isa, width, static_cast<int64_t>(s.out_h) * s.out_w * taps, taps);
+  const ScratchLayout l = ConvLayout(isa, s, packed_output);
   unsigned char* base = AlignedBase(scratch);
   std::memset(base + l.zero_row, 0, sizeof(uint32_t) * width);
   int32_t* off = reinterpret_cast<int32_t*>(base + l.offsets);
@@ -262,13 +287,15 @@ void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
 
 void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
                        const uint32_t* packed, Activation act, int threads,
-                       void* scratch, float* out) {
+                       void* scratch, float* out,
+                       const PackedOutput* packed_out) {
   const int taps = s.kernel_h * s.kernel_w;
   const int width = PackedWidth(s.in_c);
-  const ScratchLayout l = MakeLayout(
-      isa, width, static_cast<int64_t>(s.out_h) * s.out_w * taps, taps);
+  const ScratchLayout l = ConvLayout(isa, s, packed_out != nullptr);
   GemmJob j;
   j.mk = TernaryGemmMicroKernels(isa);
+  j.isa = isa;
+  j.packed_out = packed_out;
   j.taps = taps;
   j.blocks = NumBlocks(s.in_c);
   j.groups = Groups(s.out_c, j.mk.lanes);
@@ -288,14 +315,17 @@ void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
 }
 
 size_t FullyConnectedTernaryGemmScratchBytes(Isa isa,
-                                             const FullyConnectedShape& s) {
-  return MakeLayout(isa, PackedWidth(s.in_c), 0, 1).total;
+                                             const FullyConnectedShape& s,
+                                             bool packed_output) {
+  return MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c, packed_output)
+      .total;
 }
 
 void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
                                              const FullyConnectedShape& s,
-                                             void* scratch) {
-  const ScratchLayout l = MakeLayout(isa, PackedWidth(s.in_c), 0, 1);
+                                             void* scratch, bool packed_output) {
+  const ScratchLayout l =
+      MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c, packed_output);
   std::memset(AlignedBase(scratch) + l.zero_row, 0,
               sizeof(uint32_t) * PackedWidth(s.in_c));
 }
@@ -303,11 +333,14 @@ void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
 void FullyConnectedTernaryGemm(Isa isa, const FullyConnectedShape& s,
                                const int32_t* x_packed, const uint32_t* packed,
                                Activation act, int threads, void* scratch,
-                               float* out) {
+                               float* out, const PackedOutput* packed_out) {
   const int width = PackedWidth(s.in_c);
-  const ScratchLayout l = MakeLayout(isa, width, 0, 1);
+  const ScratchLayout l =
+      MakeLayout(isa, width, 0, 1, s.out_c, packed_out != nullptr);
   GemmJob j;
   j.mk = TernaryGemmMicroKernels(isa);
+  j.isa = isa;
+  j.packed_out = packed_out;
   j.taps = 1;
   j.blocks = NumBlocks(s.in_c);
   j.groups = Groups(s.out_c, j.mk.lanes);

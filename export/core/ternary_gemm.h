@@ -62,25 +62,42 @@ size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c);
 void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
                      const float* scale, const float* bias, uint32_t* packed);
 
+// A bit-packed (ternarized) output instead of floats: the layer's float
+// result y (after its activation) becomes t = sgn * ([y > hi] - [y < lo])
+// per output channel, written in the compute packing. Each tile's floats stay
+// in per-thread scratch (cache-resident) and are ternarized right away.
+struct PackedOutput {
+  const float* thresholds = nullptr;  // float [3][out_c]: lo, hi, sgn
+  int32_t* out = nullptr;             // [pixels][PackedWidth(out_c)]
+};
+
 // Conv2D. The scratch holds the zero row, the tap offsets of every output
-// pixel and the per-thread pointer tables; prepare it once per shape.
-size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s);
+// pixel and the per-thread pointer tables (and, for a packed output, the
+// per-thread float tiles); prepare it once per shape.
+size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
+                                     bool packed_output = false);
 void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
-                                     void* scratch);
+                                     void* scratch, bool packed_output = false);
+// Writes floats to `out`, or, when `packed` is given, packed trits to
+// packed->out (`out` unused).
 void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
                        const uint32_t* packed, Activation act, int threads,
-                       void* scratch, float* out);
+                       void* scratch, float* out,
+                       const PackedOutput* packed_out = nullptr);
 
 // Fully connected: rows of x are the pixels (one tap).
 size_t FullyConnectedTernaryGemmScratchBytes(Isa isa,
-                                             const FullyConnectedShape& s);
+                                             const FullyConnectedShape& s,
+                                             bool packed_output = false);
 void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
                                              const FullyConnectedShape& s,
-                                             void* scratch);
+                                             void* scratch,
+                                             bool packed_output = false);
 void FullyConnectedTernaryGemm(Isa isa, const FullyConnectedShape& s,
                                const int32_t* x_packed, const uint32_t* packed,
                                Activation act, int threads, void* scratch,
-                               float* out);
+                               float* out,
+                               const PackedOutput* packed_out = nullptr);
 
 // ---------------------------------------------------------------------------
 // Micro-kernel interface (one implementation per ISA, in

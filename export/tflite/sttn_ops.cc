@@ -140,6 +140,7 @@ struct OpData {
   int depth_multiplier = 0;
   core::Padding padding = core::Padding::kValid;
   core::Activation activation = core::Activation::kNone;
+  bool packed_out = false;  // `output` = "PACKED" (version >= 2)
 
   // Constants, prepared once.
   bool constants_ready = false;
@@ -147,12 +148,14 @@ struct OpData {
   HeapArray<uint32_t> gemm;     // optimized ternary: ternary_gemm.h layout
   HeapArray<float> w_float;     // optimized float-input
   HeapArray<float> scale, bias, thresholds;
+  HeapArray<float> out_thresholds;  // packed output: [3][out_c]
 
   // Shapes of the current Prepare.
   core::ConvShape conv;
   core::FullyConnectedShape fc;
   int64_t rows = 0;  // SttnTernarize
   HeapArray<uint8_t> scratch;
+  HeapArray<float> float_out;  // packed output of the non-GEMM paths
 };
 
 // ---------------------------------------------------------------------------
@@ -260,15 +263,17 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   // Keys each op accepts. `tfl_fusable_op` is the marker attribute of the
   // converter's experimental_implements route; it carries no meaning here.
   static const char* const kTernarizeKeys[] = {"version", "channels", nullptr};
-  static const char* const kFcKeys[] = {"version", "in_channels",
-                                        "out_channels", "activation", nullptr};
+  static const char* const kFcKeys[] = {"version",    "in_channels",
+                                        "out_channels", "activation",
+                                        "output",     nullptr};
   static const char* const kConvKeys[] = {
       "version",  "in_channels", "out_channels", "kernel_h",   "kernel_w",
-      "stride_h", "stride_w",    "padding",      "activation", nullptr};
+      "stride_h", "stride_w",    "padding",      "activation", "output",
+      nullptr};
   static const char* const kDepthwiseKeys[] = {
       "version",    "in_channels", "out_channels", "kernel_h",
       "kernel_w",   "stride_h",    "stride_w",     "padding",
-      "activation", "depth_multiplier", nullptr};
+      "activation", "depth_multiplier", "output",  nullptr};
   const char* const* keys =
       od->kind == OpKind::kTernarize ? kTernarizeKeys
       : IsFullyConnected(od->kind)   ? kFcKeys
@@ -286,11 +291,13 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   }
 
   if (!GetInt(m, od, "version", INT64_MIN, INT64_MAX, &od->version)) return;
-  if (od->version != kOpFormatVersion) {
+  if (od->version < kOldestOpFormatVersion || od->version > kOpFormatVersion) {
     SetOptionsError(od,
                     "%s: custom option `version` is %" PRId64
-                    ", but these kernels implement op format version %d",
-                    op, od->version, kOpFormatVersion);
+                    ", but these kernels implement op format versions %d to %d "
+                    "(re-export the model with this sttn-keras, or update the "
+                    "runtime)",
+                    op, od->version, kOldestOpFormatVersion, kOpFormatVersion);
     return;
   }
   if (od->kind == OpKind::kTernarize) {
@@ -307,6 +314,22 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
     return;
   }
   od->activation = act == 1 ? core::Activation::kRelu : core::Activation::kNone;
+  if (m.Find("output") != nullptr) {
+    if (od->version < 2) {
+      SetOptionsError(od,
+                      "%s: custom option `output` needs op format version >= 2, "
+                      "received version %" PRId64,
+                      op, od->version);
+      return;
+    }
+    static const char* const kOutputs[] = {"FLOAT", "PACKED", nullptr};
+    int output;
+    if (!GetEnum(m, od, "output", kOutputs, "\"FLOAT\" or \"PACKED\"",
+                 &output)) {
+      return;
+    }
+    od->packed_out = output == 1;
+  }
   if (IsFullyConnected(od->kind)) {
     od->options_ok = true;
     return;
@@ -620,15 +643,58 @@ TfLiteStatus PrepareAffineConstants(TfLiteOpaqueContext* ctx,
   return kTfLiteOk;
 }
 
+// Output type of a conv / FC op: packed int32 trits or float32.
+TfLiteType OutputType(const OpData* od) {
+  return od->packed_out ? kTfLiteInt32 : kTfLiteFloat32;
+}
+
+// Packed output: validates and copies the thresholds (input 4).
+bool LoadOutputThresholds(TfLiteOpaqueContext* ctx, OpData* od,
+                          TfLiteOpaqueNode* node) {
+  const char* what = "input 4 (`output_thresholds`)";
+  const TfLiteOpaqueTensor* th = TfLiteOpaqueNodeGetInput(ctx, node, 4);
+  if (!CheckTensor(ctx, od, th, what, kTfLiteFloat32, 2)) return false;
+  if (TfLiteOpaqueTensorDim(th, 0) != 3 ||
+      TfLiteOpaqueTensorDim(th, 1) != od->out_c) {
+    Report(ctx, od, "%s must have shape [3, %d], received [%d, %d]", what,
+           od->out_c, static_cast<int>(TfLiteOpaqueTensorDim(th, 0)),
+           static_cast<int>(TfLiteOpaqueTensorDim(th, 1)));
+    return false;
+  }
+  if (!CheckConstant(ctx, od, th, what)) return false;
+  const size_t n = 3 * static_cast<size_t>(od->out_c);
+  if (TfLiteOpaqueTensorByteSize(th) != n * sizeof(float) ||
+      !od->out_thresholds.Resize(n)) {
+    Report(ctx, od, "%s has a wrong byte size or could not be copied", what);
+    return false;
+  }
+  std::memcpy(od->out_thresholds.data(), TfLiteOpaqueTensorData(th),
+              n * sizeof(float));
+  const core::Status st =
+      core::ValidateThresholds(od->out_thresholds.data(), od->out_c);
+  if (!st.ok()) {
+    Report(ctx, od, "%s: %s", what, st.message());
+    return false;
+  }
+  return true;
+}
+
+// Packed output on a path that computes floats first: room for them.
+bool NeedsFloatOut(const OpData* od) {
+  const bool gemm = !IsFloatIn(od->kind) && !IsDepthwise(od->kind) &&
+                    od->kernel != kReference;
+  return od->packed_out && !gemm;
+}
+
 TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
                              OpData* od) {
-  if (!CheckCounts(ctx, od, node, 4)) return kTfLiteError;
+  if (!CheckCounts(ctx, od, node, od->packed_out ? 5 : 4)) return kTfLiteError;
   const bool float_in = IsFloatIn(od->kind);
   const bool depthwise = IsDepthwise(od->kind);
   const TfLiteOpaqueTensor* x = TfLiteOpaqueNodeGetInput(ctx, node, 0);
   TfLiteOpaqueTensor* out = TfLiteOpaqueNodeGetOutput(ctx, node, 0);
   if (!CheckActivationInput(ctx, od, x, float_in, od->in_c, 4, 4) ||
-      !CheckTensor(ctx, od, out, "output 0", kTfLiteFloat32, -1)) {
+      !CheckTensor(ctx, od, out, "output 0", OutputType(od), -1)) {
     return kTfLiteError;
   }
   core::ConvShape shape;
@@ -648,6 +714,9 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
                   : static_cast<int64_t>(od->out_c) * od->kernel_h *
                         od->kernel_w * od->in_c;
     if (PrepareAffineConstants(ctx, node, od, n_trits) != kTfLiteOk) {
+      return kTfLiteError;
+    }
+    if (od->packed_out && !LoadOutputThresholds(ctx, od, node)) {
       return kTfLiteError;
     }
     if (od->kernel != kReference) {
@@ -684,28 +753,37 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
   if (!float_in && od->kernel != kReference) {
     const size_t bytes =
         depthwise ? core::DepthwiseTernaryScratchBytes(shape)
-                  : core::Conv2DTernaryGemmScratchBytes(od->isa, shape);
+                  : core::Conv2DTernaryGemmScratchBytes(od->isa, shape,
+                                                        od->packed_out);
     if (!od->scratch.Resize(bytes)) {
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
     }
     if (!depthwise) {
-      core::PrepareConv2DTernaryGemmScratch(od->isa, shape,
-                                            od->scratch.data());
+      core::PrepareConv2DTernaryGemmScratch(od->isa, shape, od->scratch.data(),
+                                            od->packed_out);
     }
   }
-  const int dims[4] = {shape.batch, shape.out_h, shape.out_w, shape.out_c};
+  if (NeedsFloatOut(od) &&
+      !od->float_out.Resize(static_cast<size_t>(shape.batch) * shape.out_h *
+                            shape.out_w * shape.out_c)) {
+    Report(ctx, od, "out of memory allocating the float output");
+    return kTfLiteError;
+  }
+  const int dims[4] = {shape.batch, shape.out_h, shape.out_w,
+                       od->packed_out ? core::PackedWidth(shape.out_c)
+                                      : shape.out_c};
   return ResizeOutput(ctx, od, out, dims, 4) ? kTfLiteOk : kTfLiteError;
 }
 
 TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
                                    TfLiteOpaqueNode* node, OpData* od) {
-  if (!CheckCounts(ctx, od, node, 4)) return kTfLiteError;
+  if (!CheckCounts(ctx, od, node, od->packed_out ? 5 : 4)) return kTfLiteError;
   const bool float_in = IsFloatIn(od->kind);
   const TfLiteOpaqueTensor* x = TfLiteOpaqueNodeGetInput(ctx, node, 0);
   TfLiteOpaqueTensor* out = TfLiteOpaqueNodeGetOutput(ctx, node, 0);
   if (!CheckActivationInput(ctx, od, x, float_in, od->in_c, -1, 1) ||
-      !CheckTensor(ctx, od, out, "output 0", kTfLiteFloat32, -1)) {
+      !CheckTensor(ctx, od, out, "output 0", OutputType(od), -1)) {
     return kTfLiteError;
   }
   const int rank = TfLiteOpaqueTensorNumDims(x);
@@ -719,7 +797,7 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
     dims[i] = TfLiteOpaqueTensorDim(x, i);
     rows *= dims[i];
   }
-  dims[rank - 1] = od->out_c;
+  dims[rank - 1] = od->packed_out ? core::PackedWidth(od->out_c) : od->out_c;
   core::FullyConnectedShape shape;
   const core::Status st =
       core::ComputeFullyConnectedShape(rows, od->in_c, od->out_c, &shape);
@@ -732,6 +810,9 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
     if (PrepareAffineConstants(ctx, node, od,
                                static_cast<int64_t>(od->out_c) * od->in_c) !=
         kTfLiteOk) {
+      return kTfLiteError;
+    }
+    if (od->packed_out && !LoadOutputThresholds(ctx, od, node)) {
       return kTfLiteError;
     }
     if (od->kernel != kReference) {
@@ -759,13 +840,18 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
     od->constants_ready = true;
   }
   if (!float_in && od->kernel != kReference) {
-    if (!od->scratch.Resize(
-            core::FullyConnectedTernaryGemmScratchBytes(od->isa, shape))) {
+    if (!od->scratch.Resize(core::FullyConnectedTernaryGemmScratchBytes(
+            od->isa, shape, od->packed_out))) {
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
     }
-    core::PrepareFullyConnectedTernaryGemmScratch(od->isa, shape,
-                                                  od->scratch.data());
+    core::PrepareFullyConnectedTernaryGemmScratch(
+        od->isa, shape, od->scratch.data(), od->packed_out);
+  }
+  if (NeedsFloatOut(od) && !od->float_out.Resize(static_cast<size_t>(rows) *
+                                                 od->out_c)) {
+    Report(ctx, od, "out of memory allocating the float output");
+    return kTfLiteError;
   }
   return ResizeOutput(ctx, od, out, dims, rank) ? kTfLiteOk : kTfLiteError;
 }
@@ -833,7 +919,16 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
   const float* scale = od->scale.data();
   const float* bias = od->bias.data();
   const core::Activation act = od->activation;
-  float* out = static_cast<float*>(y);
+  // Packed output: the GEMM ternarizes tile by tile; the other paths write
+  // floats to od->float_out, ternarized below.
+  core::PackedOutput packed;
+  const core::PackedOutput* packed_out = nullptr;
+  if (od->packed_out) {
+    packed.thresholds = od->out_thresholds.data();
+    packed.out = static_cast<int32_t*>(y);
+    packed_out = &packed;
+  }
+  float* out = NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
   switch (kOp) {
     case OpKind::kTernarize:
       if (opt) {
@@ -851,7 +946,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
         core::Conv2DTernaryGemm(od->isa, od->conv,
                                 static_cast<const int32_t*>(x),
                                 od->gemm.data(), act, NumThreads(ctx),
-                                od->scratch.data(), out);
+                                od->scratch.data(), out, packed_out);
       } else {
         core::Conv2DTernaryReference(od->conv, static_cast<const int32_t*>(x),
                                      od->w_trits.data(), scale, bias, act, out);
@@ -870,7 +965,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::FullyConnectedTernaryGemm(
             od->isa, od->fc, static_cast<const int32_t*>(x), od->gemm.data(),
-            act, NumThreads(ctx), od->scratch.data(), out);
+            act, NumThreads(ctx), od->scratch.data(), out, packed_out);
       } else {
         core::FullyConnectedTernaryReference(
             od->fc, static_cast<const int32_t*>(x), od->w_trits.data(), scale,
@@ -910,6 +1005,19 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
             bias, act, out);
       }
       break;
+  }
+  if (NeedsFloatOut(od)) {
+    const int64_t rows = IsFullyConnected(kOp)
+                             ? od->fc.rows
+                             : static_cast<int64_t>(od->conv.batch) *
+                                   od->conv.out_h * od->conv.out_w;
+    if (opt) {
+      core::TernarizeOptimized(out, rows, od->out_c, od->out_thresholds.data(),
+                               od->isa, static_cast<int32_t*>(y));
+    } else {
+      core::TernarizeReference(out, rows, od->out_c, od->out_thresholds.data(),
+                               static_cast<int32_t*>(y));
+    }
   }
   if (profile) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

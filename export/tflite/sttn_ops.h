@@ -43,8 +43,11 @@ constexpr int kNumKernelTypes = 7;
 using NumThreadsQuery = int (*)(const TfLiteOpaqueContext* context);
 void SetNumThreadsQuery(NumThreadsQuery query);
 
-// The op format version these kernels implement (and the only one accepted).
-constexpr int kOpFormatVersion = 1;
+// The op format version these kernels implement, and the oldest they still
+// accept (docs/op-format.md, "Versioning"). Version 2 adds the optional
+// `output` = "PACKED" of the conv / fully connected / depthwise ops.
+constexpr int kOpFormatVersion = 2;
+constexpr int kOldestOpFormatVersion = 1;
 
 const TfLiteOperator* Register_TERNARIZE(KernelType kernel_type);
 const TfLiteOperator* Register_CONV2D(KernelType kernel_type);
