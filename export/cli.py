@@ -3,6 +3,8 @@
 Example::
 
     sttn-export --model model.keras --output model.tflite
+    sttn-export --model model.keras --output small.tflite \
+        --float_layers=int8_weights --weight_encoding=base3
 
 Prints the op histogram of the result and its size next to a float32
 TFLite export of the same architecture.
@@ -19,6 +21,12 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", None, "Path to a saved Keras model (.keras).")
 flags.DEFINE_string("output", None, "Where to write the .tflite file.")
+flags.DEFINE_enum("float_layers", "float32", ["float32", "int8_weights"],
+                  "How the layers that stay float (stem, classifier) store their "
+                  "weights: float32, or int8 (dynamic-range quantization).")
+flags.DEFINE_enum("weight_encoding", "base3", ["base3", "trit2"],
+                  "Ternary weight packing: base3 (1.6 bits per weight) or trit2 "
+                  "(2 bits per weight).")
 flags.DEFINE_bool("compare_float", True,
                   "Also convert the float32 equivalent and print the size ratio.")
 
@@ -27,8 +35,17 @@ def _format_size(n):
     return f"{n / 1024:.1f} KiB" if n < (1 << 20) else f"{n / (1 << 20):.2f} MiB"
 
 
-def export_file(model_path, output_path, compare_float=True, print_fn=print):
-    """Loads ``model_path``, exports it, prints a report, returns the bytes."""
+def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
+                float_layers="float32", weight_encoding="base3"):
+    """Loads ``model_path``, exports it, prints a report, returns the bytes.
+
+    ``float_layers`` and ``weight_encoding`` are passed to
+    :func:`sttn_keras.export.to_tflite`.
+
+    Example:
+
+    >>> export_file("m.keras", "m.tflite", weight_encoding="base3")  # doctest: +SKIP
+    """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
@@ -38,9 +55,11 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print):
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"--model: no such file: {model_path!r}")
     model = keras.models.load_model(model_path, compile=False)
-    data = converter.to_tflite(model, output_path)
+    data = converter.to_tflite(model, output_path, float_layers=float_layers,
+                               weight_encoding=weight_encoding)
     hist = inspect_model.op_histogram(data)
-    print_fn(f"Wrote {output_path} ({_format_size(len(data))})")
+    print_fn(f"Wrote {output_path} ({_format_size(len(data))}; float layers {float_layers}, "
+             f"weight encoding {weight_encoding})")
     print_fn("Op histogram:")
     width = max(len(k) for k in hist)
     for name, count in sorted(hist.items(), key=lambda kv: (not kv[0].startswith("Sttn"), kv[0])):
@@ -60,7 +79,8 @@ def main(argv):
     if not FLAGS.model or not FLAGS.output:
         raise app.UsageError("Both --model and --output are required.")
     try:
-        export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float)
+        export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float,
+                    float_layers=FLAGS.float_layers, weight_encoding=FLAGS.weight_encoding)
     except (ValueError, FileNotFoundError) as e:
         print(f"sttn-export: error: {e}", file=sys.stderr)
         return 2

@@ -5,20 +5,26 @@ The pipeline:
 1. :func:`~sttn_keras.export.folding.fold_model` merges each ternary layer's
    latent kernels into one ternary kernel and folds adjacent BatchNorms.
 2. The model is cloned with each ternary layer replaced by an export layer
-   that holds the folded constants (weights packed 2 bits per trit, uint8)
-   and calls the tagged ``tf.function``s of :mod:`.tf_ops`; folded BatchNorms
-   become identities; every other layer is reused as it is.
+   that holds the folded constants (weights packed at 2 bits per trit, or
+   1.6 with ``weight_encoding="base3"``, uint8) and calls the tagged
+   ``tf.function``s of :mod:`.tf_ops`; folded BatchNorms become identities;
+   every other layer is reused as it is.
 3. The stock ``tf.lite.TFLiteConverter`` converts it with builtins only
    (no Flex ops) and ``allow_custom_ops``; each tagged call becomes one
    CUSTOM op.
-4. The result is checked: every ternary layer became its custom op(s), no
-   Flex op is present.
+4. With ``float_layers="int8_weights"`` the float conv/dense builtins that
+   no ternary activation follows (the classifier) get int8 weights with
+   per-channel scales (:func:`quantize_float_weights`).
+5. The result is checked: every ternary layer became its custom op(s), no
+   Flex op is present, and every sttn op's constants are still the uint8
+   weights and float32 scale/bias/thresholds the kernels require.
 
 Needs TensorFlow (the Keras TensorFlow backend).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import os
@@ -30,8 +36,23 @@ from . import folding
 from . import inspect_model
 from . import packing
 from .folding import ExportError
+from .op_format import DEFAULT_WEIGHT_ENCODING, WEIGHT_ENCODINGS
 
-__all__ = ["to_tflite", "build_export_model", "ExportError"]
+__all__ = ["to_tflite", "build_export_model", "ExportError", "FLOAT_LAYERS",
+           "DEFAULT_FLOAT_LAYERS"]
+
+# How the layers that stay float (stem conv, classifier, ...) are stored.
+# "float32": as trained. "int8_weights": the float conv/dense layers whose
+# output reaches no ternary activation get int8 weights with per-channel
+# scales, float32 activations (TFLite's hybrid kernels). Full-integer "int8"
+# is not offered: see docs/op-format.md ("Float layers") for the
+# measurements behind both choices.
+FLOAT_LAYERS = ("float32", "int8_weights")
+DEFAULT_FLOAT_LAYERS = "float32"
+# Weight tensors smaller than this stay float32 (as in the TFLite
+# converter's dynamic-range quantization: the saving is not worth the
+# rounding).
+INT8_MIN_ELEMENTS = 1024
 
 
 def _tf():
@@ -52,10 +73,11 @@ class SttnExportLayer(keras.layers.Layer):
     freezes them into constant buffers of the ``.tflite`` file.
     """
 
-    def __init__(self, folded, **kwargs):
+    def __init__(self, folded, weight_encoding=DEFAULT_WEIGHT_ENCODING, **kwargs):
         super().__init__(**kwargs)
         self.folded = folded
-        packed = packing.pack_weights(folded.trits)
+        self.weight_encoding = weight_encoding
+        packed = packing.encode_weights(folded.trits, weight_encoding)
         self.packed_weights = self.add_weight(
             name="packed_weights", shape=packed.shape, dtype="uint8", trainable=False,
             initializer=keras.initializers.Constant(0),
@@ -95,15 +117,15 @@ class SttnExportLayer(keras.layers.Layer):
         if f.kind == "conv2d":
             op = tf_ops.conv2d_fn(float_input, o["in_channels"], o["out_channels"], o["kernel_h"],
                                   o["kernel_w"], o["stride_h"], o["stride_w"], o["padding"],
-                                  f.activation, packed_output)
+                                  f.activation, packed_output, self.weight_encoding)
         elif f.kind == "depthwise_conv2d":
             op = tf_ops.depthwise_conv2d_fn(float_input, o["in_channels"], o["depth_multiplier"],
                                             o["kernel_h"], o["kernel_w"], o["stride_h"],
                                             o["stride_w"], o["padding"], f.activation,
-                                            packed_output)
+                                            packed_output, self.weight_encoding)
         else:
             op = tf_ops.fully_connected_fn(float_input, o["in_channels"], o["out_channels"],
-                                           f.activation, packed_output)
+                                           f.activation, packed_output, self.weight_encoding)
         if packed_output:
             return op(x, self.packed_weights, self.scale, self.bias, self.output_thresholds)
         return op(x, self.packed_weights, self.scale, self.bias)
@@ -118,7 +140,13 @@ class FoldedAway(keras.layers.Layer):
         return inputs
 
 
-def build_export_model(model, plan=None):
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"Received an invalid value for `{name}`, expected one of "
+                         f"{allowed}. Received: {name}={value!r}")
+
+
+def build_export_model(model, plan=None, weight_encoding=DEFAULT_WEIGHT_ENCODING):
     """Clones ``model`` with its ternary layers replaced by export layers.
 
     The returned model runs in TensorFlow (the ops' reference bodies), which
@@ -135,11 +163,12 @@ def build_export_model(model, plan=None):
             f"traces TensorFlow graphs). Current backend: {keras.backend.backend()!r}. "
             "Save the model (.keras) and export it with KERAS_BACKEND=tensorflow."
         )
+    _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
     plan = plan or folding.fold_model(model)
 
     def replace(layer):
         if layer.name in plan.layers:
-            return SttnExportLayer(plan.layers[layer.name], name=layer.name)
+            return SttnExportLayer(plan.layers[layer.name], weight_encoding, name=layer.name)
         if layer.name in plan.folded_bns or layer.name in plan.fused_activations:
             return FoldedAway(name=layer.name)
         return layer
@@ -147,7 +176,8 @@ def build_export_model(model, plan=None):
     return keras.models.clone_model(model, clone_function=replace)
 
 
-def to_tflite(model, path=None, *, check=True):
+def to_tflite(model, path=None, *, check=True, float_layers=DEFAULT_FLOAT_LAYERS,
+              weight_encoding=DEFAULT_WEIGHT_ENCODING):
     """Exports a trained STTN model to a ``.tflite`` file with sttn custom ops.
 
     Args:
@@ -156,7 +186,22 @@ def to_tflite(model, path=None, *, check=True):
             converted by the stock TFLite converter as builtins.
         path: Where to write the file (``None``: only return the bytes).
         check: Verify the result: every ternary layer became sttn custom
-            ops, no Flex op, no float conv/FC left for a ternary layer.
+            ops, no Flex op, no float conv/FC left for a ternary layer, and
+            the sttn ops' constants have the types the kernels require.
+        float_layers: How the layers that are not ternary (stem conv,
+            classifier, ...) store their weights: ``"float32"`` (default)
+            or ``"int8_weights"``: every float CONV_2D / FULLY_CONNECTED
+            with at least 1024 weights whose output reaches no sttn op
+            (in practice the classifier) gets int8
+            weights with per-channel scales and runs as a TFLite hybrid op
+            (float32 activations). Layers that feed a ternary activation
+            stay float32: their int8 rounding flips trits downstream (see
+            :func:`quantize_float_weights`).
+        weight_encoding: How ternary weights are packed: ``"base3"``
+            (default, 5 trits per byte, 1.6 bits per trit) or ``"trit2"``
+            (2 bits per trit, 4 per byte). Both are decoded once when the
+            interpreter is prepared; base3 files are 20% smaller in their
+            ternary weights and load faster (benchmarks/results/size.md).
 
     Returns:
         The ``.tflite`` file as ``bytes``.
@@ -172,17 +217,21 @@ def to_tflite(model, path=None, *, check=True):
     >>> data = sttn.export.to_tflite(model, "model.tflite")    # doctest: +SKIP
     >>> sttn.export.op_histogram(data)                           # doctest: +SKIP
     {'CONV_2D': 1, 'SttnTernarize': 2, 'SttnConv2D': 1, ...}
+    >>> small = sttn.export.to_tflite(model, float_layers="int8_weights",
+    ...                               weight_encoding="base3")  # doctest: +SKIP
     """
     tf = _tf()
     if not isinstance(model, keras.Model):
         raise ExportError(f"Received an invalid value for `model`, expected a keras.Model. Received: model={model!r}")
+    _check_choice("float_layers", float_layers, FLOAT_LAYERS)
+    _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
     plan = folding.fold_model(model)
     if not plan.layers:
         raise ExportError(
             f"Model '{model.name}' has no sttn ternary layer: there is nothing to "
             "export with sttn ops (use the stock TFLite converter)."
         )
-    export_model = build_export_model(model, plan)
+    export_model = build_export_model(model, plan, weight_encoding)
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -193,8 +242,11 @@ def to_tflite(model, path=None, *, check=True):
             data = converter.convert()
     except Exception as e:  # the converter raises several private types
         raise ExportError(f"The TFLite converter failed on model '{model.name}': {e}") from e
+    if float_layers == "int8_weights":
+        data = quantize_float_weights(data)
     if check:
         _check_export(data, plan, model.name)
+        _check_sttn_constants(data, model.name)
     if path is not None:
         path = os.fspath(path)
         tmp = path + ".tmp"
@@ -221,6 +273,173 @@ def _check_export(data, plan, model_name):
                 f"Export of '{model_name}' expected {count} '{name}' ops, found "
                 f"{hist.get(name, 0)} (op histogram: {hist})."
             )
+
+
+class _AlignedBufferT:
+    """Packs a schema ``BufferT`` with its data 64-byte aligned in the file
+    (the converter aligns constant buffers; some runtimes require it)."""
+
+    def __init__(self, buf):
+        self.buf = buf
+
+    def Pack(self, builder):  # noqa: N802 (flatbuffers API name)
+        from ai_edge_litert import schema_py_generated as schema
+
+        data = None
+        if self.buf.data is not None:
+            payload = np.asarray(self.buf.data, np.uint8).tobytes()
+            builder.StartVector(1, len(payload), 64)
+            builder.head = builder.head - len(payload)
+            builder.Bytes[builder.head:builder.head + len(payload)] = payload
+            data = builder.EndVector()
+        schema.BufferStart(builder)
+        if data is not None:
+            schema.BufferAddData(builder, data)
+        return schema.BufferEnd(builder)
+
+
+# Builtin op versions TFLite assigns to hybrid ops with per-channel int8
+# weights (what the converter's dynamic-range pass writes for them).
+_HYBRID_OP_VERSION = {"CONV_2D": 5, "FULLY_CONNECTED": 12}
+
+
+def quantize_float_weights(data, min_elements=INT8_MIN_ELEMENTS):
+    """Stores the classifier-like float layers of an export with int8 weights.
+
+    Every ``CONV_2D`` / ``FULLY_CONNECTED`` builtin whose float32 constant
+    weights have at least ``min_elements`` elements and whose output reaches
+    no sttn op (so no ternary activation follows) gets symmetric per-output-channel int8 weights
+    (``scale = max|w| / 127``, zero point 0), which TFLite runs as a hybrid
+    op: activations stay float32 and are quantized on the fly. The sttn
+    ops' inputs are never touched.
+
+    Why not the converter's dynamic-range pass
+    (``optimizations = [tf.lite.Optimize.DEFAULT]``): it quantizes every
+    float layer, including a stem conv that feeds a ternary activation,
+    and it has no per-layer switch. The stem's rounding moves activations
+    across the ternary thresholds: on the CIFAR-10 copy (small_cnn with a
+    1296-weight stem) argmax agreement with Keras fell to 89%, against
+    99.9% with only the classifier quantized.
+
+    Args:
+        data: A ``.tflite`` file (bytes) as written by the converter.
+        min_elements: Smaller weight tensors stay float32.
+
+    Returns:
+        The rewritten file as ``bytes`` (constant buffers 64-byte aligned).
+
+    Example:
+
+    >>> small = quantize_float_weights(to_tflite(model))       # doctest: +SKIP
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = inspect_model.read_model(data)
+    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    buffer_users = collections.Counter(t.buffer for sg in m.subgraphs for t in sg.tensors)
+    changed = False
+    for sg in m.subgraphs:
+        consumers = collections.defaultdict(list)
+        for k, op in enumerate(sg.operators):
+            for t in op.inputs if op.inputs is not None else ():
+                if t >= 0:
+                    consumers[int(t)].append(k)
+
+        def op_name(op):
+            code = m.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            if code.customCode is not None and builtin == 32:
+                return code.customCode.decode()
+            return builtin_names.get(builtin, str(builtin))
+
+        def reaches_sttn_op(start):
+            seen, todo = set(), [start]
+            while todo:
+                k = todo.pop()
+                if k in seen:
+                    continue
+                seen.add(k)
+                if op_name(sg.operators[k]).startswith("Sttn"):
+                    return True
+                for t in sg.operators[k].outputs:
+                    todo.extend(consumers.get(int(t), ()))
+            return False
+
+        for k, op in enumerate(sg.operators):
+            name = op_name(op)
+            if name not in _HYBRID_OP_VERSION or len(op.inputs) < 2 or op.inputs[1] < 0:
+                continue
+            w = sg.tensors[op.inputs[1]]
+            buf = m.buffers[w.buffer]
+            if (w.type != schema.TensorType.FLOAT32 or buf.data is None
+                    or (w.quantization is not None and w.quantization.scale is not None)
+                    or buffer_users[w.buffer] != 1 or len(consumers[int(op.inputs[1])]) != 1):
+                continue
+            weights = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), np.float32)
+            if weights.size < min_elements or reaches_sttn_op(k):
+                continue
+            weights = weights.reshape(int(w.shape[0]), -1)
+            scale = np.abs(weights).max(axis=1) / 127.0
+            scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+            q = np.clip(np.round(weights / scale[:, None]), -127, 127).astype(np.int8)
+            buf.data = q.reshape(-1).view(np.uint8)
+            w.type = schema.TensorType.INT8
+            qp = schema.QuantizationParametersT()
+            qp.scale = scale.tolist()
+            qp.zeroPoint = [0] * scale.size
+            qp.quantizedDimension = 0
+            w.quantization = qp
+            if name == "FULLY_CONNECTED" and op.builtinOptions is not None:
+                op.builtinOptions.asymmetricQuantizeInputs = True
+            code = m.operatorCodes[op.opcodeIndex]
+            code.version = max(int(code.version), _HYBRID_OP_VERSION[name])
+            changed = True
+    if not changed:
+        return bytes(data)
+    if any(getattr(b, "offset", 0) for b in m.buffers):
+        raise ExportError("The converter wrote buffers at file offsets; int8_weights cannot "
+                          "rewrite such a file.")
+    m.buffers = [_AlignedBufferT(b) for b in m.buffers]
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+# Required type of each constant input of the sttn ops (input index -> type
+# name); index 0 is the activation.
+_CONSTANT_INPUT_TYPES = {"SttnTernarize": {1: "FLOAT32"}}
+_AFFINE_INPUT_TYPES = {1: "UINT8", 2: "FLOAT32", 3: "FLOAT32"}
+
+
+def _check_sttn_constants(data, model_name):
+    """Every sttn op's weights/scale/bias/thresholds are constant tensors of
+    the type the kernels require (a quantization pass must not touch them)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    m = inspect_model.read_model(data)
+    for subgraph in m.subgraphs or []:
+        for op in subgraph.operators or []:
+            code = m.operatorCodes[op.opcodeIndex]
+            if code.customCode is None:
+                continue
+            name = code.customCode.decode()
+            if not name.startswith("Sttn"):
+                continue
+            required = _CONSTANT_INPUT_TYPES.get(name, _AFFINE_INPUT_TYPES)
+            for index, type_name in required.items():
+                tensor = subgraph.tensors[op.inputs[index]]
+                got = type_names.get(tensor.type, str(tensor.type))
+                buf = m.buffers[tensor.buffer]
+                constant = buf.data is not None or bool(getattr(buf, "size", 0))
+                if got != type_name or not constant or tensor.quantization is not None and (
+                        tensor.quantization.scale is not None):
+                    raise ExportError(
+                        f"Export of '{model_name}': input {index} of a '{name}' op must be a "
+                        f"constant {type_name} tensor without quantization parameters; "
+                        f"received type {got}, constant={constant}, tensor "
+                        f"'{tensor.name.decode() if tensor.name else ''}'.")
 
 
 def float_equivalent(model):
@@ -266,6 +485,36 @@ def float_tflite(model):
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
+
+
+def int8_tflite(model, representative_data):
+    """A full-integer int8 TFLite export of :func:`float_equivalent` (stock
+    converter, builtins only, int8 inside, float32 input/output), the
+    baseline an STTN file must beat in size.
+
+    Args:
+        model: An STTN Keras model.
+        representative_data: A float32 array of example inputs (a few dozen
+            batches of 1 are drawn from it) for the activation ranges.
+
+    Example:
+
+    >>> x = converter.random_check_input(model, batch=8)       # doctest: +SKIP
+    >>> len(int8_tflite(model, x))                              # doctest: +SKIP
+    """
+    tf = _tf()
+    data = np.asarray(representative_data, np.float32)
+
+    def examples():
+        for i in range(min(len(data), 32)):
+            yield [data[i:i + 1]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = examples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with contextlib.redirect_stdout(io.StringIO()):
         return bytes(converter.convert())
 

@@ -1,10 +1,23 @@
 """Constants of the custom-op format (docs/op-format.md), shared by the
 exporter, the file inspector and the runtime. No dependencies."""
 
+# The newest op format version the exporter writes and the kernels read, and
+# the oldest the kernels still accept (export/tflite/sttn_ops.h holds the same
+# two numbers as kOpFormatVersion / kOldestOpFormatVersion). Version-1 files
+# (no `output`, no `weight_encoding` option) run unchanged. The exporter
+# writes version 1 for an op that uses no version-2 feature.
 OP_FORMAT_VERSION = 2
-# The oldest version the kernels still load (version-1 files have no `output`
-# option; they run unchanged).
 OLDEST_OP_FORMAT_VERSION = 1
+
+# Weight encodings (option `weight_encoding`, op format version >= 2).
+# "trit2": 2 bits per trit, 4 per byte (the only encoding of version 1).
+# "base3": 5 trits per byte as base-3 digits, 1.6 bits per trit.
+TRIT2 = "trit2"
+BASE3 = "base3"
+WEIGHT_ENCODINGS = (TRIT2, BASE3)
+# base3 is the default: 20% smaller ternary weights than trit2 and a faster
+# decode at load time (benchmarks/results/size.md).
+DEFAULT_WEIGHT_ENCODING = BASE3
 
 TERNARIZE = "SttnTernarize"
 CONV2D = "SttnConv2D"

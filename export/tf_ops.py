@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from .op_format import (  # noqa: F401  (re-exported for callers)
     ALL_OPS,
+    BASE3,
     CONV2D,
     CONV2D_FLOAT_IN,
     DEPTHWISE_CONV2D,
@@ -27,6 +28,7 @@ from .op_format import (  # noqa: F401  (re-exported for callers)
     FULLY_CONNECTED_FLOAT_IN,
     OP_FORMAT_VERSION,
     TERNARIZE,
+    TRIT2,
 )
 
 
@@ -79,12 +81,23 @@ def _unpack(words, channels):
     return trits[..., :channels]
 
 
-def _unpack_weights(packed, n):
-    """uint8 file-packed weights -> float32 trits [n]."""
+def _unpack_weights(packed, n, encoding=TRIT2):
+    """uint8 file-packed weights (``"trit2"`` or ``"base3"``) -> float32 trits [n]."""
     p = tf.cast(packed, tf.int32)
+    if encoding == BASE3:
+        digits = tf.stack([tf.math.floormod(tf.math.floordiv(p, 3 ** i), 3) for i in range(5)], 1)
+        digits = tf.reshape(digits, [-1])[:n]
+        return tf.cast(tf.where(digits == 1, 1, tf.where(digits == 2, -1, 0)), tf.float32)
     codes = tf.stack([tf.bitwise.bitwise_and(tf.bitwise.right_shift(p, s), 3) for s in (0, 2, 4, 6)], 1)
     codes = tf.reshape(codes, [-1])[:n]
     return tf.cast(tf.where(codes == 1, 1, tf.where(codes == 3, -1, 0)), tf.float32)
+
+
+def _weight_attrs(encoding):
+    if encoding not in (TRIT2, BASE3):
+        raise ValueError(f"Received an invalid value for `weight_encoding`, expected "
+                         f"'trit2' or 'base3'. Received: weight_encoding={encoding!r}")
+    return {"weight_encoding": encoding}
 
 
 def _epilogue(acc, scale, bias, activation):
@@ -100,12 +113,15 @@ def _ternarize_packed(x, thresholds, channels):
     return _pack(t, channels)
 
 
-def _attrs(version_1_attrs, packed_output):
-    """Version 1 unless the op writes a packed output (a version-2 feature),
-    so files without one still load in runtimes that know only version 1."""
+def _attrs(version_1_attrs, packed_output, weight_encoding=TRIT2):
+    """Version 1 unless the op uses a version-2 feature (a packed output, or
+    weights in an encoding other than trit2), so files without one still
+    load in runtimes that know only version 1."""
     attrs = dict(version_1_attrs, version=1)
     if packed_output:
         attrs.update(version=OP_FORMAT_VERSION, output="PACKED")
+    if weight_encoding != TRIT2:
+        attrs.update(version=OP_FORMAT_VERSION, **_weight_attrs(weight_encoding))
     return attrs
 
 
@@ -126,18 +142,19 @@ def ternarize_fn(channels):
 
 @functools.lru_cache(maxsize=None)
 def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride_h,
-              stride_w, padding, activation, packed_output=False):
+              stride_w, padding, activation, packed_output=False, weight_encoding=TRIT2):
     """``SttnConv2D`` / ``SttnConv2DFloatIn`` (with ``packed_output``: a 5th
     input of output thresholds and a packed int32 output)."""
     name = CONV2D_FLOAT_IN if float_input else CONV2D
     attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
                         kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h,
                         stride_w=stride_w, padding=padding, activation=activation),
-                   packed_output)
+                   packed_output, weight_encoding)
     n = out_channels * kernel_h * kernel_w * in_channels
 
     def body(x, weights, scale, bias):
-        kernel = tf.reshape(_unpack_weights(weights, n), [out_channels, kernel_h, kernel_w, in_channels])
+        kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
+                            [out_channels, kernel_h, kernel_w, in_channels])
         kernel = tf.transpose(kernel, [1, 2, 3, 0])
         xf = x if float_input else _unpack(x, in_channels)
         acc = tf.nn.conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
@@ -165,15 +182,16 @@ def _op(name, attrs, body, packed_output, out_channels):
 
 @functools.lru_cache(maxsize=None)
 def fully_connected_fn(float_input, in_channels, out_channels, activation,
-                       packed_output=False):
+                       packed_output=False, weight_encoding=TRIT2):
     """``SttnFullyConnected`` / ``SttnFullyConnectedFloatIn``."""
     name = FULLY_CONNECTED_FLOAT_IN if float_input else FULLY_CONNECTED
     attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
-                        activation=activation), packed_output)
+                        activation=activation), packed_output, weight_encoding)
     n = out_channels * in_channels
 
     def sttn_fully_connected(x, weights, scale, bias):
-        kernel = tf.transpose(tf.reshape(_unpack_weights(weights, n), [out_channels, in_channels]))
+        kernel = tf.transpose(tf.reshape(_unpack_weights(weights, n, weight_encoding),
+                                         [out_channels, in_channels]))
         xf = x if float_input else _unpack(x, in_channels)
         lead = tf.shape(xf)[:-1]
         acc = tf.matmul(tf.reshape(xf, [-1, in_channels]), kernel)
@@ -185,18 +203,20 @@ def fully_connected_fn(float_input, in_channels, out_channels, activation,
 
 @functools.lru_cache(maxsize=None)
 def depthwise_conv2d_fn(float_input, in_channels, depth_multiplier, kernel_h, kernel_w,
-                        stride_h, stride_w, padding, activation, packed_output=False):
+                        stride_h, stride_w, padding, activation, packed_output=False,
+                        weight_encoding=TRIT2):
     """``SttnDepthwiseConv2D`` / ``SttnDepthwiseConv2DFloatIn``."""
     name = DEPTHWISE_CONV2D_FLOAT_IN if float_input else DEPTHWISE_CONV2D
     out_channels = in_channels * depth_multiplier
     attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
                         depth_multiplier=depth_multiplier, kernel_h=kernel_h,
                         kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-                        padding=padding, activation=activation), packed_output)
+                        padding=padding, activation=activation), packed_output,
+                   weight_encoding)
     n = kernel_h * kernel_w * out_channels
 
     def sttn_depthwise_conv2d(x, weights, scale, bias):
-        kernel = tf.reshape(_unpack_weights(weights, n),
+        kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
                             [kernel_h, kernel_w, in_channels, depth_multiplier])
         xf = x if float_input else _unpack(x, in_channels)
         acc = tf.nn.depthwise_conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)

@@ -13,6 +13,19 @@ __all__ = ["summary", "LayerSummary", "ModelSummary"]
 
 TRIT_BITS = 2
 
+# The export choices (sttn_keras.export.to_tflite): how the layers that stay
+# float store their weights, and how trits are packed.
+FLOAT_LAYERS = ("float32", "int8_weights")
+WEIGHT_ENCODINGS = ("trit2", "base3")
+# int8_weights leaves weight tensors with fewer elements than this in float32
+# (sttn_keras.export.converter.INT8_MIN_ELEMENTS).
+INT8_MIN_ELEMENTS = 1024
+
+
+def _trit_bytes(n, weight_encoding):
+    """Bytes of ``n`` packed trits: 2 bits each (trit2) or 5 per byte (base3)."""
+    return math.ceil(n / 5) if weight_encoding == "base3" else math.ceil(n * TRIT_BITS / 8)
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerSummary:
@@ -29,12 +42,18 @@ class LayerSummary:
             ternary kernel.
         ternary_params: How many of ``params`` are trits.
         float32_bytes: Memory of ``params`` as float32.
-        deployed_bytes: Memory when deployed: trits at 2 bits, everything
-            else as float32 (a per-channel scale is added for ternary
-            kernels).
+        deployed_bytes: Memory when deployed with the ``float_layers`` and
+            ``weight_encoding`` given to :func:`summary`: trits at 2 bits
+            (``"trit2"``) or 1.6 bits (``"base3"``), a per-channel float32
+            scale added for ternary kernels; with ``"int8_weights"``, the
+            float conv/dense kernels of at least 1024 weights that come
+            after the last ternary activation (the classifier) as int8 plus
+            a float32 scale per output channel; everything else float32.
         ternary_macs: Multiply-accumulates with ternary weights and inputs.
         ternary_weight_macs: MACs with ternary weights and float inputs.
         float_macs: MACs in float.
+        deployed_bytes_by_choice: ``deployed_bytes`` for every
+            ``(float_layers, weight_encoding)`` pair.
     """
 
     name: str
@@ -47,6 +66,7 @@ class LayerSummary:
     ternary_macs: int
     ternary_weight_macs: int
     float_macs: int
+    deployed_bytes_by_choice: dict = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def macs(self):
@@ -77,6 +97,21 @@ class ModelSummary:
     @property
     def deployed_bytes(self):
         return self.total("deployed_bytes")
+
+    def deployed_bytes_for(self, float_layers="float32", weight_encoding="base3"):
+        """Total deployed bytes for one export choice (see :func:`summary`).
+
+        Example:
+
+        >>> s.deployed_bytes_for("int8_weights", "base3")       # doctest: +SKIP
+        """
+        key = (float_layers, weight_encoding)
+        if float_layers not in FLOAT_LAYERS or weight_encoding not in WEIGHT_ENCODINGS:
+            raise ValueError(
+                f"Received an invalid export choice, expected float_layers in {FLOAT_LAYERS} "
+                f"and weight_encoding in {WEIGHT_ENCODINGS}. Received: "
+                f"float_layers={float_layers!r}, weight_encoding={weight_encoding!r}")
+        return sum(row.deployed_bytes_by_choice[key] for row in self.layers)
 
     @property
     def compression_ratio(self):
@@ -127,6 +162,10 @@ class ModelSummary:
             f"ternary MACs: {100 * self.ternary_mac_fraction:.1f}% of "
             f"{_count(self.total('macs'))}"
         )
+        if self.layers:
+            lines.append("Deployed by export choice (float_layers + weight_encoding): " + ", ".join(
+                f"{fl} + {enc}: {_bytes(self.deployed_bytes_for(fl, enc))}"
+                for fl in FLOAT_LAYERS for enc in WEIGHT_ENCODINGS))
         return "\n".join(lines)
 
 
@@ -179,9 +218,25 @@ def _layer_macs(layer):
     return 0
 
 
-def _layer_row(layer):
+def _float_layer_bytes(layer, n_weights, float_layers, after_ternary_inputs):
+    """Deployed bytes of a layer kept float."""
+    kernel = getattr(layer, "kernel", None)
+    if (float_layers == "int8_weights" and after_ternary_inputs and kernel is not None
+            and isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
+                                   keras.layers.DepthwiseConv2D))
+            and math.prod(kernel.shape) >= INT8_MIN_ELEMENTS):
+        k = math.prod(kernel.shape)
+        channels = int(kernel.shape[-1]) * (
+            int(kernel.shape[-2]) if isinstance(layer, keras.layers.DepthwiseConv2D) else 1)
+        return k + 4 * channels + 4 * (n_weights - k)
+    return 4 * n_weights
+
+
+def _layer_row(layer, float_layers="float32", weight_encoding="base3",
+               after_ternary_inputs=False):
     macs = _layer_macs(layer)
     n_weights = sum(math.prod(w.shape) for w in layer.weights)
+    by_choice = {}
     if isinstance(layer, TernaryLayerMixin):
         kernel_size = math.prod(layer.latent_kernels[0].shape)
         latent = sum(math.prod(k.shape) for k in layer.latent_kernels)
@@ -192,11 +247,13 @@ def _layer_row(layer):
                 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
             )
             params = kernel_size + other
-            deployed = math.ceil(kernel_size * TRIT_BITS / 8) + 4 * (other + channels)
+            for fl in FLOAT_LAYERS:
+                for enc in WEIGHT_ENCODINGS:
+                    by_choice[(fl, enc)] = (_trit_bytes(kernel_size, enc)
+                                            + 4 * (other + channels))
             ternary_params = kernel_size
         else:
             params = n_weights
-            deployed = 4 * n_weights
             ternary_params = 0
         if layer.kernel_quantizer is not None and layer.input_quantizer is not None:
             precision, split = "ternary", (macs, 0, 0)
@@ -206,10 +263,15 @@ def _layer_row(layer):
             precision, split = "float", (0, 0, macs)
     else:
         params = n_weights
-        deployed = 4 * n_weights
         ternary_params = 0
         precision = "float" if (n_weights or macs) else "-"
         split = (0, 0, macs)
+    if not by_choice:
+        for fl in FLOAT_LAYERS:
+            for enc in WEIGHT_ENCODINGS:
+                by_choice[(fl, enc)] = _float_layer_bytes(layer, n_weights, fl,
+                                                          after_ternary_inputs)
+    deployed = by_choice[(float_layers, weight_encoding)]
     return LayerSummary(
         name=layer.name,
         type=type(layer).__name__,
@@ -221,6 +283,7 @@ def _layer_row(layer):
         ternary_macs=int(split[0]),
         ternary_weight_macs=int(split[1]),
         float_macs=int(split[2]),
+        deployed_bytes_by_choice={k: int(v) for k, v in by_choice.items()},
     )
 
 
@@ -232,19 +295,30 @@ def _flat_layers(model):
             yield layer
 
 
-def summary(model, print_fn=print):
+def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="base3"):
     """Prints and returns per-layer precision, memory and MACs of a model.
 
     For each layer: its precision, its parameter count (an STTN layer's two
     latent kernels count once: they deploy as one ternary kernel), its
-    memory as float32 and as deployed (trits at 2 bits, scales, biases and
-    other weights as float32), and its multiply-accumulates per example
-    split into ternary x ternary, ternary-weight x float, and float. Then the
-    totals and the compression ratio.
+    memory as float32 and as deployed (for the default export: trits at 1.6
+    bits, scales, biases and other weights as float32), and its
+    multiply-accumulates per example split into ternary x ternary,
+    ternary-weight x float, and float. Then the totals, the compression
+    ratio, and the deployed total for every export choice of
+    ``sttn_keras.export.to_tflite`` (``float_layers`` x ``weight_encoding``).
+
+    Deployed bytes count the weights, not the file: a ``.tflite`` adds the
+    graph and a few hundred bytes of metadata per tensor.
 
     Args:
         model: A built Keras model.
         print_fn: Function that prints the table (``None`` prints nothing).
+        float_layers: The export choice the ``Deployed`` column shows:
+            ``"float32"`` or ``"int8_weights"`` (the float conv/dense
+            kernels of at least 1024 weights after the last ternary
+            activation as int8 plus a float32 scale per output channel).
+        weight_encoding: ``"base3"`` (default, 1.6 bits per trit) or
+            ``"trit2"`` (2 bits per trit).
 
     Returns:
         A :class:`ModelSummary`.
@@ -256,19 +330,37 @@ def summary(model, print_fn=print):
     >>> s = sttn.summary(model, print_fn=None)
     >>> s.layers[0].ternary_macs, s.layers[0].deployed_bytes
     (8, 18)
+    >>> s.deployed_bytes_for("float32", "trit2")
+    18
     """
     if not isinstance(model, keras.Model):
         raise ValueError(
             "Received an invalid value for `model`, expected a keras.Model. "
             f"Received: model={model!r}"
         )
+    if float_layers not in FLOAT_LAYERS:
+        raise ValueError(
+            f"Received an invalid value for `float_layers`, expected one of {FLOAT_LAYERS}. "
+            f"Received: float_layers={float_layers!r}")
+    if weight_encoding not in WEIGHT_ENCODINGS:
+        raise ValueError(
+            f"Received an invalid value for `weight_encoding`, expected one of "
+            f"{WEIGHT_ENCODINGS}. Received: weight_encoding={weight_encoding!r}")
     if not model.built:
         raise ValueError(
             f"Model '{model.name}' is not built: give it an Input or call it "
             "once before summary()."
         )
+    layers = list(_flat_layers(model))
+    # Layers are in topological order: the export's int8_weights quantizes
+    # float layers after the last ternary activation only.
+    last_ternary_input = max(
+        (i for i, ly in enumerate(layers) if isinstance(ly, TernaryLayerMixin)
+         and ly.input_quantizer is not None), default=-1)
     result = ModelSummary(
-        name=model.name, layers=tuple(_layer_row(ly) for ly in _flat_layers(model))
+        name=model.name,
+        layers=tuple(_layer_row(ly, float_layers, weight_encoding, i > last_ternary_input)
+                     for i, ly in enumerate(layers)),
     )
     if print_fn is not None:
         print_fn(result.as_table())

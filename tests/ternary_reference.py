@@ -53,6 +53,22 @@ def pack_trits_file(trits: np.ndarray) -> np.ndarray:
     ).astype(np.uint8)
 
 
+def pack_trits_base3(trits: np.ndarray) -> np.ndarray:
+    """Packs trits into the base-3 file packing (op format v2, "base3").
+
+    Byte ``b`` is ``sum_i d_i * 3**i`` over trits ``5b + i`` (i = 0..4),
+    digit ``d`` = 0 for 0, 1 for +1, 2 for -1; missing trits are 0. Written
+    independently of ``sttn_keras.export.packing`` (plain loops).
+    """
+    t = _as_trits(trits).reshape(-1).tolist()
+    digit = {0: 0, 1: 1, -1: 2}
+    out = []
+    for start in range(0, len(t), 5):
+        group = t[start:start + 5]
+        out.append(sum(digit[v] * 3 ** i for i, v in enumerate(group)))
+    return np.array(out, dtype=np.uint8)
+
+
 def unpack_trits_file(buf: np.ndarray | bytes, n: int) -> np.ndarray:
     """Inverse of :func:`pack_trits_file`; validates like the kernels do.
 

@@ -116,10 +116,14 @@ def test_options_are_versioned_flexbuffer_maps(exported):
     # without one load in version-1 runtimes too.
     for op in ops:
         packed = op["options"].get("output") == "PACKED"
-        assert op["options"]["version"] == (2 if packed else 1)
+        base3 = op["options"].get("weight_encoding") == "base3"
+        assert op["options"]["version"] == (2 if packed or base3 else 1)
+        # base3 (the default encoding) on every op with weights.
+        assert base3 == (op["name"] != "SttnTernarize")
     conv = next(op for op in ops if op["name"] == "SttnConv2D" and op["options"]["out_channels"] == 33)
     assert conv["options"] == {
-        "version": 2, "in_channels": 16, "out_channels": 33, "kernel_h": 3, "kernel_w": 3,
+        "version": 2, "weight_encoding": "base3", "in_channels": 16, "out_channels": 33,
+        "kernel_h": 3, "kernel_w": 3,
         "stride_h": 2, "stride_w": 2, "padding": "VALID", "activation": "RELU",
         "output": "PACKED",
     }
@@ -127,7 +131,7 @@ def test_options_are_versioned_flexbuffer_maps(exported):
     assert len(conv["input_bytes"]) == 5 and conv["input_bytes"][4] == 3 * 33 * 4
 
 
-def test_weights_are_packed_at_most_one_twelfth_of_float32(model, exported):
+def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
     ops = inspect_model.custom_ops(exported)
     plan = folding.fold_model(model)
     for op in ops:
@@ -137,11 +141,13 @@ def test_weights_are_packed_at_most_one_twelfth_of_float32(model, exported):
         folded = next(f for f in plan.layers.values() if f.scale.shape[0] == n_out
                       and inspect_model.op_name_for(f.kind, f.thresholds is None) == op["name"])
         n = folded.trits.size
-        assert op["input_bytes"][1] == (n + 3) // 4
-        assert op["input_bytes"][1] <= 4 * n / 12 + 1
+        assert op["input_bytes"][1] == (n + 4) // 5  # base3, the default encoding
+        assert op["input_bytes"][1] <= 4 * n / 15 + 1
     # And the packed bytes decode back to the folded trits.
     t = plan.layers["t_conv"].trits
     np.testing.assert_array_equal(packing.unpack_weights(packing.pack_weights(t), t.size), t.ravel())
+    np.testing.assert_array_equal(
+        packing.unpack_weights_base3(packing.pack_weights_base3(t), t.size), t.ravel())
 
 
 def test_file_is_much_smaller_than_float(model, exported):

@@ -65,6 +65,21 @@ def _exact_floats(rng, shape):
     return (rng.integers(-8, 9, shape) / 4.0).astype(np.float32)
 
 
+# Weight encodings of the grid: a version-1 op (no `weight_encoding` key, the
+# files written before version 2 existed) on every kernel, base3 on every
+# kernel, and an explicit version-2 "trit2" on the reference kernel. The
+# weights are decoded once in Prepare, before any ISA path sees them.
+KERNEL_ENCODINGS = ([(k, None) for k in KERNELS] + [(k, "base3") for k in KERNELS]
+                    + [("reference", "trit2")])
+KERNEL_ENCODING_IDS = [f"{k}-{'v1' if e is None else 'v2_' + e}" for k, e in KERNEL_ENCODINGS]
+
+
+def _packed(trits: np.ndarray, encoding: str | None) -> np.ndarray:
+    if encoding == "base3":
+        return ref.pack_trits_base3(trits)
+    return ref.pack_trits_file(trits)
+
+
 def _run(model: bytes, x: np.ndarray, kernel: str) -> np.ndarray:
     interp = runtime.Interpreter(model, kernel=kernel)
     assert interp.kernel_path == kernel
@@ -127,10 +142,10 @@ def test_ternarize(kernel, rank, channels):
 CONV_GRID = list(itertools.product(CHANNELS, (1, 3), (1, 2), ("SAME", "VALID"), (1, 3)))
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
-def test_conv2d(kernel, float_in, cin, k, stride, padding, batch):
+def test_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
     rng = _rng("conv", cin, k, stride, padding, batch, float_in)
     cout = int(rng.integers(1, 9))
     activation = ("NONE", "RELU")[(cin + k + stride + batch) % 2]
@@ -147,18 +162,18 @@ def test_conv2d(kernel, float_in, cin, k, stride, padding, batch):
         x_in = ref.pack_activations(x)
     model = tb.conv_model(
         "conv2d", in_channels=cin, out_channels=cout, kernel=(kh, kw), strides=(sh, sw),
-        padding=padding, activation=activation, weights_packed=ref.pack_trits_file(wt),
-        scale=scale, bias=bias, input_hw=(h, w), float_in=float_in)
+        padding=padding, activation=activation, weights_packed=_packed(wt, encoding),
+        scale=scale, bias=bias, input_hw=(h, w), float_in=float_in, weight_encoding=encoding)
     y = _run(model, x_in, kernel)
     expected = ref.affine(ref.conv2d(x, wt, (sh, sw), padding), scale, bias, activation)
     assert y.shape == expected.shape
     np.testing.assert_array_equal(y, expected)
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
-def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch):
+def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
     rng = _rng("dw", cin, k, stride, padding, batch, float_in)
     mult = 1 + (cin + batch) % 2
     cout = cin * mult
@@ -175,8 +190,8 @@ def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch):
     model = tb.conv_model(
         "depthwise", in_channels=cin, out_channels=cout, kernel=(k, k),
         strides=(stride, stride), padding=padding, activation=activation,
-        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias, input_hw=(h, w),
-        depth_multiplier=mult, float_in=float_in)
+        weights_packed=_packed(wt, encoding), scale=scale, bias=bias, input_hw=(h, w),
+        depth_multiplier=mult, float_in=float_in, weight_encoding=encoding)
     y = _run(model, x_in, kernel)
     expected = ref.affine(ref.depthwise_conv2d(x, wt, mult, (stride, stride), padding),
                           scale, bias, activation)
@@ -184,12 +199,12 @@ def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch):
     np.testing.assert_array_equal(y, expected)
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("activation", ("NONE", "RELU"))
 @pytest.mark.parametrize("batch", (1, 3))
 @pytest.mark.parametrize("cin", CHANNELS + (100,))
-def test_fully_connected(kernel, float_in, activation, batch, cin):
+def test_fully_connected(kernel, float_in, activation, batch, cin, encoding):
     rng = _rng("fc", cin, batch, activation, float_in)
     cout = int(rng.integers(1, 12))
     wt = _trits(rng, (cout, cin))
@@ -197,8 +212,8 @@ def test_fully_connected(kernel, float_in, activation, batch, cin):
     x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
     x_in = x if float_in else ref.pack_activations(x)
     model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
-                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                        float_in=float_in)
+                        weights_packed=_packed(wt, encoding), scale=scale, bias=bias,
+                        float_in=float_in, weight_encoding=encoding)
     y = _run(model, x_in, kernel)
     expected = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
     np.testing.assert_array_equal(y, expected)
@@ -506,7 +521,7 @@ OPTS = dict(version=1, in_channels=33, out_channels=4, kernel_h=3, kernel_w=3,
 
 def test_bad_models_raise_clear_errors():
     lines = _child(_MAKE_CONV + """
-attempt(lambda: conv(options=dict(OPTS, version=2)))
+attempt(lambda: conv(options=dict(OPTS, version=3)))
 attempt(lambda: conv(options={k: v for k, v in OPTS.items() if k != "kernel_h"}))
 attempt(lambda: conv(options=dict(OPTS, in_channels=32)))
 attempt(lambda: conv(options=dict(OPTS, kernel_h="3")))
@@ -521,7 +536,7 @@ attempt(lambda: conv(options=b"\\x00\\x01\\x02garbage"))
 attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float32)))
 """)
     expected = [
-        "custom option `version` is 2",
+        "custom option `version` is 3, but these kernels implement op format versions 1 to 2",
         "custom option `kernel_h` is missing",
         "has 33 channels, but the options say in_channels = 32",
         "custom option `kernel_h` must be an int, received a string",
@@ -540,6 +555,49 @@ attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float
         assert fragment in line, (fragment, line)
     # Every model-level message names the op.
     assert all("SttnConv2DFloatIn" in line for line in lines[:-1]), lines
+
+
+def test_bad_weight_encodings_raise_clear_errors():
+    # n = 4 * 9 * 33 = 1188 trits: 238 base3 bytes, the last one holding 3 trits.
+    lines = _child(_MAKE_CONV + """
+t = np.random.default_rng(1).integers(-1, 2, 4 * 9 * 33).astype(np.int8)
+good = ref.pack_trits_base3(t)
+V2 = dict(OPTS, version=2, weight_encoding="base3")
+attempt(lambda: conv(packed=good, options=V2))
+bad = good.copy(); bad[17] = 243
+attempt(lambda: conv(packed=bad, options=V2))
+bad = good.copy(); bad[5] = 255
+attempt(lambda: conv(packed=bad, options=V2))
+attempt(lambda: conv(packed=good[:-1], options=V2))
+attempt(lambda: conv(packed=np.append(good, 0).astype(np.uint8), options=V2))
+attempt(lambda: conv(packed=ref.pack_trits_file(t), options=V2))
+bad = good.copy(); bad[-1] = 27  # digit 3 set: past the 3 used trits
+attempt(lambda: conv(packed=bad, options=V2))
+attempt(lambda: conv(packed=good, options=dict(V2, weight_encoding="base4")))
+attempt(lambda: conv(packed=good, options=dict(V2, weight_encoding=5)))
+attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, weight_encoding="trit2")))
+attempt(lambda: conv(packed=good, options=dict(V2, version=3)))
+attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, version=0)))
+""")
+    expected = [
+        None,
+        "invalid base3 byte 243 (> 242) at byte 17",
+        "invalid base3 byte 255 (> 242) at byte 5",
+        "holds 237 bytes, expected ceil(1188 / 5) = 238",
+        "holds 239 bytes, expected ceil(1188 / 5) = 238",
+        "holds 297 bytes, expected ceil(1188 / 5) = 238",
+        "unused base3 digits of the last packed weight byte are not 0",
+        "custom option `weight_encoding` must be \"trit2\" or \"base3\", received \"base4\"",
+        "custom option `weight_encoding` must be a string, received a",
+        "custom option `weight_encoding` needs op format version >= 2, but `version` is 1",
+        "custom option `version` is 3, but these kernels implement op format versions 1 to 2",
+        "custom option `version` is 0",
+    ]
+    assert len(lines) == len(expected), lines
+    assert lines[0] == "OK", lines[0]
+    for line, fragment in zip(lines[1:], expected[1:]):
+        assert line.startswith("EXC ValueError"), line
+        assert fragment in line and "SttnConv2DFloatIn" in line, (fragment, line)
 
 
 def test_weights_byte_count_mismatch_is_reported():

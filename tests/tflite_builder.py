@@ -181,17 +181,26 @@ def ternarize_model(channels: int, thresholds: np.ndarray, rank: int = 2,
     return b.build()
 
 
+def _set_encoding(opts: dict, weight_encoding: str | None) -> None:
+    if weight_encoding is not None:
+        opts["version"] = 2
+        opts["weight_encoding"] = weight_encoding
+
+
 def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[int, int],
                strides: tuple[int, int], padding: str, activation: str,
                weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
                input_hw: tuple[int, int], depth_multiplier: int = 1,
                float_in: bool = False, options: dict | bytes | None = None,
                input_channels_dim: int | None = None,
-               output_thresholds: np.ndarray | None = None) -> bytes:
+               output_thresholds: np.ndarray | None = None,
+               weight_encoding: str | None = None) -> bytes:
     """``SttnConv2D[FloatIn]`` / ``SttnDepthwiseConv2D[FloatIn]`` with a
     dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``. With
     ``output_thresholds`` ([3, out_channels]) the op is version 2 with a
-    packed (ternarized) output."""
+    packed (ternarized) output. ``weight_encoding=None`` writes no
+    `weight_encoding` key (version 1 unless a packed output); a string writes
+    version 2 with that key (``weights_packed`` must be in that encoding)."""
     b = ModelBuilder()
     h, w = input_hw
     if input_channels_dim is None:
@@ -212,6 +221,7 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
         y = b.output("y", [-1, 1, 1, 2 * ((out_channels + 31) // 32)], np.int32)
         inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
         opts.update(version=2, output="PACKED")
+    _set_encoding(opts, weight_encoding)
     name = "SttnConv2D"
     if kind == "depthwise":
         opts["depth_multiplier"] = depth_multiplier
@@ -226,9 +236,11 @@ def fc_model(*, in_channels: int, out_channels: int, activation: str,
              weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
              float_in: bool = False, lead_shape: tuple[int, ...] = (-1,),
              options: dict | bytes | None = None,
-             output_thresholds: np.ndarray | None = None) -> bytes:
+             output_thresholds: np.ndarray | None = None,
+             weight_encoding: str | None = None) -> bytes:
     """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]`` (packed
-    output, version 2, with ``output_thresholds``)."""
+    output, version 2, with ``output_thresholds``; ``weight_encoding`` as in
+    :func:`conv_model`)."""
     b = ModelBuilder()
     cdim = in_channels if float_in else 2 * ((in_channels + 31) // 32)
     x = b.input("x", list(lead_shape) + [cdim], np.float32 if float_in else np.int32)
@@ -244,6 +256,7 @@ def fc_model(*, in_channels: int, out_channels: int, activation: str,
         y = b.output("y", list(lead_shape) + [2 * ((out_channels + 31) // 32)], np.int32)
         inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
         opts.update(version=2, output="PACKED")
+    _set_encoding(opts, weight_encoding)
     name = "SttnFullyConnectedFloatIn" if float_in else "SttnFullyConnected"
     b.op(name, inputs, [y], opts if options is None else options)
     return b.build()

@@ -72,6 +72,112 @@ Status PackTritsFile(const int8_t* trits, int64_t n, uint8_t* out) {
   return Status::Ok();
 }
 
+namespace {
+
+// kBase3Table[b][i] is trit i of the valid byte b (b <= 242).
+struct Base3Table {
+  int8_t trits[243][5];
+  Base3Table() {
+    static const int8_t kTritOfDigit[3] = {0, 1, -1};
+    for (int b = 0; b < 243; ++b) {
+      int v = b;
+      for (int i = 0; i < 5; ++i) {
+        trits[b][i] = kTritOfDigit[v % 3];
+        v /= 3;
+      }
+    }
+  }
+};
+
+const Base3Table& GetBase3Table() {
+  static const Base3Table table;
+  return table;
+}
+
+}  // namespace
+
+Status UnpackTritsBase3(const uint8_t* data, size_t num_bytes, int64_t n,
+                        int8_t* out) {
+  if (n < 0) return Status::Error("negative trit count %" PRId64, n);
+  const int64_t expected = Base3PackedBytes(n);
+  if (static_cast<int64_t>(num_bytes) != expected) {
+    return Status::Error(
+        "base3 packed weights hold %zu bytes, expected ceil(%" PRId64
+        " / 5) = %" PRId64,
+        num_bytes, n, expected);
+  }
+  if (n > 0 && data == nullptr) return Status::Error("packed weights are null");
+  const Base3Table& table = GetBase3Table();
+  const int64_t full = n / 5;
+  for (int64_t b = 0; b < expected; ++b) {
+    const unsigned v = data[b];
+    if (v > 242) {
+      return Status::Error("invalid base3 byte %u (> 242) at byte %" PRId64, v,
+                           b);
+    }
+    const int8_t* t = table.trits[v];
+    if (b < full) {
+      int8_t* dst = out + 5 * b;
+      dst[0] = t[0];
+      dst[1] = t[1];
+      dst[2] = t[2];
+      dst[3] = t[3];
+      dst[4] = t[4];
+    } else {
+      const int used = static_cast<int>(n - 5 * b);
+      for (int i = 0; i < 5; ++i) {
+        if (i < used) {
+          out[5 * b + i] = t[i];
+        } else if (t[i] != 0) {
+          return Status::Error(
+              "unused base3 digits of the last packed weight byte are not 0 "
+              "(byte %u, %d trits used)",
+              v, used);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status PackTritsBase3(const int8_t* trits, int64_t n, uint8_t* out) {
+  if (n < 0) return Status::Error("negative trit count %" PRId64, n);
+  const int64_t bytes = Base3PackedBytes(n);
+  for (int64_t b = 0; b < bytes; ++b) {
+    unsigned v = 0;
+    for (int i = 4; i >= 0; --i) {
+      const int64_t k = 5 * b + i;
+      unsigned digit = 0;
+      if (k < n) {
+        switch (trits[k]) {
+          case 0:
+            digit = 0;
+            break;
+          case 1:
+            digit = 1;
+            break;
+          case -1:
+            digit = 2;
+            break;
+          default:
+            return Status::Error("value %d at index %" PRId64 " is not a trit",
+                                 trits[k], k);
+        }
+      }
+      v = 3 * v + digit;
+    }
+    out[b] = static_cast<uint8_t>(v);
+  }
+  return Status::Ok();
+}
+
+Status UnpackWeights(WeightEncoding encoding, const uint8_t* data,
+                     size_t num_bytes, int64_t n, int8_t* out) {
+  return encoding == WeightEncoding::kBase3
+             ? UnpackTritsBase3(data, num_bytes, n, out)
+             : UnpackTritsFile(data, num_bytes, n, out);
+}
+
 void PackTritsCompute(const int8_t* trits, int64_t rows, int channels,
                       int32_t* out) {
   const int blocks = NumBlocks(channels);

@@ -141,6 +141,8 @@ struct OpData {
   core::Padding padding = core::Padding::kValid;
   core::Activation activation = core::Activation::kNone;
   bool packed_out = false;  // `output` = "PACKED" (version >= 2)
+  // Option `weight_encoding` (op format v2; v1 is always trit2).
+  core::WeightEncoding weight_encoding = core::WeightEncoding::kTrit2;
 
   // Constants, prepared once.
   bool constants_ready = false;
@@ -265,15 +267,17 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   static const char* const kTernarizeKeys[] = {"version", "channels", nullptr};
   static const char* const kFcKeys[] = {"version",    "in_channels",
                                         "out_channels", "activation",
-                                        "output",     nullptr};
+                                        "output",     "weight_encoding",
+                                        nullptr};
   static const char* const kConvKeys[] = {
       "version",  "in_channels", "out_channels", "kernel_h",   "kernel_w",
       "stride_h", "stride_w",    "padding",      "activation", "output",
-      nullptr};
+      "weight_encoding", nullptr};
   static const char* const kDepthwiseKeys[] = {
       "version",    "in_channels", "out_channels", "kernel_h",
       "kernel_w",   "stride_h",    "stride_w",     "padding",
-      "activation", "depth_multiplier", "output",  nullptr};
+      "activation", "depth_multiplier", "output",  "weight_encoding",
+      nullptr};
   const char* const* keys =
       od->kind == OpKind::kTernarize ? kTernarizeKeys
       : IsFullyConnected(od->kind)   ? kFcKeys
@@ -329,6 +333,23 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
       return;
     }
     od->packed_out = output == 1;
+  }
+  if (m.Find("weight_encoding") != nullptr) {
+    if (od->version < 2) {
+      SetOptionsError(od,
+                      "%s: custom option `weight_encoding` needs op format "
+                      "version >= 2, but `version` is %" PRId64,
+                      op, od->version);
+      return;
+    }
+    static const char* const kEncodings[] = {"trit2", "base3", nullptr};
+    int enc;
+    if (!GetEnum(m, od, "weight_encoding", kEncodings,
+                 "\"trit2\" or \"base3\"", &enc)) {
+      return;
+    }
+    od->weight_encoding =
+        enc == 1 ? core::WeightEncoding::kBase3 : core::WeightEncoding::kTrit2;
   }
   if (IsFullyConnected(od->kind)) {
     od->options_ok = true;
@@ -470,28 +491,31 @@ bool LoadFloatVector(TfLiteOpaqueContext* ctx, OpData* od,
   return true;
 }
 
-// Validates and unpacks the file-packed weights into od->w_trits.
+// Validates and unpacks the file-packed weights (in od->weight_encoding)
+// into od->w_trits, once, in Prepare.
 bool LoadWeights(TfLiteOpaqueContext* ctx, OpData* od,
                  const TfLiteOpaqueTensor* t, int64_t n) {
   const char* what = "input 1 (`weights`)";
   if (!CheckTensor(ctx, od, t, what, kTfLiteUInt8, -1)) return false;
   if (!CheckConstant(ctx, od, t, what)) return false;
-  const int64_t expected = core::FilePackedBytes(n);
+  const bool base3 = od->weight_encoding == core::WeightEncoding::kBase3;
+  const int64_t expected = core::WeightBytes(od->weight_encoding, n);
   const int64_t elements = NumElements(t);
   if (elements != expected ||
       TfLiteOpaqueTensorByteSize(t) != static_cast<size_t>(expected)) {
     Report(ctx, od,
-           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64 " / 4) = %" PRId64
-           " for the options' shape",
-           what, elements, n, expected);
+           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64 " / %d) = %" PRId64
+           " for the options' shape (weight_encoding %s)",
+           what, elements, n, base3 ? 5 : 4, expected,
+           base3 ? "base3" : "trit2");
     return false;
   }
   if (!od->w_trits.Resize(static_cast<size_t>(n))) {
     Report(ctx, od, "out of memory unpacking %s", what);
     return false;
   }
-  const core::Status st = core::UnpackTritsFile(
-      static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
+  const core::Status st = core::UnpackWeights(
+      od->weight_encoding, static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
       static_cast<size_t>(expected), n, od->w_trits.data());
   if (!st.ok()) {
     Report(ctx, od, "%s: %s", what, st.message());

@@ -43,9 +43,12 @@ constexpr int kNumKernelTypes = 7;
 using NumThreadsQuery = int (*)(const TfLiteOpaqueContext* context);
 void SetNumThreadsQuery(NumThreadsQuery query);
 
-// The op format version these kernels implement, and the oldest they still
-// accept (docs/op-format.md, "Versioning"). Version 2 adds the optional
-// `output` = "PACKED" of the conv / fully connected / depthwise ops.
+// The newest op format version these kernels implement, and the oldest they
+// still accept: a model's `version` option must be in
+// [kOldestOpFormatVersion, kOpFormatVersion] (docs/op-format.md,
+// "Versioning"). export/op_format.py holds the same two numbers. Version 2
+// adds the optional `output` = "PACKED" and `weight_encoding` = "trit2" |
+// "base3" of the conv / fully connected / depthwise ops.
 constexpr int kOpFormatVersion = 2;
 constexpr int kOldestOpFormatVersion = 1;
 

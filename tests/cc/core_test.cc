@@ -131,6 +131,75 @@ void TestFilePacking() {
   CHECK(!sttn::core::PackTritsFile(not_trit, 1, b).ok());
 }
 
+// Base-3 weight packing (op format v2, "base3"): 5 trits per byte.
+void TestBase3Packing() {
+  using sttn::core::WeightEncoding;
+  for (int64_t n : {0, 1, 4, 5, 6, 9, 10, 11, 33, 1000, 1003}) {
+    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(n));
+    const int64_t bytes = sttn::core::Base3PackedBytes(n);
+    CHECK(bytes == (n + 4) / 5);
+    CHECK(sttn::core::WeightBytes(WeightEncoding::kBase3, n) == bytes);
+    CHECK(sttn::core::WeightBytes(WeightEncoding::kTrit2, n) ==
+          sttn::core::FilePackedBytes(n));
+    std::vector<uint8_t> buf(static_cast<size_t>(bytes) + 1, 0);
+    CHECK(sttn::core::PackTritsBase3(t.data(), n, buf.data()).ok());
+    for (int64_t b = 0; b < bytes; ++b) CHECK(buf[static_cast<size_t>(b)] <= 242);
+    std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
+    CHECK(sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
+                                    static_cast<size_t>(bytes), n, back.data())
+              .ok());
+    CHECK(back[static_cast<size_t>(n)] == 42);  // writes exactly n trits
+    back.resize(static_cast<size_t>(n));
+    CHECK(back == t);
+    // Wrong byte counts, both ways.
+    CHECK(!sttn::core::UnpackTritsBase3(buf.data(), static_cast<size_t>(bytes) + 1,
+                                        n, back.data())
+               .ok());
+    if (n > 0) {
+      CHECK(!sttn::core::UnpackTritsBase3(buf.data(),
+                                          static_cast<size_t>(bytes) - 1, n,
+                                          back.data())
+                 .ok());
+    }
+  }
+  // Digits: trit i is digit i (least significant first); 0 -> 0, 1 -> +1,
+  // 2 -> -1. {1, -1, 0, 1, -1} = 1 + 2*3 + 0*9 + 1*27 + 2*81 = 196.
+  const int8_t t[6] = {1, -1, 0, 1, -1, 1};
+  uint8_t b[2];
+  CHECK(sttn::core::PackTritsBase3(t, 6, b).ok());
+  CHECK(b[0] == 196 && b[1] == 1);
+  // Every valid byte decodes to the digits of its value.
+  for (int v = 0; v <= 242; ++v) {
+    const uint8_t byte = static_cast<uint8_t>(v);
+    int8_t out5[5];
+    CHECK(sttn::core::UnpackTritsBase3(&byte, 1, 5, out5).ok());
+    int rest = v;
+    for (int i = 0; i < 5; ++i) {
+      const int digit = rest % 3;
+      rest /= 3;
+      CHECK(out5[i] == (digit == 0 ? 0 : digit == 1 ? 1 : -1));
+    }
+  }
+  int8_t out[8];
+  // Bytes 243..255 are invalid, with the byte named.
+  for (int v = 243; v <= 255; ++v) {
+    const uint8_t bad[2] = {0, static_cast<uint8_t>(v)};
+    Status st = sttn::core::UnpackTritsBase3(bad, 2, 8, out);
+    CHECK(!st.ok() && std::strstr(st.message(), "at byte 1") != nullptr);
+  }
+  // A nonzero digit past the last trit (n = 3, digit 3 set) is rejected.
+  const uint8_t dirty[1] = {27};
+  Status st = sttn::core::UnpackTritsBase3(dirty, 1, 3, out);
+  CHECK(!st.ok() && std::strstr(st.message(), "unused base3 digits") != nullptr);
+  CHECK(sttn::core::UnpackTritsBase3(dirty, 1, 4, out).ok() && out[3] == 1);
+  const int8_t not_trit[1] = {2};
+  CHECK(!sttn::core::PackTritsBase3(not_trit, 1, b).ok());
+  // The dispatcher reads trit2 with the 2-bit code.
+  const uint8_t two_bit[2] = {0x71, 0x03};
+  CHECK(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out).ok());
+  CHECK(out[0] == 1 && out[1] == 0 && out[2] == -1 && out[3] == 1 && out[4] == -1);
+}
+
 void TestComputePacking() {
   for (int c : {1, 3, 31, 32, 33, 64, 65}) {
     std::vector<int8_t> t = RandomTrits(static_cast<size_t>(3 * c));
@@ -480,6 +549,7 @@ void TestFlexbufferReader() {
 
 int main() {
   TestFilePacking();
+  TestBase3Packing();
   TestComputePacking();
   TestTernarize();
   TestOutputSize();
