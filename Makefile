@@ -14,9 +14,9 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast bench accuracy clean
+.PHONY: setup demo test test-fast bench accuracy clean android-model
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.toolchain-android
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -25,6 +25,21 @@ $(VENV)/.toolchain:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "python3-venv not found: installing it from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; }
+	@mkdir -p $(VENV) && touch $@
+
+# Tools of tests/test_android.py (android_demo/): a JDK (javac, jni.h), CMake,
+# the aarch64 cross compiler and qemu to run what it builds. A separate stamp,
+# so checkouts whose .toolchain stamp exists still get them.
+$(VENV)/.toolchain-android:
+	@missing=""; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || missing="$$missing g++-aarch64-linux-gnu"; \
+	command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian for the Android tests:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.deps: requirements-dev.txt $(VENV)/.toolchain
@@ -42,6 +57,13 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -ra
+
+# The demo app's models (android_demo/README.md): the files `make demo`
+# writes, copied into the app's assets; runs the demo first if they are missing.
+android-model: setup
+	@test -f artifacts/demo/fmnist_sttn.tflite -a -f artifacts/demo/fmnist_float32.tflite \
+	  || $(PY) -m sttn_keras.demo
+	$(PY) android_demo/tools/make_assets.py models --src artifacts/demo
 
 # Everything but the tests that train on real data.
 test-fast: setup
