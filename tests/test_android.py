@@ -48,6 +48,9 @@ STTN_OPS = [
     "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D", "SttnDepthwiseConv2DFloatIn",
 ]
 WARNINGS = "-O2 -Wall -Werror"
+# The host build only drives the JNI layer and the tool against the test
+# double: no optimisation needed (the aarch64 build checks -O2 warnings).
+HOST_FLAGS = "-O0 -Wall -Werror"
 
 
 def _need(tool: str) -> str:
@@ -69,14 +72,14 @@ def _jdk_include_dirs() -> list[str]:
     return [include, os.path.join(include, "linux")]
 
 
-def _cmake_build(name: str, extra: list[str]) -> str:
+def _cmake_build(name: str, flags: str, extra: list[str]) -> str:
     """Configures and builds android_demo/native with the test double (incremental)."""
     _need("cmake")
     build = os.path.join(BUILD, name)
     configure = [
         "cmake", "-S", NATIVE, "-B", build, "-DSTTN_USE_TFLITE_DOUBLE=ON",
         "-DSTTN_JNI_INCLUDE_DIRS=" + ";".join(_jdk_include_dirs()),
-        f"-DCMAKE_CXX_FLAGS={WARNINGS}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *extra,
+        f"-DCMAKE_CXX_FLAGS={flags}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *extra,
     ]
     r = _run(configure)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -88,13 +91,13 @@ def _cmake_build(name: str, extra: list[str]) -> str:
 @pytest.fixture(scope="module")
 def host_build():
     _need("g++")
-    return _cmake_build("host", [])
+    return _cmake_build("host", HOST_FLAGS, [])
 
 
 @pytest.fixture(scope="module")
 def aarch64_build():
     cxx = _need("aarch64-linux-gnu-g++")
-    return _cmake_build("aarch64", [
+    return _cmake_build("aarch64", WARNINGS, [
         "-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
         f"-DCMAKE_CXX_COMPILER={cxx}",
     ])
@@ -255,3 +258,33 @@ def test_aarch64_benchmark_tool_under_qemu(aarch64_build, models):
     if not os.path.isdir(sysroot):
         pytest.skip(f"no aarch64 sysroot at {sysroot}")
     _check_benchmark([qemu, "-L", sysroot], aarch64_build, models / "sttn_ops.tflite")
+
+
+def test_offline_debug_apk_of_the_java_code(tmp_path):
+    """Manifest and resources link, every app class (MainActivity included)
+    compiles against android.jar, dexes, and the APK signs and verifies
+    (android_demo/tools/offline_apk.sh). The APK has no native library and no
+    models (no NDK here), so this checks the Java side only; Android Studio
+    builds the real one."""
+    for tool in ("aapt2", "aapt", "zipalign", "apksigner", "keytool", "zip", "javac"):
+        _need(tool)
+    framework_res = "/usr/share/android-framework-res/framework-res.apk"
+    jars = os.path.join(ROOT, ".venv", "android-sdk")
+    android_jar = os.environ.get("STTN_ANDROID_JAR", os.path.join(jars, "android.jar"))
+    d8_jar = os.environ.get("STTN_D8_JAR", os.path.join(jars, "d8.jar"))
+    for path in (framework_res, android_jar, d8_jar):
+        if not os.path.exists(path):
+            pytest.skip(f"{path} not found (make setup provides it)")
+    r = _run([os.path.join(DEMO, "tools", "offline_apk.sh"), str(tmp_path / "apk"),
+              android_jar, d8_jar, framework_res])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Verified using v2 scheme (APK Signature Scheme v2): true" in r.stdout, r.stdout
+    apk = tmp_path / "apk" / "sttn-demo-debug.apk"
+    badging = _run(["aapt", "dump", "badging", str(apk)]).stdout
+    assert "package: name='org.sttnkeras.demo'" in badging, badging
+    assert "sdkVersion:'24'" in badging
+    assert "launchable-activity: name='org.sttnkeras.demo.MainActivity'" in badging, badging
+    import zipfile
+
+    names = set(zipfile.ZipFile(apk).namelist())
+    assert "classes.dex" in names and "assets/images/labels.csv" in names
