@@ -438,19 +438,6 @@ const TfLiteTensor* TfLiteInterpreterGetOutputTensor(
   return &it->model.outputs[index];
 }
 
-TfLiteStatus TfLiteInterpreterResizeInputTensor(TfLiteInterpreter* it,
-                                                int32_t index,
-                                                const int* dims,
-                                                int32_t rank) {
-  if (index < 0 || index >= TfLiteInterpreterGetInputTensorCount(it) ||
-      rank < 0) {
-    return kTfLiteError;
-  }
-  it->model.inputs[index].dims.assign(dims, dims + rank);
-  it->allocated = false;
-  return kTfLiteOk;
-}
-
 TfLiteStatus TfLiteInterpreterAllocateTensors(TfLiteInterpreter* it) {
   std::string error;
   for (TfLiteTensor& t : it->model.inputs) {

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", error.c_str());
       return 1;
     }
-    std::printf("input %d: %s\n", i,
+    std::printf("input %d '%s': %s\n", i, session->InputName(i).c_str(),
                 sttn::android::ShapeString(session->InputShape(i)).c_str());
   }
 

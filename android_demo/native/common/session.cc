@@ -104,7 +104,9 @@ bool FloatCount(const TfLiteTensor* t, const char* what, int index,
 std::unique_ptr<Session> Session::Create(const void* model_data,
                                          size_t model_size,
                                          const SessionOptions& options,
-                                         std::string* error) {
+                                         std::string* error,
+                                         bool* invalid_argument) {
+  if (invalid_argument != nullptr) *invalid_argument = true;
   if (model_data == nullptr || model_size == 0) {
     *error = "the model is empty (received 0 bytes)";
     return nullptr;
@@ -120,6 +122,7 @@ std::unique_ptr<Session> Session::Create(const void* model_data,
              std::to_string(options.kernel_type);
     return nullptr;
   }
+  if (invalid_argument != nullptr) *invalid_argument = false;
   std::unique_ptr<Session> s(new Session);
   s->sink_.reset(new ErrorSink);
   s->model_data_.assign(static_cast<const uint8_t*>(model_data),
@@ -188,6 +191,13 @@ std::vector<int> Session::InputShape(int index) const {
 std::vector<int> Session::OutputShape(int index) const {
   if (index < 0 || index >= num_outputs()) return {};
   return Dims(TfLiteInterpreterGetOutputTensor(interpreter_, index));
+}
+
+std::string Session::InputName(int index) const {
+  if (index < 0 || index >= num_inputs()) return std::string();
+  const char* name =
+      TfLiteTensorName(TfLiteInterpreterGetInputTensor(interpreter_, index));
+  return name != nullptr ? name : "";
 }
 
 bool Session::InputFloatCount(int index, size_t* count,

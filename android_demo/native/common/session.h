@@ -42,11 +42,13 @@ class Session {
  public:
   // Builds model, options (all sttn ops, threads, error reporter) and
   // interpreter, and allocates tensors. Copies `model_data`. On failure
-  // returns null and sets *error.
+  // returns null and sets *error; *invalid_argument (when given) tells a bad
+  // argument (empty model, thread count, kernel type) from a runtime failure.
   static std::unique_ptr<Session> Create(const void* model_data,
                                          size_t model_size,
                                          const SessionOptions& options,
-                                         std::string* error);
+                                         std::string* error,
+                                         bool* invalid_argument = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -56,6 +58,8 @@ class Session {
   // Dims of input/output `index` (empty if the index is out of range).
   std::vector<int> InputShape(int index) const;
   std::vector<int> OutputShape(int index) const;
+  // The tensor's name in the model ("" if the index is out of range).
+  std::string InputName(int index) const;
   // Element counts of a float32 tensor; false with *error otherwise.
   bool InputFloatCount(int index, size_t* count, std::string* error) const;
   bool OutputFloatCount(int index, size_t* count, std::string* error) const;

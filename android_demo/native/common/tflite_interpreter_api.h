@@ -67,10 +67,6 @@ TfLiteTensor* TfLiteInterpreterGetInputTensor(
     const TfLiteInterpreter* interpreter, int32_t input_index);
 const TfLiteTensor* TfLiteInterpreterGetOutputTensor(
     const TfLiteInterpreter* interpreter, int32_t output_index);
-TfLiteStatus TfLiteInterpreterResizeInputTensor(TfLiteInterpreter* interpreter,
-                                                int32_t input_index,
-                                                const int* input_dims,
-                                                int32_t input_dims_size);
 TfLiteStatus TfLiteInterpreterAllocateTensors(TfLiteInterpreter* interpreter);
 TfLiteStatus TfLiteInterpreterInvoke(TfLiteInterpreter* interpreter);
 

@@ -74,13 +74,10 @@ JNIEXPORT jlong JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeCreate(
         options.num_threads = num_threads;
         options.kernel_type = kernel_type;
         std::string error;
-        std::unique_ptr<Session> s =
-            Session::Create(bytes.data(), bytes.size(), options, &error);
+        bool bad_argument = false;
+        std::unique_ptr<Session> s = Session::Create(
+            bytes.data(), bytes.size(), options, &error, &bad_argument);
         if (s == nullptr) {
-          const bool bad_argument =
-              error.rfind("num_threads", 0) == 0 ||
-              error.rfind("kernel_type", 0) == 0 ||
-              error.rfind("the model is empty", 0) == 0;
           Throw(env, bad_argument ? kIllegalArgument : kSttnException, error);
           return 0;
         }

@@ -36,9 +36,10 @@ public class MainActivity extends Activity {
   private static final String FLOAT_MODEL = "fmnist_float32.tflite";
 
   private final ExecutorService worker = Executors.newSingleThreadExecutor();
-  private final List<String> imageNames = new ArrayList<String>();
-  private final List<String> imageLabels = new ArrayList<String>();
-  private int imageIndex = 0;
+  // Written once by the worker when the list is read, then only read.
+  private volatile List<String> imageNames = new ArrayList<String>();
+  private volatile List<String> imageLabels = new ArrayList<String>();
+  private int imageIndex = 0;  // UI thread only.
   private SttnInterpreter sttn;
   private SttnInterpreter float32;
 
@@ -60,10 +61,8 @@ public class MainActivity extends Activity {
     next.setOnClickListener(new View.OnClickListener() {
       @Override
       public void onClick(View v) {
-        if (!imageNames.isEmpty()) {
-          imageIndex = (imageIndex + 1) % imageNames.size();
-          classifyBundled();
-        }
+        imageIndex++;
+        classifyBundled();
       }
     });
     pick.setOnClickListener(new View.OnClickListener() {
@@ -83,6 +82,11 @@ public class MainActivity extends Activity {
           float32 = new SttnInterpreter(readAsset(FLOAT_MODEL), NUM_THREADS);
         } catch (IOException | RuntimeException e) {
           showError("Could not load the models: " + e.getMessage());
+          return;
+        } catch (LinkageError e) {
+          // libsttn_jni.so or a C API function of the runtime is missing
+          // (README.md: which library exports each function).
+          showError("Could not load the native library: " + e);
           return;
         }
         runOnUiThread(new Runnable() {
@@ -119,50 +123,90 @@ public class MainActivity extends Activity {
       return;
     }
     final Uri uri = data.getData();
-    try (InputStream in = getContentResolver().openInputStream(uri)) {
-      Bitmap bitmap = BitmapFactory.decodeStream(in);
-      if (bitmap == null) {
-        showError("Not an image: " + uri);
-        return;
-      }
-      classify(bitmap, "gallery image (auto-inverted if light background)", true);
-    } catch (IOException e) {
-      showError("Could not read " + uri + ": " + e.getMessage());
-    }
-  }
-
-  private void classifyBundled() {
-    String name = imageNames.get(imageIndex);
-    try (InputStream in = getAssets().open("images/" + name)) {
-      Bitmap bitmap = BitmapFactory.decodeStream(in);
-      classify(bitmap, name + " (true class: " + imageLabels.get(imageIndex) + ")", false);
-    } catch (IOException e) {
-      showError("Could not read images/" + name + ": " + e.getMessage());
-    }
-  }
-
-  private void classify(Bitmap bitmap, String title, boolean autoInvert) {
-    imageView.setImageBitmap(bitmap);
-    caption.setText(title);
-    sttnResult.setText("Running…");
-    floatResult.setText("Running…");
-    int w = bitmap.getWidth();
-    int h = bitmap.getHeight();
-    final int[] argb = new int[w * h];
-    bitmap.getPixels(argb, 0, w, 0, 0, w, h);
-    final float[] input = Preprocess.fromArgb(argb, w, h, autoInvert);
+    sttnResult.setText("Loading…");
+    floatResult.setText("");
     worker.execute(new Runnable() {
       @Override
       public void run() {
-        final String s = describe("STTN (ternary ops)", sttn, input);
-        final String f = describe("float32", float32, input);
-        runOnUiThread(new Runnable() {
-          @Override
-          public void run() {
-            sttnResult.setText(s);
-            floatResult.setText(f);
-          }
-        });
+        Bitmap bitmap;
+        try {
+          bitmap = decodeBounded(uri);
+        } catch (IOException e) {
+          showError("Could not read " + uri + ": " + e.getMessage());
+          return;
+        }
+        if (bitmap == null) {
+          showError("Not an image: " + uri);
+          return;
+        }
+        classifyOnWorker(bitmap, "gallery image (inverted if its background is light)", true);
+      }
+    });
+  }
+
+  private void classifyBundled() {
+    List<String> names = imageNames;
+    List<String> labels = imageLabels;
+    if (names.isEmpty()) {
+      return;
+    }
+    imageIndex %= names.size();
+    final String name = names.get(imageIndex);
+    final String title = name + " (true class: " + labels.get(imageIndex) + ")";
+    worker.execute(new Runnable() {
+      @Override
+      public void run() {
+        Bitmap bitmap;
+        try (InputStream in = getAssets().open("images/" + name)) {
+          bitmap = BitmapFactory.decodeStream(in);
+        } catch (IOException e) {
+          showError("Could not read images/" + name + ": " + e.getMessage());
+          return;
+        }
+        classifyOnWorker(bitmap, title, false);
+      }
+    });
+  }
+
+  /** Decodes a picked image, subsampled so that its longer side is <= 512 px. */
+  private Bitmap decodeBounded(Uri uri) throws IOException {
+    BitmapFactory.Options bounds = new BitmapFactory.Options();
+    bounds.inJustDecodeBounds = true;
+    try (InputStream in = getContentResolver().openInputStream(uri)) {
+      BitmapFactory.decodeStream(in, null, bounds);
+    }
+    BitmapFactory.Options options = new BitmapFactory.Options();
+    options.inSampleSize = 1;
+    while (Math.max(bounds.outWidth, bounds.outHeight) / options.inSampleSize > 512) {
+      options.inSampleSize *= 2;
+    }
+    try (InputStream in = getContentResolver().openInputStream(uri)) {
+      return BitmapFactory.decodeStream(in, null, options);
+    }
+  }
+
+  /** Preprocesses and runs both models on the worker thread, then shows the results. */
+  private void classifyOnWorker(final Bitmap bitmap, final String title, boolean autoInvert) {
+    int w = bitmap.getWidth();
+    int h = bitmap.getHeight();
+    int[] argb = new int[w * h];
+    bitmap.getPixels(argb, 0, w, 0, 0, w, h);
+    float[] input;
+    try {
+      input = Preprocess.fromArgb(argb, w, h, autoInvert);
+    } catch (IllegalArgumentException e) {
+      showError("Could not preprocess the image: " + e.getMessage());
+      return;
+    }
+    final String s = describe("STTN (ternary ops)", sttn, input);
+    final String f = describe("float32", float32, input);
+    runOnUiThread(new Runnable() {
+      @Override
+      public void run() {
+        imageView.setImageBitmap(bitmap);
+        caption.setText(title);
+        sttnResult.setText(s);
+        floatResult.setText(f);
       }
     });
   }
@@ -195,16 +239,20 @@ public class MainActivity extends Activity {
 
   private void readImageList() throws IOException {
     String text = new String(readAsset("images/labels.csv"), "UTF-8");
+    List<String> names = new ArrayList<String>();
+    List<String> labels = new ArrayList<String>();
     for (String line : text.split("\n")) {
       String[] parts = line.trim().split(",");
       if (parts.length >= 2 && !parts[0].equals("file")) {
-        imageNames.add(parts[0]);
-        imageLabels.add(FashionMnist.LABELS[Integer.parseInt(parts[1])]);
+        names.add(parts[0]);
+        labels.add(FashionMnist.LABELS[Integer.parseInt(parts[1])]);
       }
     }
-    if (imageNames.isEmpty()) {
+    if (names.isEmpty()) {
       throw new IOException("images/labels.csv lists no image");
     }
+    imageLabels = labels;
+    imageNames = names;
   }
 
   private byte[] readAsset(String name) throws IOException {
