@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -44,8 +43,13 @@ JVMTEST_SRC = os.path.join(DEMO, "jvmtest", "org", "sttnkeras", "demo")
 IMAGES = os.path.join(DEMO, "app", "src", "main", "assets", "images")
 BUILD = os.path.join(ROOT, "build", "android_test")
 STTN_OPS = [
-    "SttnTernarize", "SttnConv2D", "SttnConv2DFloatIn", "SttnFullyConnected",
-    "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D", "SttnDepthwiseConv2DFloatIn",
+    "SttnTernarize",
+    "SttnConv2D",
+    "SttnConv2DFloatIn",
+    "SttnFullyConnected",
+    "SttnFullyConnectedFloatIn",
+    "SttnDepthwiseConv2D",
+    "SttnDepthwiseConv2DFloatIn",
 ]
 WARNINGS = "-O2 -Wall -Werror"
 # The host build only drives the JNI layer and the tool against the test
@@ -61,7 +65,9 @@ def _need(tool: str) -> str:
 
 
 def _run(cmd, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        cmd, check=False, capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 def _jdk_include_dirs() -> list[str]:
@@ -77,9 +83,16 @@ def _cmake_build(name: str, flags: str, extra: list[str]) -> str:
     _need("cmake")
     build = os.path.join(BUILD, name)
     configure = [
-        "cmake", "-S", NATIVE, "-B", build, "-DSTTN_USE_TFLITE_DOUBLE=ON",
+        "cmake",
+        "-S",
+        NATIVE,
+        "-B",
+        build,
+        "-DSTTN_USE_TFLITE_DOUBLE=ON",
         "-DSTTN_JNI_INCLUDE_DIRS=" + ";".join(_jdk_include_dirs()),
-        f"-DCMAKE_CXX_FLAGS={flags}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *extra,
+        f"-DCMAKE_CXX_FLAGS={flags}",
+        "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+        *extra,
     ]
     r = _run(configure)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -97,10 +110,15 @@ def host_build():
 @pytest.fixture(scope="module")
 def aarch64_build():
     cxx = _need("aarch64-linux-gnu-g++")
-    return _cmake_build("aarch64", WARNINGS, [
-        "-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
-        f"-DCMAKE_CXX_COMPILER={cxx}",
-    ])
+    return _cmake_build(
+        "aarch64",
+        WARNINGS,
+        [
+            "-DCMAKE_SYSTEM_NAME=Linux",
+            "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
+            f"-DCMAKE_CXX_COMPILER={cxx}",
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +139,8 @@ def models(tmp_path_factory):
     (d / "sttn_ops.tflite").write_bytes(model(["SttnTernarize", "SttnFullyConnected"]))
     (d / "unknown_op.tflite").write_bytes(model(["SttnTernarize", "NotAnSttnOp"]))
     (d / "int_input.tflite").write_bytes(
-        model(["SttnConv2D", "SttnFullyConnected"], np.int32, (1, 4)))
+        model(["SttnConv2D", "SttnFullyConnected"], np.int32, (1, 4))
+    )
     return d
 
 
@@ -131,10 +150,15 @@ def java_classes(tmp_path_factory):
     _need("javac")
     _need("java")
     out = tmp_path_factory.mktemp("android_classes")
-    sources = [p for p in glob.glob(os.path.join(JAVA_SRC, "*.java"))
-               if not p.endswith("MainActivity.java")]
+    sources = [
+        p
+        for p in glob.glob(os.path.join(JAVA_SRC, "*.java"))
+        if not p.endswith("MainActivity.java")
+    ]
     sources += glob.glob(os.path.join(JVMTEST_SRC, "*.java"))
-    r = _run(["javac", "--release", "8", "-Xlint:all", "-Werror", "-d", str(out), *sources])
+    r = _run(
+        ["javac", "--release", "8", "-Xlint:all", "-Werror", "-d", str(out), *sources]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return out
 
@@ -144,24 +168,36 @@ def test_app_java_has_no_android_imports_outside_the_activity():
         if path.endswith("MainActivity.java"):
             continue
         with open(path) as f:
-            assert not re.search(r"^import android\.", f.read(), re.M), path
+            assert not re.search(r"^import android\.", f.read(), re.MULTILINE), path
 
 
 def test_cmake_compiles_exactly_the_python_packages_kernel_sources(host_build):
     with open(os.path.join(host_build, "compile_commands.json")) as f:
         compiled = {os.path.realpath(e["file"]) for e in json.load(f)}
-    kernels = {os.path.realpath(p) for p in glob.glob(os.path.join(ROOT, "export", "core", "*.cc"))
-               + glob.glob(os.path.join(ROOT, "export", "tflite", "*.cc"))}
+    kernels = {
+        os.path.realpath(p)
+        for p in glob.glob(os.path.join(ROOT, "export", "core", "*.cc"))
+        + glob.glob(os.path.join(ROOT, "export", "tflite", "*.cc"))
+    }
     assert kernels and kernels <= compiled, sorted(kernels - compiled)
 
 
 def test_jni_layer_on_the_jvm_against_the_test_double(host_build, models, java_classes):
     """Registration of every sttn op by name, thread count, size checks,
     runtime errors as Java exceptions, no leaks (android_demo/jvmtest)."""
-    r = _run(["java", "-Xcheck:jni", "-cp", str(java_classes),
-              f"-Dsttn.jni.library={os.path.join(host_build, 'libsttn_jni.so')}",
-              "org.sttnkeras.demo.JvmTests", "jni", str(models),
-              os.path.join(host_build, "libtflite_c_api_double.so")])
+    r = _run(
+        [
+            "java",
+            "-Xcheck:jni",
+            "-cp",
+            str(java_classes),
+            f"-Dsttn.jni.library={os.path.join(host_build, 'libsttn_jni.so')}",
+            "org.sttnkeras.demo.JvmTests",
+            "jni",
+            str(models),
+            os.path.join(host_build, "libtflite_c_api_double.so"),
+        ]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("OK"), r.stdout
     assert "WARNING" not in r.stderr, r.stderr  # -Xcheck:jni findings
@@ -177,8 +213,17 @@ def test_preprocessing_matches_the_demo_bit_for_bit(java_classes, tmp_path):
     sttn_keras.demo's preprocessing of the same Fashion-MNIST test images,
     bit for bit (both are one IEEE float32 division by 255)."""
     out = tmp_path / "java.f32"
-    r = _run(["java", "-cp", str(java_classes), "org.sttnkeras.demo.JvmTests",
-              "preprocess", IMAGES, str(out)])
+    r = _run(
+        [
+            "java",
+            "-cp",
+            str(java_classes),
+            "org.sttnkeras.demo.JvmTests",
+            "preprocess",
+            IMAGES,
+            str(out),
+        ]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     with open(os.path.join(IMAGES, "labels.csv")) as f:
         rows = [line.strip().split(",") for line in f if not line.startswith("file")]
@@ -188,14 +233,15 @@ def test_preprocessing_matches_the_demo_bit_for_bit(java_classes, tmp_path):
 
     try:
         (_, _), (xt, yt) = demo._load(train_subset=1)  # The demo's own preprocessing.
-    except Exception as e:  # no STTN_DATA_DIR and no network
+    except Exception as e:  # noqa: BLE001 (no STTN_DATA_DIR and no network)
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
     for k, (name, label, index) in enumerate(rows):
         assert int(yt[int(index)]) == int(label), name
         python = xt[int(index)]
         assert python.dtype == np.float32
-        np.testing.assert_array_equal(java[k].view(np.uint32), python.view(np.uint32),
-                                      err_msg=name)
+        np.testing.assert_array_equal(
+            java[k].view(np.uint32), python.view(np.uint32), err_msg=name
+        )
 
 
 def _benchmark(cmd_prefix, build, *args):
@@ -203,11 +249,20 @@ def _benchmark(cmd_prefix, build, *args):
 
 
 def _check_benchmark(cmd_prefix, build, model):
-    r = _benchmark(cmd_prefix, build, f"--graph={model}", "--num_threads=2", "--num_runs=7",
-                   "--warmup_runs=1", "--per_op")
+    r = _benchmark(
+        cmd_prefix,
+        build,
+        f"--graph={model}",
+        "--num_threads=2",
+        "--num_runs=7",
+        "--warmup_runs=1",
+        "--per_op",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r"^init: [0-9.]+ ms", r.stdout, re.M), r.stdout
-    assert re.search(r"^latency: median [0-9.]+ ms, mean [0-9.]+ ms", r.stdout, re.M), r.stdout
+    assert re.search(r"^init: [0-9.]+ ms", r.stdout, re.MULTILINE), r.stdout
+    assert re.search(
+        r"^latency: median [0-9.]+ ms, mean [0-9.]+ ms", r.stdout, re.MULTILINE
+    ), r.stdout
     assert "runs: 7 (after 1 warmup)" in r.stdout
     # Every sttn operator's Invoke was wrapped for the per-op breakdown.
     assert f"{len(STTN_OPS)} operators wrapped" in r.stdout, r.stdout
@@ -216,11 +271,18 @@ def _check_benchmark(cmd_prefix, build, model):
 def test_benchmark_tool_on_the_host(host_build, models):
     _check_benchmark([], host_build, models / "sttn_ops.tflite")
     r = _benchmark([], host_build, f"--graph={models / 'unknown_op.tflite'}")
-    assert r.returncode == 1 and "unresolved custom op: NotAnSttnOp" in r.stderr, r.stderr
+    assert r.returncode == 1 and "unresolved custom op: NotAnSttnOp" in r.stderr, (
+        r.stderr
+    )
     r = _benchmark([], host_build, "--graph=/nonexistent.tflite")
     assert r.returncode == 1 and "cannot open --graph '/nonexistent.tflite'" in r.stderr
-    r = _benchmark([], host_build, f"--graph={models / 'sttn_ops.tflite'}", "--num_runs=0")
-    assert r.returncode == 2 and "--num_runs must be an integer >= 1; received '0'" in r.stderr
+    r = _benchmark(
+        [], host_build, f"--graph={models / 'sttn_ops.tflite'}", "--num_runs=0"
+    )
+    assert (
+        r.returncode == 2
+        and "--num_runs must be an integer >= 1; received '0'" in r.stderr
+    )
     r = _benchmark([], host_build, "--graph=x", "--bogus")
     assert r.returncode == 2 and "unknown argument '--bogus'" in r.stderr
 
@@ -243,12 +305,13 @@ def test_aarch64_build_with_werror_and_16k_pages(aarch64_build):
         path = os.path.join(aarch64_build, binary)
         with open(path, "rb") as f:
             header = f.read(20)
-        assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, \
-            f"{binary} is not an aarch64 ELF"
+        assert (
+            header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183
+        ), f"{binary} is not an aarch64 ELF"
     readelf = shutil.which("readelf") or shutil.which("aarch64-linux-gnu-readelf")
     if readelf:
         r = _run([readelf, "-lW", os.path.join(aarch64_build, "libsttn_jni.so")])
-        aligns = re.findall(r"^\s*LOAD\s.*\s(0x[0-9a-f]+)\s*$", r.stdout, re.M)
+        aligns = re.findall(r"^\s*LOAD\s.*\s(0x[0-9a-f]+)\s*$", r.stdout, re.MULTILINE)
         assert aligns and all(int(a, 16) >= 16384 for a in aligns), r.stdout
 
 
@@ -275,15 +338,26 @@ def test_offline_debug_apk_of_the_java_code(tmp_path):
     for path in (framework_res, android_jar, d8_jar):
         if not os.path.exists(path):
             pytest.skip(f"{path} not found (make setup provides it)")
-    r = _run([os.path.join(DEMO, "tools", "offline_apk.sh"), str(tmp_path / "apk"),
-              android_jar, d8_jar, framework_res])
+    r = _run(
+        [
+            os.path.join(DEMO, "tools", "offline_apk.sh"),
+            str(tmp_path / "apk"),
+            android_jar,
+            d8_jar,
+            framework_res,
+        ]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Verified using v2 scheme (APK Signature Scheme v2): true" in r.stdout, r.stdout
+    assert "Verified using v2 scheme (APK Signature Scheme v2): true" in r.stdout, (
+        r.stdout
+    )
     apk = tmp_path / "apk" / "sttn-demo-debug.apk"
     badging = _run(["aapt", "dump", "badging", str(apk)]).stdout
     assert "package: name='org.sttnkeras.demo'" in badging, badging
     assert "sdkVersion:'24'" in badging
-    assert "launchable-activity: name='org.sttnkeras.demo.MainActivity'" in badging, badging
+    assert "launchable-activity: name='org.sttnkeras.demo.MainActivity'" in badging, (
+        badging
+    )
     import zipfile
 
     names = set(zipfile.ZipFile(apk).namelist())

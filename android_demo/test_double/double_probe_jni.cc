@@ -10,26 +10,26 @@
 
 extern "C" {
 
-JNIEXPORT jint JNICALL Java_org_sttnkeras_demo_TfLiteDoubleProbe_lastNumThreads(
-    JNIEnv*, jclass) {
+JNIEXPORT jint JNICALL
+Java_org_sttnkeras_demo_TfLiteDoubleProbe_lastNumThreads(JNIEnv*, jclass) {
   return sttn::android_double::LastNumThreads();
 }
 
-JNIEXPORT jint JNICALL Java_org_sttnkeras_demo_TfLiteDoubleProbe_liveObjects(
-    JNIEnv*, jclass) {
+JNIEXPORT jint JNICALL
+Java_org_sttnkeras_demo_TfLiteDoubleProbe_liveObjects(JNIEnv*, jclass) {
   return sttn::android_double::LiveObjects();
 }
 
 JNIEXPORT jstring JNICALL
 Java_org_sttnkeras_demo_TfLiteDoubleProbe_registrationProblems(JNIEnv* env,
-                                                              jclass) {
+                                                               jclass) {
   return env->NewStringUTF(
       sttn::android_double::RegistrationProblems().c_str());
 }
 
 JNIEXPORT jobjectArray JNICALL
 Java_org_sttnkeras_demo_TfLiteDoubleProbe_lastRegisteredOps(JNIEnv* env,
-                                                           jclass) {
+                                                            jclass) {
   const std::vector<std::string> names =
       sttn::android_double::LastRegisteredOps();
   jclass string_class = env->FindClass("java/lang/String");

@@ -5,11 +5,12 @@
 // export/host/operator.h, as the test double's runtime would) and checks that
 // the kernel ran and its calls and time were recorded only while enabled.
 // Exit status 0 on success.
+#include "android_demo/native/benchmark/op_timing.h"
+
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
-#include "android_demo/native/benchmark/op_timing.h"
 #include "export/host/operator.h"
 
 namespace {
@@ -30,7 +31,8 @@ int Fail(const char* what) {
 }  // namespace
 
 int main() {
-  TfLiteOperator* op = TfLiteOperatorCreate(kTfLiteBuiltinCustom, "SttnFake", 1);
+  TfLiteOperator* op =
+      TfLiteOperatorCreate(kTfLiteBuiltinCustom, "SttnFake", 1);
   TfLiteOperatorSetInvoke(op, KernelInvoke);
   if (op->invoke == nullptr || op->invoke == KernelInvoke) {
     return Fail("Invoke was not wrapped");
@@ -51,7 +53,8 @@ int main() {
   if (times.size() != 1 || times[0].name != "SttnFake" || times[0].calls != 2) {
     return Fail("expected 2 timed calls of SttnFake");
   }
-  if (times[0].nanos < 4000000) return Fail("recorded less than the 2 x 2 ms slept");
+  if (times[0].nanos < 4000000)
+    return Fail("recorded less than the 2 x 2 ms slept");
   sttn::android::ResetOpTiming();
   if (!sttn::android::OpTimes().empty()) return Fail("reset kept times");
   std::printf("OK op timing: %llu calls, %.3f ms\n",

@@ -19,8 +19,6 @@
 // org.sttnkeras.demo.TfLiteDoubleProbe (double_probe_jni.cc).
 // TfLiteOperator is the host's struct (export/host/operator.h), filled by
 // export/host/opaque_api.cc, which is linked into this double.
-#include "android_demo/test_double/tflite_double.h"
-
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -31,6 +29,7 @@
 #include <vector>
 
 #include "android_demo/native/common/tflite_interpreter_api.h"
+#include "android_demo/test_double/tflite_double.h"
 #include "export/host/operator.h"
 
 namespace {
@@ -41,8 +40,8 @@ std::vector<std::string> g_last_ops;  // Names added to the last options.
 std::string g_problems;               // Invalid registrations seen.
 std::atomic<int> g_live{0};           // Live models+options+interpreters.
 
-void Report(TfLiteErrorReporterFn reporter, void* user_data,
-            const char* format, ...) {
+void Report(TfLiteErrorReporterFn reporter, void* user_data, const char* format,
+            ...) {
   va_list args;
   va_start(args, format);
   if (reporter != nullptr) {
@@ -274,8 +273,10 @@ bool ParseModel(const uint8_t* p, size_t n, TfLiteModel* m,
     m->outputs.push_back(t);
   }
   if (!fb.ok()) {
-    *error = "The model is not a valid Flatbuffer buffer (offset out of "
-             "range in " + std::to_string(n) + " bytes)";
+    *error =
+        "The model is not a valid Flatbuffer buffer (offset out of "
+        "range in " +
+        std::to_string(n) + " bytes)";
     return false;
   }
   return true;
@@ -367,9 +368,9 @@ void TfLiteInterpreterOptionsAddOperator(TfLiteInterpreterOptions* options,
   g_last_ops.push_back(name);
 }
 
-void TfLiteInterpreterOptionsSetErrorReporter(
-    TfLiteInterpreterOptions* options, TfLiteErrorReporterFn reporter,
-    void* user_data) {
+void TfLiteInterpreterOptionsSetErrorReporter(TfLiteInterpreterOptions* options,
+                                              TfLiteErrorReporterFn reporter,
+                                              void* user_data) {
   options->reporter = reporter;
   options->reporter_data = user_data;
 }
@@ -463,8 +464,7 @@ TfLiteStatus TfLiteInterpreterInvoke(TfLiteInterpreter* it) {
     return kTfLiteError;
   }
   double mean = 0.0;
-  if (!it->model.inputs.empty() &&
-      it->model.inputs[0].type == kTfLiteFloat32) {
+  if (!it->model.inputs.empty() && it->model.inputs[0].type == kTfLiteFloat32) {
     const TfLiteTensor& in = it->model.inputs[0];
     const size_t n = in.data.size() / sizeof(float);
     for (size_t i = 0; i < n; ++i) {

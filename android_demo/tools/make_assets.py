@@ -26,18 +26,34 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "app", "src", "main", "assets")
 MODEL_FILES = ("fmnist_sttn.tflite", "fmnist_float32.tflite")
-LABELS = ("t_shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-          "sneaker", "bag", "ankle_boot")
+LABELS = (
+    "t_shirt_top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
+)
 
 
 def write_png_rgb(path: str, gray_rows) -> None:
     """Writes an 8-bit RGB PNG with r = g = b = each gray value (our own encoder)."""
     height, width = len(gray_rows), len(gray_rows[0])
-    raw = b"".join(b"\x00" + bytes(v for p in row for v in (p, p, p)) for row in gray_rows)
+    raw = b"".join(
+        b"\x00" + bytes(v for p in row for v in (p, p, p)) for row in gray_rows
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n")
@@ -49,8 +65,10 @@ def write_png_rgb(path: str, gray_rows) -> None:
 def copy_models(src: str) -> None:
     missing = [m for m in MODEL_FILES if not os.path.exists(os.path.join(src, m))]
     if missing:
-        sys.exit(f"error: {', '.join(missing)} not found in {src}: run `make demo` first "
-                 f"(it writes them).")
+        sys.exit(
+            f"error: {', '.join(missing)} not found in {src}: run `make demo` first "
+            f"(it writes them)."
+        )
     os.makedirs(ASSETS, exist_ok=True)
     for name in MODEL_FILES:
         shutil.copyfile(os.path.join(src, name), os.path.join(ASSETS, name))
@@ -77,8 +95,11 @@ def write_images() -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["models", "images"])
-    parser.add_argument("--src", default="artifacts/demo",
-                        help="folder holding the demo's .tflite files")
+    parser.add_argument(
+        "--src",
+        default="artifacts/demo",
+        help="folder holding the demo's .tflite files",
+    )
     args = parser.parse_args(argv)
     if args.what == "models":
         copy_models(args.src)

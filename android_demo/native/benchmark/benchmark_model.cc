@@ -86,8 +86,8 @@ bool ParseFlags(int argc, char** argv, Flags* f, std::string* error) {
       } else if (k == "reference") {
         f->kernel_type = sttn::tflite::kReference;
       } else {
-        *error = "--kernel must be 'optimized' or 'reference'; received '" +
-                 k + "'";
+        *error =
+            "--kernel must be 'optimized' or 'reference'; received '" + k + "'";
         return false;
       }
     } else if (a == "--per_op" || a == "--per_op=true") {
@@ -142,11 +142,11 @@ int main(int argc, char** argv) {
                                 std::istreambuf_iterator<char>());
 
   std::printf("graph: %s (%zu bytes)\n", flags.graph.c_str(), model.size());
-  std::printf("num_threads: %d, kernel: %s, sttn op format version %d\n",
-              flags.num_threads,
-              flags.kernel_type == sttn::tflite::kOptimized ? "optimized"
-                                                            : "reference",
-              sttn_op_format_version());
+  std::printf(
+      "num_threads: %d, kernel: %s, sttn op format version %d\n",
+      flags.num_threads,
+      flags.kernel_type == sttn::tflite::kOptimized ? "optimized" : "reference",
+      sttn_op_format_version());
 
   sttn::android::SessionOptions options;
   options.num_threads = flags.num_threads;
@@ -202,14 +202,16 @@ int main(int argc, char** argv) {
       n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   std::printf("runs: %d (after %d warmup)\n", flags.num_runs,
               flags.warmup_runs);
-  std::printf("latency: median %.3f ms, mean %.3f ms, min %.3f ms, max %.3f "
-              "ms\n",
-              median, mean, sorted.front(), sorted.back());
+  std::printf(
+      "latency: median %.3f ms, mean %.3f ms, min %.3f ms, max %.3f "
+      "ms\n",
+      median, mean, sorted.front(), sorted.back());
 
   if (flags.per_op) {
-    std::printf("per-op (sttn custom ops only, %d operators wrapped; Invoke "
-                "time per run):\n",
-                sttn::android::WrappedOperatorCount());
+    std::printf(
+        "per-op (sttn custom ops only, %d operators wrapped; Invoke "
+        "time per run):\n",
+        sttn::android::WrappedOperatorCount());
     double sttn_ms = 0.0;
     for (const sttn::android::OpTime& t : sttn::android::OpTimes()) {
       const double ms =

@@ -21,10 +21,10 @@ namespace sttn {
 namespace android {
 
 struct OpTime {
-  std::string name;      // Custom op name, e.g. "SttnConv2D".
-  int kernel_slot = 0;   // Distinguishes the reference/optimized operators.
-  uint64_t calls = 0;    // Node invocations while timing was enabled.
-  uint64_t nanos = 0;    // Total Invoke time while timing was enabled.
+  std::string name;     // Custom op name, e.g. "SttnConv2D".
+  int kernel_slot = 0;  // Distinguishes the reference/optimized operators.
+  uint64_t calls = 0;   // Node invocations while timing was enabled.
+  uint64_t nanos = 0;   // Total Invoke time while timing was enabled.
 };
 
 void EnableOpTiming(bool enabled);

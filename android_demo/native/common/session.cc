@@ -85,8 +85,8 @@ std::string WithRuntime(const std::string& message, ErrorSink* sink) {
 bool FloatCount(const TfLiteTensor* t, const char* what, int index,
                 size_t* count, std::string* error) {
   if (t == nullptr) {
-    *error = std::string("no ") + what + " tensor at index " +
-             std::to_string(index);
+    *error =
+        std::string("no ") + what + " tensor at index " + std::to_string(index);
     return false;
   }
   if (TfLiteTensorType(t) != kTfLiteFloat32) {
@@ -131,9 +131,9 @@ std::unique_ptr<Session> Session::Create(const void* model_data,
       s->model_data_.data(), s->model_data_.size(), &ErrorSink::Report,
       s->sink_.get());
   if (s->model_ == nullptr) {
-    *error = WithRuntime("not a valid TFLite model (" +
-                             std::to_string(model_size) + " bytes)",
-                         s->sink_.get());
+    *error = WithRuntime(
+        "not a valid TFLite model (" + std::to_string(model_size) + " bytes)",
+        s->sink_.get());
     return nullptr;
   }
   TfLiteInterpreterOptions* opts = TfLiteInterpreterOptionsCreate();
@@ -202,19 +202,19 @@ std::string Session::InputName(int index) const {
 
 bool Session::InputFloatCount(int index, size_t* count,
                               std::string* error) const {
-  const TfLiteTensor* t = (index >= 0 && index < num_inputs())
-                              ? TfLiteInterpreterGetInputTensor(interpreter_,
-                                                                index)
-                              : nullptr;
+  const TfLiteTensor* t =
+      (index >= 0 && index < num_inputs())
+          ? TfLiteInterpreterGetInputTensor(interpreter_, index)
+          : nullptr;
   return FloatCount(t, "input", index, count, error);
 }
 
 bool Session::OutputFloatCount(int index, size_t* count,
                                std::string* error) const {
-  const TfLiteTensor* t = (index >= 0 && index < num_outputs())
-                              ? TfLiteInterpreterGetOutputTensor(interpreter_,
-                                                                 index)
-                              : nullptr;
+  const TfLiteTensor* t =
+      (index >= 0 && index < num_outputs())
+          ? TfLiteInterpreterGetOutputTensor(interpreter_, index)
+          : nullptr;
   return FloatCount(t, "output", index, count, error);
 }
 
@@ -230,8 +230,7 @@ bool Session::SetInput(int index, const float* data, size_t count,
     return false;
   }
   TfLiteTensor* t = TfLiteInterpreterGetInputTensor(interpreter_, index);
-  if (TfLiteTensorCopyFromBuffer(t, data, count * sizeof(float)) !=
-      kTfLiteOk) {
+  if (TfLiteTensorCopyFromBuffer(t, data, count * sizeof(float)) != kTfLiteOk) {
     *error = WithRuntime("copying input " + std::to_string(index) + " failed",
                          sink_.get());
     return false;

@@ -65,8 +65,7 @@ class Session {
   bool OutputFloatCount(int index, size_t* count, std::string* error) const;
   // Copies `count` floats into input `index`; the count must equal the
   // tensor's element count and the tensor must be float32.
-  bool SetInput(int index, const float* data, size_t count,
-                std::string* error);
+  bool SetInput(int index, const float* data, size_t count, std::string* error);
   // Fills input `index` with bytes regardless of type (benchmark inputs).
   bool FillInputBytes(int index, uint8_t (*next)(void*), void* state,
                       std::string* error);

@@ -6,10 +6,11 @@
 // against a runtime library that exports them.
 //
 // Which library provides them on Android (see android_demo/README.md):
-//   all functions below: the LiteRT 1.x AAR's jni/<abi>/libtensorflowlite_jni.so
-//   (the TFLite C API is documented as exported there; the opaque-operator
-//   functions TfLiteOperator* are NOT verified to be exported by it: check
-//   with `nm -D --defined-only` on a machine that can reach Google's Maven).
+//   all functions below: the LiteRT 1.x AAR's
+//   jni/<abi>/libtensorflowlite_jni.so (the TFLite C API is documented as
+//   exported there; the opaque-operator functions TfLiteOperator* are NOT
+//   verified to be exported by it: check with `nm -D --defined-only` on a
+//   machine that can reach Google's Maven).
 // On the build machines: android_demo/test_double/ implements them as a
 // test double (it does not run models).
 #ifndef STTN_ANDROID_DEMO_NATIVE_COMMON_TFLITE_INTERPRETER_API_H_
@@ -50,9 +51,9 @@ void TfLiteInterpreterOptionsSetNumThreads(TfLiteInterpreterOptions* options,
                                            int32_t num_threads);
 void TfLiteInterpreterOptionsAddOperator(TfLiteInterpreterOptions* options,
                                          const TfLiteOperator* registration);
-void TfLiteInterpreterOptionsSetErrorReporter(
-    TfLiteInterpreterOptions* options, TfLiteErrorReporterFn reporter,
-    void* user_data);
+void TfLiteInterpreterOptionsSetErrorReporter(TfLiteInterpreterOptions* options,
+                                              TfLiteErrorReporterFn reporter,
+                                              void* user_data);
 
 // Interpreter. Create returns null on failure (for example an op that no
 // registration resolves), reported through the options' error reporter.

@@ -32,8 +32,7 @@ void Throw(JNIEnv* env, const char* class_name, const std::string& message) {
 
 Session* FromHandle(JNIEnv* env, jlong handle) {
   if (handle == 0) {
-    Throw(env, "java/lang/IllegalStateException",
-          "the interpreter is closed");
+    Throw(env, "java/lang/IllegalStateException", "the interpreter is closed");
     return nullptr;
   }
   return reinterpret_cast<Session*>(static_cast<intptr_t>(handle));
@@ -41,8 +40,8 @@ Session* FromHandle(JNIEnv* env, jlong handle) {
 
 // Runs `body`, turning any C++ exception (out of memory) into a Java one.
 template <typename F>
-auto Guarded(JNIEnv* env, F body, decltype(body()) on_error) -> decltype(
-    body()) {
+auto Guarded(JNIEnv* env, F body, decltype(body()) on_error)
+    -> decltype(body()) {
   try {
     return body();
   } catch (const std::bad_alloc&) {
@@ -58,8 +57,7 @@ auto Guarded(JNIEnv* env, F body, decltype(body()) on_error) -> decltype(
 extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeCreate(
-    JNIEnv* env, jclass, jbyteArray model, jint num_threads,
-    jint kernel_type) {
+    JNIEnv* env, jclass, jbyteArray model, jint num_threads, jint kernel_type) {
   return Guarded(
       env,
       [&]() -> jlong {
@@ -91,11 +89,8 @@ JNIEXPORT void JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeDelete(
   delete reinterpret_cast<Session*>(static_cast<intptr_t>(handle));
 }
 
-JNIEXPORT jintArray JNICALL
-Java_org_sttnkeras_demo_SttnInterpreter_nativeShape(JNIEnv* env, jclass,
-                                                   jlong handle,
-                                                   jboolean input,
-                                                   jint index) {
+JNIEXPORT jintArray JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeShape(
+    JNIEnv* env, jclass, jlong handle, jboolean input, jint index) {
   return Guarded(
       env,
       [&]() -> jintArray {
@@ -123,8 +118,7 @@ Java_org_sttnkeras_demo_SttnInterpreter_nativeShape(JNIEnv* env, jclass,
 }
 
 JNIEXPORT void JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeRun(
-    JNIEnv* env, jclass, jlong handle, jfloatArray input,
-    jfloatArray output) {
+    JNIEnv* env, jclass, jlong handle, jfloatArray input, jfloatArray output) {
   Guarded(
       env,
       [&]() -> int {
@@ -150,14 +144,13 @@ JNIEXPORT void JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeRun(
           return 0;
         }
         const size_t in_len = static_cast<size_t>(env->GetArrayLength(input));
-        const size_t out_len =
-            static_cast<size_t>(env->GetArrayLength(output));
+        const size_t out_len = static_cast<size_t>(env->GetArrayLength(output));
         if (in_len != in_count) {
           Throw(env, kIllegalArgument,
                 "input of shape " +
-                    sttn::android::ShapeString(s->InputShape(0)) +
-                    " takes " + std::to_string(in_count) +
-                    " float values; received " + std::to_string(in_len));
+                    sttn::android::ShapeString(s->InputShape(0)) + " takes " +
+                    std::to_string(in_count) + " float values; received " +
+                    std::to_string(in_len));
           return 0;
         }
         if (out_len != out_count) {
@@ -185,9 +178,8 @@ JNIEXPORT void JNICALL Java_org_sttnkeras_demo_SttnInterpreter_nativeRun(
 }
 
 JNIEXPORT jobjectArray JNICALL
-Java_org_sttnkeras_demo_SttnInterpreter_nativeRegisteredOps(JNIEnv* env,
-                                                           jclass,
-                                                           jlong handle) {
+Java_org_sttnkeras_demo_SttnInterpreter_nativeRegisteredOps(JNIEnv* env, jclass,
+                                                            jlong handle) {
   return Guarded(
       env,
       [&]() -> jobjectArray {
@@ -196,8 +188,8 @@ Java_org_sttnkeras_demo_SttnInterpreter_nativeRegisteredOps(JNIEnv* env,
         const std::vector<std::string>& names = s->registered_ops();
         jclass string_class = env->FindClass("java/lang/String");
         if (string_class == nullptr) return nullptr;
-        jobjectArray out = env->NewObjectArray(
-            static_cast<jsize>(names.size()), string_class, nullptr);
+        jobjectArray out = env->NewObjectArray(static_cast<jsize>(names.size()),
+                                               string_class, nullptr);
         for (size_t i = 0; out != nullptr && i < names.size(); ++i) {
           jstring name = env->NewStringUTF(names[i].c_str());
           if (name == nullptr) return nullptr;
@@ -210,8 +202,7 @@ Java_org_sttnkeras_demo_SttnInterpreter_nativeRegisteredOps(JNIEnv* env,
 }
 
 JNIEXPORT jint JNICALL
-Java_org_sttnkeras_demo_SttnInterpreter_nativeOpFormatVersion(JNIEnv*,
-                                                             jclass) {
+Java_org_sttnkeras_demo_SttnInterpreter_nativeOpFormatVersion(JNIEnv*, jclass) {
   return sttn_op_format_version();
 }
 
