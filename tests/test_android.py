@@ -362,3 +362,22 @@ def test_offline_debug_apk_of_the_java_code(tmp_path):
 
     names = set(zipfile.ZipFile(apk).namelist())
     assert "classes.dex" in names and "assets/images/labels.csv" in names
+
+
+def test_make_assets_copies_the_demo_models_or_says_what_to_run(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_assets", os.path.join(DEMO, "tools", "make_assets.py")
+    )
+    make_assets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_assets)
+    src, dest = tmp_path / "demo", tmp_path / "assets"
+    src.mkdir()
+    (src / "fmnist_sttn.tflite").write_bytes(b"sttn")
+    with pytest.raises(SystemExit, match="fmnist_float32.tflite not found.*make demo"):
+        make_assets.copy_models(str(src), str(dest))
+    (src / "fmnist_float32.tflite").write_bytes(b"float")
+    make_assets.copy_models(str(src), str(dest))
+    assert (dest / "fmnist_sttn.tflite").read_bytes() == b"sttn"
+    assert (dest / "fmnist_float32.tflite").read_bytes() == b"float"

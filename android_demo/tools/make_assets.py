@@ -62,17 +62,17 @@ def write_png_rgb(path: str, gray_rows) -> None:
         f.write(chunk(b"IEND", b""))
 
 
-def copy_models(src: str) -> None:
+def copy_models(src: str, dest: str = ASSETS) -> None:
     missing = [m for m in MODEL_FILES if not os.path.exists(os.path.join(src, m))]
     if missing:
         sys.exit(
             f"error: {', '.join(missing)} not found in {src}: run `make demo` first "
             f"(it writes them)."
         )
-    os.makedirs(ASSETS, exist_ok=True)
+    os.makedirs(dest, exist_ok=True)
     for name in MODEL_FILES:
-        shutil.copyfile(os.path.join(src, name), os.path.join(ASSETS, name))
-        print(f"  {os.path.join(src, name)} -> app/src/main/assets/{name}")
+        shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
+        print(f"  {os.path.join(src, name)} -> {os.path.join(dest, name)}")
 
 
 def write_images() -> None:
