@@ -172,6 +172,11 @@ int main(int argc, char** argv) {
                 sttn::android::ShapeString(session->InputShape(i)).c_str());
   }
 
+  for (int i = 0; i < session->num_outputs(); ++i) {
+    std::printf("output %d: %s\n", i,
+                sttn::android::ShapeString(session->OutputShape(i)).c_str());
+  }
+
   for (int i = 0; i < flags.warmup_runs; ++i) {
     if (!session->Invoke(&error)) {
       std::fprintf(stderr, "error: warmup run %d: %s\n", i, error.c_str());
