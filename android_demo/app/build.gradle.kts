@@ -65,7 +65,7 @@ android {
                 )
                 cppFlags += listOf("-std=c++17", "-O2", "-Wall")
                 // Build the benchmark tool too (it is not packaged in the APK;
-                // find it under app/.cxx/<variant>/<hash>/<abi>/).
+                // find it under app/.cxx/<Debug|RelWithDebInfo>/<hash>/<abi>/).
                 targets += listOf("sttn_jni", "sttn_benchmark_model")
             }
         }
