@@ -74,8 +74,10 @@ inline float Epilogue(float acc, float scale, float bias, Activation act) {
 Status ValidateThresholds(const float* thresholds, int channels);
 void TernarizeReference(const float* x, int64_t rows, int channels,
                         const float* thresholds, int32_t* out);
+// `threads` > 1 splits the rows over core::ParallelFor.
 void TernarizeOptimized(const float* x, int64_t rows, int channels,
-                        const float* thresholds, Isa isa, int32_t* out);
+                        const float* thresholds, Isa isa, int32_t* out,
+                        int threads = 1);
 
 // ---------------------------------------------------------------------------
 // Conv2D. Weights as int8 trits in OHWI order (reference) or prepared by the

@@ -958,7 +958,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::TernarizeOptimized(static_cast<const float*>(x), od->rows,
                                  od->channels, od->thresholds.data(), od->isa,
-                                 static_cast<int32_t*>(y));
+                                 static_cast<int32_t*>(y), NumThreads(ctx));
       } else {
         core::TernarizeReference(static_cast<const float*>(x), od->rows,
                                  od->channels, od->thresholds.data(),
@@ -1037,7 +1037,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
                                    od->conv.out_h * od->conv.out_w;
     if (opt) {
       core::TernarizeOptimized(out, rows, od->out_c, od->out_thresholds.data(),
-                               od->isa, static_cast<int32_t*>(y));
+                               od->isa, static_cast<int32_t*>(y),
+                               NumThreads(ctx));
     } else {
       core::TernarizeReference(out, rows, od->out_c, od->out_thresholds.data(),
                                static_cast<int32_t*>(y));

@@ -257,6 +257,26 @@ void TestTernarize() {
       }
     }
   }
+  // Many rows over threads (items of whole rows).
+  {
+    const int c = 37;
+    const int64_t rows = 3001;
+    std::vector<float> x = RandomFloats(static_cast<size_t>(rows * c));
+    std::vector<float> th(3 * static_cast<size_t>(c));
+    for (int i = 0; i < c; ++i) {
+      th[i] = -0.3f;
+      th[c + i] = 0.4f;
+      th[2 * c + i] = (i % 2) ? -1.0f : 1.0f;
+    }
+    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
+    std::vector<int32_t> a(words), b(words);
+    sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
+    for (Isa isa : SupportedIsas()) {
+      std::fill(b.begin(), b.end(), -1);
+      sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(), 3);
+      CHECK_MSG(a == b, "ternarize threads isa=%s", sttn::core::IsaName(isa));
+    }
+  }
   float bad[3] = {-0.5f, 0.5f, 0.0f};
   CHECK(!sttn::core::ValidateThresholds(bad, 1).ok());
 }
