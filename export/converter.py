@@ -89,8 +89,14 @@ class SttnExportLayer(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=folded.bias.shape, trainable=False,
                                     initializer="zeros")
         self.bias.assign(folded.bias)
+        self.output_thresholds = None
+        if folded.output_thresholds is not None:
+            self.output_thresholds = self.add_weight(
+                name="output_thresholds", shape=folded.output_thresholds.shape,
+                trainable=False, initializer="zeros")
+            self.output_thresholds.assign(folded.output_thresholds)
         self.thresholds = None
-        if folded.thresholds is not None:
+        if folded.thresholds is not None and not folded.input_packed:
             self.thresholds = self.add_weight(
                 name="thresholds", shape=folded.thresholds.shape, trainable=False,
                 initializer="zeros")
@@ -104,21 +110,24 @@ class SttnExportLayer(keras.layers.Layer):
         f = self.folded
         o = f.options
         float_input = f.thresholds is None
+        packed_output = f.output_thresholds is not None
         x = inputs
-        if not float_input:
+        if not float_input and not f.input_packed:
             x = tf_ops.ternarize_fn(o["in_channels"])(x, self.thresholds)
         if f.kind == "conv2d":
             op = tf_ops.conv2d_fn(float_input, o["in_channels"], o["out_channels"], o["kernel_h"],
                                   o["kernel_w"], o["stride_h"], o["stride_w"], o["padding"],
-                                  f.activation, self.weight_encoding)
+                                  f.activation, packed_output, self.weight_encoding)
         elif f.kind == "depthwise_conv2d":
             op = tf_ops.depthwise_conv2d_fn(float_input, o["in_channels"], o["depth_multiplier"],
                                             o["kernel_h"], o["kernel_w"], o["stride_h"],
                                             o["stride_w"], o["padding"], f.activation,
-                                            self.weight_encoding)
+                                            packed_output, self.weight_encoding)
         else:
             op = tf_ops.fully_connected_fn(float_input, o["in_channels"], o["out_channels"],
-                                           f.activation, self.weight_encoding)
+                                           f.activation, packed_output, self.weight_encoding)
+        if packed_output:
+            return op(x, self.packed_weights, self.scale, self.bias, self.output_thresholds)
         return op(x, self.packed_weights, self.scale, self.bias)
 
 
@@ -160,7 +169,7 @@ def build_export_model(model, plan=None, weight_encoding=DEFAULT_WEIGHT_ENCODING
     def replace(layer):
         if layer.name in plan.layers:
             return SttnExportLayer(plan.layers[layer.name], weight_encoding, name=layer.name)
-        if layer.name in plan.folded_bns:
+        if layer.name in plan.folded_bns or layer.name in plan.fused_activations:
             return FoldedAway(name=layer.name)
         return layer
 
@@ -182,8 +191,8 @@ def to_tflite(model, path=None, *, check=True, float_layers=DEFAULT_FLOAT_LAYERS
         float_layers: How the layers that are not ternary (stem conv,
             classifier, ...) store their weights: ``"float32"`` (default)
             or ``"int8_weights"``: every float CONV_2D / FULLY_CONNECTED
-            with at least 1024 weights whose output reaches no
-            ``SttnTernarize`` (in practice the classifier) gets int8
+            with at least 1024 weights whose output reaches no sttn op
+            (in practice the classifier) gets int8
             weights with per-channel scales and runs as a TFLite hybrid op
             (float32 activations). Layers that feed a ternary activation
             stay float32: their int8 rounding flips trits downstream (see
@@ -256,7 +265,7 @@ def _check_export(data, plan, model_name):
     for folded in plan.layers.values():
         name = inspect_model.op_name_for(folded.kind, folded.thresholds is None)
         expected[name] = expected.get(name, 0) + 1
-        if folded.thresholds is not None:
+        if folded.thresholds is not None and not folded.input_packed:
             expected["SttnTernarize"] = expected.get("SttnTernarize", 0) + 1
     for name, count in expected.items():
         if hist.get(name, 0) != count:
@@ -299,7 +308,7 @@ def quantize_float_weights(data, min_elements=INT8_MIN_ELEMENTS):
 
     Every ``CONV_2D`` / ``FULLY_CONNECTED`` builtin whose float32 constant
     weights have at least ``min_elements`` elements and whose output reaches
-    no ``SttnTernarize`` op gets symmetric per-output-channel int8 weights
+    no sttn op (so no ternary activation follows) gets symmetric per-output-channel int8 weights
     (``scale = max|w| / 127``, zero point 0), which TFLite runs as a hybrid
     op: activations stay float32 and are quantized on the fly. The sttn
     ops' inputs are never touched.
@@ -344,14 +353,14 @@ def quantize_float_weights(data, min_elements=INT8_MIN_ELEMENTS):
                 return code.customCode.decode()
             return builtin_names.get(builtin, str(builtin))
 
-        def reaches_ternarize(start):
+        def reaches_sttn_op(start):
             seen, todo = set(), [start]
             while todo:
                 k = todo.pop()
                 if k in seen:
                     continue
                 seen.add(k)
-                if op_name(sg.operators[k]) == "SttnTernarize":
+                if op_name(sg.operators[k]).startswith("Sttn"):
                     return True
                 for t in sg.operators[k].outputs:
                     todo.extend(consumers.get(int(t), ()))
@@ -368,7 +377,7 @@ def quantize_float_weights(data, min_elements=INT8_MIN_ELEMENTS):
                     or buffer_users[w.buffer] != 1 or len(consumers[int(op.inputs[1])]) != 1):
                 continue
             weights = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), np.float32)
-            if weights.size < min_elements or reaches_ternarize(k):
+            if weights.size < min_elements or reaches_sttn_op(k):
                 continue
             weights = weights.reshape(int(w.shape[0]), -1)
             scale = np.abs(weights).max(axis=1) / 127.0

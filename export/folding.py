@@ -15,6 +15,15 @@ For every ternary layer:
   ``y > th`` and ``t = -1`` iff ``y < -th`` become comparisons on ``x``,
   flipped where ``m < 0`` (see docs/op-format.md).
 
+Then, where a ternary layer's output reaches exactly one other ternary layer
+with a ternary input, through nothing but ReLU/ReLU6 activations and that
+layer's folded BatchNormalization (single consumers all along), the two are
+chained bit-packed: the producer's op writes its output already ternarized
+(op format version 2, ``output = "PACKED"``) with the consumer's thresholds
+composed with the activations (:func:`thresholds_through_clamp`), and the
+consumer reads it without an ``SttnTernarize``: no float tensor, activation
+op or ternarize op in between (Larq Compute Engine's "bitpacked output").
+
 Anything the ops cannot express raises :class:`ExportError` naming the layer.
 Nothing falls back to float silently.
 """
@@ -56,6 +65,11 @@ class FoldedLayer:
             padding, depth multiplier).
         pre_bn: Name of the BatchNormalization folded into the thresholds.
         post_bn: Name of the BatchNormalization folded into scale and bias.
+        output_thresholds: float32 ``[3, out_channels]`` when the op writes
+            its output ternarized and packed (chained to the next ternary
+            layer), else ``None``.
+        input_packed: The input arrives packed from the previous ternary
+            layer (no ``SttnTernarize`` before this op).
     """
 
     name: str
@@ -68,14 +82,18 @@ class FoldedLayer:
     options: dict
     pre_bn: str | None = None
     post_bn: str | None = None
+    output_thresholds: np.ndarray | None = None
+    input_packed: bool = False
 
 
 @dataclasses.dataclass
 class FoldPlan:
-    """All folded layers of a model and the BatchNormalizations they absorb."""
+    """All folded layers of a model, the BatchNormalizations they absorb and
+    the activation layers absorbed by bit-packed chaining."""
 
     layers: dict
     folded_bns: set
+    fused_activations: set = dataclasses.field(default_factory=set)
 
 
 # -- graph ---------------------------------------------------------------------
@@ -170,6 +188,42 @@ def thresholds_from_affine(m, a, threshold):
     lo[const_minus], hi[const_minus] = np.inf, np.inf
     lo[const_zero], hi[const_zero] = -np.inf, np.inf
     return np.stack([lo, hi, sgn]).astype(np.float32)
+
+
+def thresholds_through_clamp(thresholds, cap):
+    """Thresholds on ``y`` equivalent to ``thresholds`` on ``clamp(y, 0, cap)``.
+
+    ``[clamp(y) > hi]`` is always true for ``hi < 0``, ``[y > hi]`` for
+    ``0 <= hi < cap`` and never true for ``hi >= cap``; likewise for
+    ``[clamp(y) < lo]``. Infinite thresholds express "always" and "never"
+    (as ``SttnTernarize`` does for a BatchNormalization with zero gain).
+    ``cap`` is ``inf`` for ReLU, 6 for ReLU6.
+
+    Example:
+
+    >>> th = np.array([[-0.5], [0.5], [1.0]], np.float32)
+    >>> thresholds_through_clamp(th, 6.0).ravel().tolist()
+    [-inf, 0.5, 1.0]
+    """
+    lo = np.asarray(thresholds[0], np.float64).copy()
+    hi = np.asarray(thresholds[1], np.float64).copy()
+    sgn = np.asarray(thresholds[2], np.float32)
+    new_hi = np.where(hi < 0, -np.inf, np.where(hi >= cap, np.inf, hi))
+    new_lo = np.where(lo <= 0, -np.inf, np.where(lo > cap, np.inf, lo))
+    return np.stack([new_lo.astype(np.float32), new_hi.astype(np.float32), sgn])
+
+
+def _clamp_cap(layer):
+    """``cap`` when ``layer`` computes ``clamp(x, 0, cap)`` elementwise, else None."""
+    if isinstance(layer, keras.layers.ReLU):
+        if float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
+            return None
+        return np.inf if layer.max_value is None else float(layer.max_value)
+    if isinstance(layer, keras.layers.Activation):
+        act = layer.activation
+        name = getattr(act, "__name__", None) or type(act).__name__
+        return {"relu": np.inf, "relu6": 6.0}.get(name)
+    return None
 
 
 def _activation_name(layer):
@@ -329,4 +383,48 @@ def fold_model(model):
         folded = _fold_layer(layer, pre_bn, post_bn)
         plan.layers[layer.name] = folded
         plan.folded_bns.update(n for n in (folded.pre_bn, folded.post_bn) if n)
+    _chain_packed(plan, by_name, producers, consumers)
     return plan
+
+
+def _chain_packed(plan, by_name, producers, consumers):
+    """Marks producer/consumer pairs of ternary layers that can pass their
+    activations bit-packed (see the module docstring)."""
+
+    def only(names):
+        return names[0] if len(names) == 1 else None
+
+    for name, folded in plan.layers.items():
+        cur = folded.post_bn or name
+        if folded.post_bn and producers.get(cur) != [name]:
+            continue
+        caps, chain = [], []
+        nxt = only(consumers.get(cur, []))
+        while nxt is not None and nxt in by_name and producers.get(nxt) == [cur]:
+            cap = _clamp_cap(by_name[nxt])
+            if cap is None:
+                break
+            caps.append(cap)
+            chain.append(nxt)
+            cur, nxt = nxt, only(consumers.get(nxt, []))
+        if nxt is None or nxt not in by_name:
+            continue
+        target = plan.layers.get(nxt)
+        if target is None:
+            # The consumer's folded pre-BN sits between: step over it.
+            following = only(consumers.get(nxt, []))
+            target = plan.layers.get(following or "")
+            if (target is None or target.pre_bn != nxt
+                    or producers.get(nxt) != [cur]):
+                continue
+            cur = nxt
+        if target.thresholds is None or target.input_packed:
+            continue
+        if producers.get(target.name) != [cur]:
+            continue
+        th = target.thresholds
+        for cap in reversed(caps):
+            th = thresholds_through_clamp(th, cap)
+        folded.output_thresholds = th.astype(np.float32)
+        target.input_packed = True
+        plan.fused_activations.update(chain)

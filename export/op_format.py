@@ -3,7 +3,9 @@ exporter, the file inspector and the runtime. No dependencies."""
 
 # The newest op format version the exporter writes and the kernels read, and
 # the oldest the kernels still accept (export/tflite/sttn_ops.h holds the same
-# two numbers as kOpFormatVersion / kOldestOpFormatVersion).
+# two numbers as kOpFormatVersion / kOldestOpFormatVersion). Version-1 files
+# (no `output`, no `weight_encoding` option) run unchanged. The exporter
+# writes version 1 for an op that uses no version-2 feature.
 OP_FORMAT_VERSION = 2
 OLDEST_OP_FORMAT_VERSION = 1
 

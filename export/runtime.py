@@ -41,7 +41,16 @@ __all__ = [
 ]
 
 
-_KERNEL_TYPES = {"reference": 0, "optimized": 1}
+# sttn::tflite::KernelType: reference, the best path, and one per ISA path.
+_KERNEL_TYPES = {
+    "reference": 0,
+    "optimized": 1,
+    "portable": 2,
+    "popcnt": 3,
+    "avx2": 4,
+    "avx512": 5,
+    "neon": 6,
+}
 _ERROR_BUFFER_SIZE = 1024
 
 _lib: ctypes.CDLL | None = None
@@ -75,6 +84,16 @@ def _library() -> ctypes.CDLL:
             lib.sttn_op_format_version.argtypes = []
             lib.sttn_optimized_popcount_path.restype = ctypes.c_char_p
             lib.sttn_optimized_popcount_path.argtypes = []
+            lib.sttn_kernel_type_supported.restype = ctypes.c_int
+            lib.sttn_kernel_type_supported.argtypes = [ctypes.c_int]
+            lib.sttn_profile_enable.restype = None
+            lib.sttn_profile_enable.argtypes = [ctypes.c_int]
+            lib.sttn_profile_reset.restype = None
+            lib.sttn_profile_reset.argtypes = []
+            lib.sttn_profile_read.restype = ctypes.c_int
+            lib.sttn_profile_read.argtypes = [
+                ctypes.c_int, ctypes.POINTER(ctypes.c_longlong),
+                ctypes.POINTER(ctypes.c_longlong)]
             lib.sttn_host_register.restype = ctypes.c_int
             lib.sttn_host_register.argtypes = [
                 ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
@@ -108,6 +127,57 @@ def registered_ops() -> tuple[str, ...]:
     )
 
 
+def supported_kernels() -> tuple[str, ...]:
+    """Kernel types this CPU and build can run, for ``Interpreter(kernel=...)``.
+
+    ``"reference"`` and ``"optimized"`` (the fastest ISA path here) always;
+    then each ISA path the CPU supports: ``"portable"``, ``"popcnt"``,
+    ``"avx2"``, ``"avx512"`` (x86-64), ``"neon"`` (aarch64).
+
+    Example:
+
+    >>> {"reference", "optimized", "portable"} <= set(supported_kernels())
+    True
+    """
+    lib = _library()
+    return tuple(k for k, i in _KERNEL_TYPES.items() if lib.sttn_kernel_type_supported(i))
+
+
+class OpProfile:
+    """Wall time spent in each sttn op while the context is active.
+
+    Counters are process-wide: every interpreter's sttn ops add to them.
+
+    Example:
+
+    >>> with OpProfile() as prof:                     # doctest: +SKIP
+    ...     interp.predict(x)
+    >>> prof.results()["SttnConv2D"]                  # doctest: +SKIP
+    {'invocations': 16, 'ms': 12.3}
+    """
+
+    def __enter__(self) -> "OpProfile":
+        lib = _library()
+        lib.sttn_profile_reset()
+        lib.sttn_profile_enable(1)
+        self._results: dict[str, dict[str, float]] = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        lib = _library()
+        lib.sttn_profile_enable(0)
+        count, ns = ctypes.c_longlong(), ctypes.c_longlong()
+        for i, name in enumerate(registered_ops()):
+            lib.sttn_profile_read(i, ctypes.byref(count), ctypes.byref(ns))
+            if count.value:
+                self._results[name] = {"invocations": int(count.value),
+                                       "ms": ns.value / 1e6}
+
+    def results(self) -> dict[str, dict[str, float]]:
+        """``{op name: {"invocations": n, "ms": total milliseconds}}``."""
+        return dict(self._results)
+
+
 def native_library_info() -> dict[str, Any]:
     """Facts about the loaded native library (path, op format, popcount path).
 
@@ -122,6 +192,7 @@ def native_library_info() -> dict[str, Any]:
         "op_format_version": lib.sttn_op_format_version(),
         "ops": registered_ops(),
         "optimized_popcount": lib.sttn_optimized_popcount_path().decode(),
+        "supported_kernels": supported_kernels(),
     }
 
 
@@ -152,10 +223,11 @@ class Interpreter:
 
     Args:
         model_path_or_bytes: path of a ``.tflite`` file, or its bytes.
-        num_threads: threads for the runtime's builtin ops (the sttn kernels
-            run on the calling thread).
-        kernel: ``"optimized"`` (bit-packed popcount kernels) or
-            ``"reference"`` (plain loops, the oracle).
+        num_threads: threads for the builtin ops and the sttn kernels.
+        kernel: ``"optimized"`` (the fastest ISA path of this CPU),
+            ``"reference"`` (plain loops, the oracle), or one ISA path of
+            ``supported_kernels()`` (``"portable"``, ``"popcnt"``,
+            ``"avx2"``, ``"avx512"``, ``"neon"``) to test or compare paths.
 
     Raises:
         ValueError: the model is not a valid TFLite model, or a custom op in
@@ -182,6 +254,12 @@ class Interpreter:
             raise ValueError(
                 "Received an invalid value for `kernel`, expected one of "
                 f"{sorted(_KERNEL_TYPES)}. Received: kernel={kernel!r}"
+            )
+        if kernel not in supported_kernels():
+            raise ValueError(
+                f"Received an invalid value for `kernel`: this CPU or build "
+                f"cannot run kernel={kernel!r}; supported here: "
+                f"{list(supported_kernels())}"
             )
         if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
             raise ValueError(
@@ -245,7 +323,7 @@ class Interpreter:
 
     @property
     def kernel_path(self) -> str:
-        """The kernel variant this interpreter runs: "optimized" or "reference"."""
+        """The kernel type this interpreter runs ("optimized", "reference", "avx2", ...)."""
         return self._kernel
 
     @property

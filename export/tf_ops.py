@@ -105,36 +105,54 @@ def _epilogue(acc, scale, bias, activation):
     return tf.nn.relu(y) if activation == "RELU" else y
 
 
+def _ternarize_packed(x, thresholds, channels):
+    """SttnTernarize's math: float [..., C] -> packed int32."""
+    lo, hi, sgn = thresholds[0], thresholds[1], thresholds[2]
+    t = tf.cast(x > hi, tf.int32) - tf.cast(x < lo, tf.int32)
+    t = t * tf.cast(sgn, tf.int32)
+    return _pack(t, channels)
+
+
+def _attrs(version_1_attrs, packed_output, weight_encoding=TRIT2):
+    """Version 1 unless the op uses a version-2 feature (a packed output, or
+    weights in an encoding other than trit2), so files without one still
+    load in runtimes that know only version 1."""
+    attrs = dict(version_1_attrs, version=1)
+    if packed_output:
+        attrs.update(version=OP_FORMAT_VERSION, output="PACKED")
+    if weight_encoding != TRIT2:
+        attrs.update(version=OP_FORMAT_VERSION, **_weight_attrs(weight_encoding))
+    return attrs
+
+
 # -- the ops -------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=None)
 def ternarize_fn(channels):
     """``SttnTernarize``: float [..., C] + thresholds [3, C] -> packed int32."""
-    attrs = {"version": OP_FORMAT_VERSION, "channels": channels}
+    attrs = {"version": 1, "channels": channels}
 
     @tf.function(experimental_implements=implements_spec(TERNARIZE, attrs), autograph=False)
     def sttn_ternarize(x, thresholds):
-        lo, hi, sgn = thresholds[0], thresholds[1], thresholds[2]
-        t = tf.cast(x > hi, tf.int32) - tf.cast(x < lo, tf.int32)
-        t = t * tf.cast(sgn, tf.int32)
-        return _pack(t, channels)
+        return _ternarize_packed(x, thresholds, channels)
 
     return sttn_ternarize
 
 
 @functools.lru_cache(maxsize=None)
 def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride_h,
-              stride_w, padding, activation, weight_encoding=TRIT2):
-    """``SttnConv2D`` / ``SttnConv2DFloatIn``."""
+              stride_w, padding, activation, packed_output=False, weight_encoding=TRIT2):
+    """``SttnConv2D`` / ``SttnConv2DFloatIn`` (with ``packed_output``: a 5th
+    input of output thresholds and a packed int32 output)."""
     name = CONV2D_FLOAT_IN if float_input else CONV2D
-    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels, out_channels=out_channels,
-                 kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-                 padding=padding, activation=activation, **_weight_attrs(weight_encoding))
+    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
+                        kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h,
+                        stride_w=stride_w, padding=padding, activation=activation),
+                   packed_output, weight_encoding)
     n = out_channels * kernel_h * kernel_w * in_channels
 
-    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
-    def sttn_conv2d(x, weights, scale, bias):
+    def body(x, weights, scale, bias):
         kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
                             [out_channels, kernel_h, kernel_w, in_channels])
         kernel = tf.transpose(kernel, [1, 2, 3, 0])
@@ -142,20 +160,35 @@ def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride
         acc = tf.nn.conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
         return _epilogue(acc, scale, bias, activation)
 
-    return sttn_conv2d
+    return _op(name, attrs, body, packed_output, out_channels)
+
+
+def _op(name, attrs, body, packed_output, out_channels):
+    spec = implements_spec(name, attrs)
+    if packed_output:
+        @tf.function(experimental_implements=spec, autograph=False)
+        def sttn_op_packed(x, weights, scale, bias, output_thresholds):
+            return _ternarize_packed(body(x, weights, scale, bias), output_thresholds,
+                                     out_channels)
+
+        return sttn_op_packed
+
+    @tf.function(experimental_implements=spec, autograph=False)
+    def sttn_op(x, weights, scale, bias):
+        return body(x, weights, scale, bias)
+
+    return sttn_op
 
 
 @functools.lru_cache(maxsize=None)
 def fully_connected_fn(float_input, in_channels, out_channels, activation,
-                       weight_encoding=TRIT2):
+                       packed_output=False, weight_encoding=TRIT2):
     """``SttnFullyConnected`` / ``SttnFullyConnectedFloatIn``."""
     name = FULLY_CONNECTED_FLOAT_IN if float_input else FULLY_CONNECTED
-    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels,
-                 out_channels=out_channels, activation=activation,
-                 **_weight_attrs(weight_encoding))
+    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
+                        activation=activation), packed_output, weight_encoding)
     n = out_channels * in_channels
 
-    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
     def sttn_fully_connected(x, weights, scale, bias):
         kernel = tf.transpose(tf.reshape(_unpack_weights(weights, n, weight_encoding),
                                          [out_channels, in_channels]))
@@ -165,22 +198,23 @@ def fully_connected_fn(float_input, in_channels, out_channels, activation,
         acc = tf.reshape(acc, tf.concat([lead, [out_channels]], 0))
         return _epilogue(acc, scale, bias, activation)
 
-    return sttn_fully_connected
+    return _op(name, attrs, sttn_fully_connected, packed_output, out_channels)
 
 
 @functools.lru_cache(maxsize=None)
 def depthwise_conv2d_fn(float_input, in_channels, depth_multiplier, kernel_h, kernel_w,
-                        stride_h, stride_w, padding, activation, weight_encoding=TRIT2):
+                        stride_h, stride_w, padding, activation, packed_output=False,
+                        weight_encoding=TRIT2):
     """``SttnDepthwiseConv2D`` / ``SttnDepthwiseConv2DFloatIn``."""
     name = DEPTHWISE_CONV2D_FLOAT_IN if float_input else DEPTHWISE_CONV2D
     out_channels = in_channels * depth_multiplier
-    attrs = dict(version=OP_FORMAT_VERSION, in_channels=in_channels, out_channels=out_channels,
-                 depth_multiplier=depth_multiplier, kernel_h=kernel_h, kernel_w=kernel_w,
-                 stride_h=stride_h, stride_w=stride_w, padding=padding, activation=activation,
-                 **_weight_attrs(weight_encoding))
+    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
+                        depth_multiplier=depth_multiplier, kernel_h=kernel_h,
+                        kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
+                        padding=padding, activation=activation), packed_output,
+                   weight_encoding)
     n = kernel_h * kernel_w * out_channels
 
-    @tf.function(experimental_implements=implements_spec(name, attrs), autograph=False)
     def sttn_depthwise_conv2d(x, weights, scale, bias):
         kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
                             [kernel_h, kernel_w, in_channels, depth_multiplier])
@@ -188,4 +222,4 @@ def depthwise_conv2d_fn(float_input, in_channels, depth_multiplier, kernel_h, ke
         acc = tf.nn.depthwise_conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
         return _epilogue(acc, scale, bias, activation)
 
-    return sttn_depthwise_conv2d
+    return _op(name, attrs, sttn_depthwise_conv2d, packed_output, out_channels)

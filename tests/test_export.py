@@ -71,6 +71,9 @@ def test_folds_match_the_keras_graph(model):
     # A ReLU sits between t_conv_s2 and bn3: no post fold, bn3 is t_dw's pre.
     assert plan.layers["t_conv_s2"].post_bn is None and plan.layers["t_dw"].pre_bn == "bn3"
     assert plan.layers["t_conv_w"].thresholds is None
+    assert plan.layers["t_conv_s2"].output_thresholds is not None
+    assert plan.layers["t_dw"].input_packed
+    assert plan.layers["t_conv"].output_thresholds is None  # feeds an Add
     export_model = converter.build_export_model(model, plan)
     x = converter.random_check_input(model, batch=6, seed=1) * 2
     expected = keras.ops.convert_to_numpy(model(x))
@@ -97,7 +100,9 @@ def test_every_ternary_layer_becomes_its_custom_op(exported):
     assert hist["SttnDepthwiseConv2D"] == 1
     assert hist["SttnConv2DFloatIn"] == 1
     assert hist["SttnFullyConnected"] == 1
-    assert hist["SttnTernarize"] == 4
+    # t_conv_s2 -> ReLU -> bn3 -> t_dw is chained bit-packed: t_conv_s2 writes
+    # its output ternarized, so t_dw needs no SttnTernarize of its own.
+    assert hist["SttnTernarize"] == 3
     # Only the float stem conv and the float head remain as builtins.
     assert hist.get("CONV_2D", 0) == 1
     assert hist.get("FULLY_CONNECTED", 0) == 1
@@ -107,13 +112,23 @@ def test_every_ternary_layer_becomes_its_custom_op(exported):
 
 def test_options_are_versioned_flexbuffer_maps(exported):
     ops = inspect_model.custom_ops(exported)
+    # Version 2 only where its feature (a packed output) is used, so files
+    # without one load in version-1 runtimes too.
     for op in ops:
-        assert op["options"]["version"] == 2
+        packed = op["options"].get("output") == "PACKED"
+        base3 = op["options"].get("weight_encoding") == "base3"
+        assert op["options"]["version"] == (2 if packed or base3 else 1)
+        # base3 (the default encoding) on every op with weights.
+        assert base3 == (op["name"] != "SttnTernarize")
     conv = next(op for op in ops if op["name"] == "SttnConv2D" and op["options"]["out_channels"] == 33)
     assert conv["options"] == {
-        "version": 2, "weight_encoding": "base3", "in_channels": 16, "out_channels": 33, "kernel_h": 3, "kernel_w": 3,
+        "version": 2, "weight_encoding": "base3", "in_channels": 16, "out_channels": 33,
+        "kernel_h": 3, "kernel_w": 3,
         "stride_h": 2, "stride_w": 2, "padding": "VALID", "activation": "RELU",
+        "output": "PACKED",
     }
+    # x, weights, scale, bias and the output thresholds [3, 33] (constant).
+    assert len(conv["input_bytes"]) == 5 and conv["input_bytes"][4] == 3 * 33 * 4
 
 
 def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
@@ -181,3 +196,59 @@ def test_cli(tmp_path, model):
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert bad.returncode != 0 and "no such file" in bad.stderr
+
+
+@pytest.mark.parametrize("cap", [np.inf, 6.0, 1.0])
+def test_thresholds_through_clamp(cap):
+    rng = np.random.default_rng(3)
+    th = np.stack([rng.normal(0.5, 3, 64), rng.normal(2, 3, 64), rng.choice([-1.0, 1.0], 64)])
+    th[1] = np.maximum(th[0], th[1])
+    th[0, :3] = [0.0, -np.inf, np.inf]
+    th = th.astype(np.float32)
+    y = np.concatenate([np.linspace(-8, 8, 4001), [0.0, cap if np.isfinite(cap) else 7.0]])
+    y = y.astype(np.float32)[:, None]
+    z = np.clip(y, 0, cap)
+    expected = th[2] * ((z > th[1]).astype(int) - (z < th[0]).astype(int))
+    th2 = folding.thresholds_through_clamp(th, cap)
+    got = th2[2] * ((y > th2[1]).astype(int) - (y < th2[0]).astype(int))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_inverted_residual_chain_is_packed_end_to_end():
+    """MobileNetV2's pattern (1x1 expand -> BN -> ReLU6 -> depthwise -> BN ->
+    ReLU6 -> 1x1 project -> BN -> Add) exports with the expand and depthwise
+    ops writing packed outputs, and the .tflite matches Keras."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((10, 10, 24))
+    x = keras.layers.BatchNormalization(name="bn_in")(inputs)
+    y = sl.TernaryConv2D(72, 1, use_bias=False, name="expand")(x)
+    y = keras.layers.BatchNormalization(name="expand_bn")(y)
+    y = keras.layers.ReLU(6.0, name="expand_relu")(y)
+    y = sl.TernaryDepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(y)
+    y = keras.layers.BatchNormalization(name="dw_bn")(y)
+    y = keras.layers.ReLU(6.0, name="dw_relu")(y)
+    y = sl.TernaryConv2D(24, 1, use_bias=False, name="project")(y)
+    y = keras.layers.BatchNormalization(name="project_bn")(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(4)(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
+                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+    plan = folding.fold_model(model)
+    assert plan.layers["expand"].output_thresholds is not None
+    assert plan.layers["dw"].output_thresholds is not None and plan.layers["dw"].input_packed
+    assert plan.layers["project"].input_packed
+    assert plan.fused_activations == {"expand_relu", "dw_relu"}
+    data = sttn.export.to_tflite(model)
+    hist = sttn.export.op_histogram(data)
+    assert hist["SttnTernarize"] == 1 and "RELU6" not in hist, hist
+    x = rng.normal(0, 1.5, (16, 10, 10, 24)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    for kernel in ("reference", "optimized"):
+        got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

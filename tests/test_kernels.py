@@ -37,7 +37,11 @@ from tests import ternary_reference as ref  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
 runtime = pytest.importorskip("sttn_keras.export.runtime")
-KERNELS = ("reference", "optimized")
+# The oracle's own C++ twin and every ISA path this CPU runs (each its own
+# kernel type, so one process covers portable, popcnt, avx2 and avx512 on an
+# AVX-512 machine; "optimized" is an alias of the best one, checked below).
+KERNELS = ("reference",) + tuple(
+    k for k in runtime.supported_kernels() if k not in ("reference", "optimized"))
 CHANNELS = (1, 3, 31, 33, 65)
 
 
@@ -62,9 +66,12 @@ def _exact_floats(rng, shape):
 
 
 # Weight encodings of the grid: a version-1 op (no `weight_encoding` key, the
-# files written before version 2 existed), and version 2 with each encoding.
-ENCODINGS = (None, "trit2", "base3")
-ENCODING_IDS = ("v1", "v2_trit2", "v2_base3")
+# files written before version 2 existed) on every kernel, base3 on every
+# kernel, and an explicit version-2 "trit2" on the reference kernel. The
+# weights are decoded once in Prepare, before any ISA path sees them.
+KERNEL_ENCODINGS = ([(k, None) for k in KERNELS] + [(k, "base3") for k in KERNELS]
+                    + [("reference", "trit2")])
+KERNEL_ENCODING_IDS = [f"{k}-{'v1' if e is None else 'v2_' + e}" for k, e in KERNEL_ENCODINGS]
 
 
 def _packed(trits: np.ndarray, encoding: str | None) -> np.ndarray:
@@ -135,8 +142,7 @@ def test_ternarize(kernel, rank, channels):
 CONV_GRID = list(itertools.product(CHANNELS, (1, 3), (1, 2), ("SAME", "VALID"), (1, 3)))
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS, ids=ENCODING_IDS)
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
 def test_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
@@ -164,8 +170,7 @@ def test_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
     np.testing.assert_array_equal(y, expected)
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS, ids=ENCODING_IDS)
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("cin,k,stride,padding,batch", CONV_GRID)
 def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
@@ -194,8 +199,7 @@ def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch, enco
     np.testing.assert_array_equal(y, expected)
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS, ids=ENCODING_IDS)
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("kernel,encoding", KERNEL_ENCODINGS, ids=KERNEL_ENCODING_IDS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("activation", ("NONE", "RELU"))
 @pytest.mark.parametrize("batch", (1, 3))
@@ -294,34 +298,152 @@ def test_registered_ops_and_verification():
         "SttnTernarize", "SttnConv2D", "SttnConv2DFloatIn", "SttnFullyConnected",
         "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D", "SttnDepthwiseConv2DFloatIn"}
     model, *_ = _small_conv_model()
-    for kernel in KERNELS:
+    for kernel in KERNELS + ("optimized",):
         interp = runtime.Interpreter(model, kernel=kernel)
         # Verified through the runtime's own virtual FindOp after registration.
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
     assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 2
-    assert info["optimized_popcount"] in ("avx2", "popcnt", "portable")
+    assert info["optimized_popcount"] in ("avx512", "avx2", "neon", "popcnt", "portable")
+    assert info["optimized_popcount"] in info["supported_kernels"]
 
 
-@pytest.mark.slow
-def test_grid_passes_on_the_non_avx2_path_too():
-    # The optimized kernels (conv, FC, depthwise, ternarize) dispatch to AVX2
-    # where the CPU has it; the
-    # popcnt/portable path is what other x86 CPUs (and the fallback for very
-    # large windows) run, so the ternary grid runs again with AVX2 disabled.
-    env = {**os.environ, "STTN_DISABLE_AVX2": "1"}
-    check = subprocess.run(
-        [sys.executable, "-c", "from sttn_keras.export import runtime; "
-         "print(runtime.native_library_info()['optimized_popcount'])"],
-        capture_output=True, text=True, env=env, timeout=120)
-    assert check.returncode == 0, check.stderr[-2000:]
-    assert check.stdout.strip() in ("popcnt", "portable")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "(test_conv2d or test_fully_connected or test_depthwise or test_ternarize) and optimized"],
-        capture_output=True, text=True, env=env, timeout=900, cwd=os.path.dirname(__file__))
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert " passed" in result.stdout
+def test_every_isa_path_this_cpu_has_is_tested():
+    """The grid's kernel list is what the CPU supports, read from /proc/cpuinfo
+    independently of the library's own detection (x86-64 Linux)."""
+    if not os.path.exists("/proc/cpuinfo") or os.uname().machine != "x86_64":
+        pytest.skip("checks x86-64 feature flags from /proc/cpuinfo")
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    expected = {"portable"}
+    if "popcnt" in flags:
+        expected.add("popcnt")
+    if {"avx2", "popcnt"} <= flags:
+        expected.add("avx2")
+    if {"avx512f", "avx512bw", "avx512vl", "avx512_vpopcntdq", "avx2"} <= flags:
+        expected.add("avx512")
+    assert set(KERNELS) - {"reference"} == expected
+    best = runtime.native_library_info()["optimized_popcount"]
+    for name in ("avx512", "avx2", "popcnt", "portable"):
+        if name in expected:
+            assert best == name
+            break
+
+
+def test_unsupported_kernel_type_is_a_clear_error():
+    model, *_ = _small_conv_model()
+    missing = [k for k in ("avx512", "avx2", "neon", "popcnt")
+               if k not in runtime.supported_kernels()]
+    if not missing:
+        pytest.skip("this CPU supports every listed path")
+    with pytest.raises(ValueError, match="cannot run kernel="):
+        runtime.Interpreter(model, kernel=missing[0])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("threads", (1, 3))
+@pytest.mark.parametrize("cout", (1, 8, 9, 16, 17, 40))
+@pytest.mark.parametrize("op", ("conv3x3", "conv1x1_s2", "fc"))
+def test_ternary_gemm_groups_tiles_threads(kernel, threads, cout, op):
+    """Output-channel groups (8 or 16 lanes, partial last group), pixel tiles
+    (full, short tail) and threads, bit-exact against the oracle."""
+    rng = _rng("gemm", op, cout)
+    cin = 70
+    scale, bias = _dyadic_affine(rng, cout)
+    if op == "fc":
+        batch = 11
+        wt = _trits(rng, (cout, cin))
+        x = _trits(rng, (batch, cin))
+        model = tb.fc_model(in_channels=cin, out_channels=cout, activation="RELU",
+                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias)
+        expected = ref.affine(ref.fully_connected(x, wt), scale, bias, "RELU")
+    else:
+        k, stride = (3, 1) if op == "conv3x3" else (1, 2)
+        h, w = 9, 7
+        wt = _trits(rng, (cout, k, k, cin))
+        x = _trits(rng, (2, h, w, cin))
+        model = tb.conv_model(
+            "conv2d", in_channels=cin, out_channels=cout, kernel=(k, k),
+            strides=(stride, stride), padding="SAME", activation="NONE",
+            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+            input_hw=(h, w), float_in=False)
+        expected = ref.affine(ref.conv2d(x, wt, (stride, stride), "SAME"), scale, bias, "NONE")
+    interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads)
+    np.testing.assert_array_equal(interp.predict(ref.pack_activations(x)), expected)
+
+
+def _output_thresholds(rng, n):
+    lo = rng.normal(-0.5, 1.0, n).astype(np.float32)
+    hi = (lo + np.abs(rng.normal(1.0, 0.5, n))).astype(np.float32)
+    sgn = rng.choice([-1.0, 1.0], n).astype(np.float32)
+    lo[0], hi[0] = -np.inf, np.inf
+    return np.stack([lo, hi, sgn]).astype(np.float32)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
+@pytest.mark.parametrize("op", ("conv2d", "depthwise", "fc"))
+@pytest.mark.parametrize("cout", (5, 33, 40))
+def test_packed_output(kernel, float_in, op, cout):
+    """Version-2 ops with `output` = "PACKED": the layer's output ternarized by
+    a 5th input of thresholds, written in the compute packing, equals the
+    oracle's ternarize(affine(...)) bit for bit (threads 1 and 2)."""
+    rng = _rng("packed", op, cout, float_in)
+    activation = "RELU" if cout % 2 else "NONE"
+    if op == "fc":
+        cin, batch = 45, 5
+        wt = _trits(rng, (cout, cin))
+        x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
+        scale, bias = _dyadic_affine(rng, cout)
+        th = _output_thresholds(rng, cout)
+        model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
+                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                            float_in=float_in, output_thresholds=th)
+        y = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
+    else:
+        h, w = 7, 9
+        if op == "conv2d":
+            cin, mult = 20, 1
+            wt = _trits(rng, (cout, 3, 3, cin))
+        else:
+            cin, mult = cout, 1
+            wt = _trits(rng, (3, 3, cout))
+        x = _exact_floats(rng, (2, h, w, cin)) if float_in else _trits(rng, (2, h, w, cin))
+        scale, bias = _dyadic_affine(rng, cout)
+        th = _output_thresholds(rng, cout)
+        model = tb.conv_model(
+            op, in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
+            padding="SAME", activation=activation, weights_packed=ref.pack_trits_file(wt),
+            scale=scale, bias=bias, input_hw=(h, w), depth_multiplier=mult,
+            float_in=float_in, output_thresholds=th)
+        acc = (ref.conv2d(x, wt, (1, 1), "SAME") if op == "conv2d"
+               else ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME"))
+        y = ref.affine(acc, scale, bias, activation)
+    expected = ref.pack_activations(ref.ternarize(y, th))
+    x_in = x if float_in else ref.pack_activations(x)
+    for threads in (1, 2):
+        interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads)
+        out = interp.predict(x_in)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_version_1_options_cannot_ask_for_packed_output():
+    rng = _rng("v1packed")
+    wt = _trits(rng, (4, 8))
+    scale, bias = _dyadic_affine(rng, 4)
+    th = _output_thresholds(rng, 4)
+    opts = {"version": 1, "in_channels": 8, "out_channels": 4, "activation": "NONE",
+            "output": "PACKED"}
+    model = tb.fc_model(in_channels=8, out_channels=4, activation="NONE",
+                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
+                        output_thresholds=th, options=opts)
+    with pytest.raises(ValueError, match="needs op format version >= 2"):
+        runtime.Interpreter(model)
 
 
 def test_library_exports_only_the_sttn_api():

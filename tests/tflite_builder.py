@@ -193,12 +193,14 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
                input_hw: tuple[int, int], depth_multiplier: int = 1,
                float_in: bool = False, options: dict | bytes | None = None,
                input_channels_dim: int | None = None,
+               output_thresholds: np.ndarray | None = None,
                weight_encoding: str | None = None) -> bytes:
     """``SttnConv2D[FloatIn]`` / ``SttnDepthwiseConv2D[FloatIn]`` with a
-    dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``.
-    ``weight_encoding=None`` writes a version-1 op (no `weight_encoding`
-    key); a string writes version 2 with that key (``weights_packed`` must
-    be in that encoding)."""
+    dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``. With
+    ``output_thresholds`` ([3, out_channels]) the op is version 2 with a
+    packed (ternarized) output. ``weight_encoding=None`` writes no
+    `weight_encoding` key (version 1 unless a packed output); a string writes
+    version 2 with that key (``weights_packed`` must be in that encoding)."""
     b = ModelBuilder()
     h, w = input_hw
     if input_channels_dim is None:
@@ -207,12 +209,18 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
     wt = b.const("weights", np.asarray(weights_packed, np.uint8))
     sc = b.const("scale", np.asarray(scale, np.float32))
     bi = b.const("bias", np.asarray(bias, np.float32))
-    y = b.output("y", [-1, 1, 1, out_channels], np.float32)
     opts = {
         "version": 1, "in_channels": in_channels, "out_channels": out_channels,
         "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
         "stride_w": strides[1], "padding": padding, "activation": activation,
     }
+    inputs = [x, wt, sc, bi]
+    if output_thresholds is None:
+        y = b.output("y", [-1, 1, 1, out_channels], np.float32)
+    else:
+        y = b.output("y", [-1, 1, 1, 2 * ((out_channels + 31) // 32)], np.int32)
+        inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
+        opts.update(version=2, output="PACKED")
     _set_encoding(opts, weight_encoding)
     name = "SttnConv2D"
     if kind == "depthwise":
@@ -220,7 +228,7 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
         name = "SttnDepthwiseConv2D"
     if float_in:
         name += "FloatIn"
-    b.op(name, [x, wt, sc, bi], [y], opts if options is None else options)
+    b.op(name, inputs, [y], opts if options is None else options)
     return b.build()
 
 
@@ -228,19 +236,27 @@ def fc_model(*, in_channels: int, out_channels: int, activation: str,
              weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
              float_in: bool = False, lead_shape: tuple[int, ...] = (-1,),
              options: dict | bytes | None = None,
+             output_thresholds: np.ndarray | None = None,
              weight_encoding: str | None = None) -> bytes:
-    """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]``
-    (``weight_encoding`` as in :func:`conv_model`)."""
+    """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]`` (packed
+    output, version 2, with ``output_thresholds``; ``weight_encoding`` as in
+    :func:`conv_model`)."""
     b = ModelBuilder()
     cdim = in_channels if float_in else 2 * ((in_channels + 31) // 32)
     x = b.input("x", list(lead_shape) + [cdim], np.float32 if float_in else np.int32)
     wt = b.const("weights", np.asarray(weights_packed, np.uint8))
     sc = b.const("scale", np.asarray(scale, np.float32))
     bi = b.const("bias", np.asarray(bias, np.float32))
-    y = b.output("y", list(lead_shape) + [out_channels], np.float32)
     opts = {"version": 1, "in_channels": in_channels, "out_channels": out_channels,
             "activation": activation}
+    inputs = [x, wt, sc, bi]
+    if output_thresholds is None:
+        y = b.output("y", list(lead_shape) + [out_channels], np.float32)
+    else:
+        y = b.output("y", list(lead_shape) + [2 * ((out_channels + 31) // 32)], np.int32)
+        inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
+        opts.update(version=2, output="PACKED")
     _set_encoding(opts, weight_encoding)
     name = "SttnFullyConnectedFloatIn" if float_in else "SttnFullyConnected"
-    b.op(name, [x, wt, sc, bi], [y], opts if options is None else options)
+    b.op(name, inputs, [y], opts if options is None else options)
     return b.build()

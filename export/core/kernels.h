@@ -1,13 +1,16 @@
 // TFLite-free math of the sttn custom ops (docs/op-format.md, version 1).
 //
 // Every op has a *reference* implementation (plain loops over int8 trits, the
-// oracle) and an *optimized* one:
-//   * ternary input: bit-packed popcount over the compute packing;
-//   * float input: a float x trit loop over pre-expanded weights laid out so
-//     that the innermost loop runs over contiguous output channels (the
-//     compiler vectorizes it).
-// The optimized ternary paths dispatch at run time to a POPCNT build on x86
-// (see kernels_optimized.cc); that is also where AVX2 / NEON paths go.
+// oracle, kernels_reference.cc) and optimized ones, one file per op family
+// and, where the ISA matters, per ISA path (isa.h):
+//   * ternary conv2d / fully connected: the register-blocked ternary GEMM of
+//     ternary_gemm.h (portable, popcnt, avx2, avx512, neon micro-kernels);
+//   * depthwise (depthwise_optimized.cc) and SttnTernarize
+//     (ternarize_optimized.cc): scalar and AVX2 paths;
+//   * float input (float_in_optimized.cc): float x trit loops over weights
+//     expanded once, vectorized by the compiler.
+// The optimized entry points take the Isa to run, so tests can run every
+// path the CPU supports in one process.
 //
 // All functions are pure: raw pointers plus shape structs; they never
 // allocate. Shapes are validated once by ComputeConvShape /
@@ -18,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "export/core/isa.h"
 #include "export/core/packing.h"
 #include "export/core/status.h"
 
@@ -70,26 +74,21 @@ inline float Epilogue(float acc, float scale, float bias, Activation act) {
 Status ValidateThresholds(const float* thresholds, int channels);
 void TernarizeReference(const float* x, int64_t rows, int channels,
                         const float* thresholds, int32_t* out);
+// `threads` > 1 splits the rows over core::ParallelFor.
 void TernarizeOptimized(const float* x, int64_t rows, int channels,
-                        const float* thresholds, int32_t* out);
+                        const float* thresholds, Isa isa, int32_t* out,
+                        int threads = 1);
 
 // ---------------------------------------------------------------------------
 // Conv2D. Weights as int8 trits in OHWI order (reference) or prepared by the
-// Prepare* helpers below (optimized).
+// Prepare* helpers below (optimized float input) or by PackTernaryGemm
+// (optimized ternary input, ternary_gemm.h).
 void Conv2DTernaryReference(const ConvShape& s, const int32_t* x_packed,
                             const int8_t* w_ohwi, const float* scale,
                             const float* bias, Activation act, float* out);
 void Conv2DFloatReference(const ConvShape& s, const float* x,
                           const int8_t* w_ohwi, const float* scale,
                           const float* bias, Activation act, float* out);
-
-// Optimized ternary conv: w_packed is [out_c][kh][kw][PackedWidth(in_c)].
-size_t Conv2DTernaryPackedWeightWords(const ConvShape& s);
-void PrepareConv2DTernaryWeights(const ConvShape& s, const int8_t* w_ohwi,
-                                 int32_t* w_packed);
-void Conv2DTernaryOptimized(const ConvShape& s, const int32_t* x_packed,
-                            const int32_t* w_packed, const float* scale,
-                            const float* bias, Activation act, float* out);
 
 // Optimized float-input conv: w_hwio is float [kh][kw][in_c][out_c].
 size_t Conv2DFloatWeightCount(const ConvShape& s);
@@ -109,14 +108,6 @@ void FullyConnectedFloatReference(const FullyConnectedShape& s, const float* x,
                                   const int8_t* w, const float* scale,
                                   const float* bias, Activation act,
                                   float* out);
-// Optimized ternary: w_packed [out_c][PackedWidth(in_c)].
-void PrepareFullyConnectedTernaryWeights(const FullyConnectedShape& s,
-                                         const int8_t* w, int32_t* w_packed);
-void FullyConnectedTernaryOptimized(const FullyConnectedShape& s,
-                                    const int32_t* x_packed,
-                                    const int32_t* w_packed, const float* scale,
-                                    const float* bias, Activation act,
-                                    float* out);
 // Optimized float: w_io float [in_c][out_c].
 void PrepareFullyConnectedFloatWeights(const FullyConnectedShape& s,
                                        const int8_t* w, float* w_io);
@@ -145,18 +136,14 @@ void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
                                      const int32_t* x_packed,
                                      const int8_t* w_hwo, const float* scale,
                                      const float* bias, Activation act,
-                                     void* scratch, float* out);
+                                     Isa isa, void* scratch, float* out);
 // Optimized float depthwise: w float [kh][kw][out_c].
 void PrepareDepthwiseFloatWeights(const ConvShape& s, const int8_t* w_hwo,
                                   float* w_float);
 void DepthwiseConv2DFloatOptimized(const ConvShape& s, const float* x,
                                    const float* w_float, const float* scale,
-                                   const float* bias, Activation act,
+                                   const float* bias, Activation act, Isa isa,
                                    float* out);
-
-// Name of the popcount path the optimized ternary kernels use on this CPU
-// ("popcnt" or "portable").
-const char* OptimizedPopcountPath();
 
 }  // namespace core
 }  // namespace sttn

@@ -32,7 +32,7 @@ namespace sttn {
 namespace host {
 namespace {
 
-constexpr int kNumKernelTypes = 2;
+constexpr int kNumKernelTypes = sttn::tflite::kNumKernelTypes;
 constexpr int kMaxOps = 8;
 constexpr int kNumSlots = kNumKernelTypes * kMaxOps;
 
@@ -181,10 +181,14 @@ void FillSlots(std::integer_sequence<int, S...>) {
   }
 }
 
+int RecommendedThreads(const TfLiteOpaqueContext* context);
+
 void EnsureSlots() {
   static std::once_flag once;
-  std::call_once(once,
-                 [] { FillSlots(std::make_integer_sequence<int, kNumSlots>()); });
+  std::call_once(once, [] {
+    FillSlots(std::make_integer_sequence<int, kNumSlots>());
+    sttn::tflite::SetNumThreadsQuery(RecommendedThreads);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -225,9 +229,20 @@ class ChainedResolver {
 };
 
 ChainedResolver* ResolverFor(int kernel_type) {
-  static ChainedResolver reference(0);
-  static ChainedResolver optimized(1);
-  return kernel_type == 0 ? &reference : &optimized;
+  static ChainedResolver resolvers[kNumKernelTypes] = {
+      ChainedResolver(0), ChainedResolver(1), ChainedResolver(2),
+      ChainedResolver(3), ChainedResolver(4), ChainedResolver(5),
+      ChainedResolver(6)};
+  static_assert(kNumKernelTypes == 7, "one resolver per kernel type");
+  return &resolvers[kernel_type];
+}
+
+// The sttn kernels' thread count: the interpreter's (classic context).
+int RecommendedThreads(const TfLiteOpaqueContext* context) {
+  return context == nullptr
+             ? 1
+             : reinterpret_cast<const abi::Context*>(context)
+                   ->recommended_num_threads;
 }
 
 // ---------------------------------------------------------------------------
@@ -327,7 +342,7 @@ void SetError(char* error, size_t error_size, const char* format, ...) {
 
 extern "C" {
 
-// Registers every sttn op, in `kernel_type` (0 reference, 1 optimized), into
+// Registers every sttn op, in `kernel_type` (sttn::tflite::KernelType), into
 // the tflite::MutableOpResolver at `op_resolver` and verifies the result
 // through the runtime's own FindOp. Returns 0 on success; otherwise nonzero,
 // leaves the resolver as it was and writes a message to `error`.
@@ -338,8 +353,14 @@ STTN_API int sttn_host_register(uintptr_t op_resolver, int kernel_type,
     SetError(error, error_size, "null or misaligned op resolver pointer");
     return 1;
   }
-  if (kernel_type != 0 && kernel_type != 1) {
+  if (kernel_type < 0 || kernel_type >= kNumKernelTypes) {
     SetError(error, error_size, "unknown kernel type %d", kernel_type);
+    return 1;
+  }
+  if (!sttn_kernel_type_supported(kernel_type)) {
+    SetError(error, error_size,
+             "kernel type %s is not supported by this CPU or build",
+             sttn_kernel_type_name(kernel_type));
     return 1;
   }
   EnsureSlots();

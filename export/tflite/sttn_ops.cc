@@ -5,6 +5,8 @@
 // failure is reported through the context and returns kTfLiteError.
 #include "export/tflite/sttn_ops.h"
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <climits>
 #include <cstdarg>
@@ -13,8 +15,10 @@
 #include <cstring>
 #include <new>
 
+#include "export/core/isa.h"
 #include "export/core/kernels.h"
 #include "export/core/packing.h"
+#include "export/core/ternary_gemm.h"
 #include "export/tflite/flexbuffer_map.h"
 
 namespace sttn {
@@ -82,9 +86,49 @@ class HeapArray {
   size_t size_ = 0;
 };
 
+// The ISA path of an optimized kernel type (kReference has none).
+core::Isa IsaFor(KernelType k) {
+  switch (k) {
+    case kPortable:
+      return core::Isa::kPortable;
+    case kPopcnt:
+      return core::Isa::kPopcnt;
+    case kAvx2:
+      return core::Isa::kAvx2;
+    case kAvx512:
+      return core::Isa::kAvx512;
+    case kNeon:
+      return core::Isa::kNeon;
+    default:
+      return core::BestIsa();
+  }
+}
+
+bool KernelTypeSupported(int k) {
+  if (k == kReference || k == kOptimized) return true;
+  if (k < 0 || k >= kNumKernelTypes) return false;
+  return core::IsaSupported(IsaFor(static_cast<KernelType>(k)));
+}
+
+// Thread count: the installed context query, else the process-wide value.
+std::atomic<NumThreadsQuery> g_threads_query{nullptr};
+std::atomic<int> g_num_threads{1};
+
+int NumThreads(const TfLiteOpaqueContext* ctx) {
+  const NumThreadsQuery q = g_threads_query.load(std::memory_order_relaxed);
+  const int n = q != nullptr ? q(ctx) : g_num_threads.load(std::memory_order_relaxed);
+  return n < 1 ? 1 : n;
+}
+
+// Per-op profile counters (sttn_profile_*).
+std::atomic<bool> g_profile{false};
+std::atomic<long long> g_profile_count[kNumOps];
+std::atomic<long long> g_profile_ns[kNumOps];
+
 struct OpData {
   OpKind kind = OpKind::kTernarize;
   KernelType kernel = kReference;
+  core::Isa isa = core::Isa::kPortable;  // optimized kernel types
   bool options_ok = false;
   char options_error[384] = {};
 
@@ -96,21 +140,24 @@ struct OpData {
   int depth_multiplier = 0;
   core::Padding padding = core::Padding::kValid;
   core::Activation activation = core::Activation::kNone;
+  bool packed_out = false;  // `output` = "PACKED" (version >= 2)
   // Option `weight_encoding` (op format v2; v1 is always trit2).
   core::WeightEncoding weight_encoding = core::WeightEncoding::kTrit2;
 
   // Constants, prepared once.
   bool constants_ready = false;
   HeapArray<int8_t> w_trits;   // reference layout
-  HeapArray<int32_t> w_packed;  // optimized ternary
+  HeapArray<uint32_t> gemm;     // optimized ternary: ternary_gemm.h layout
   HeapArray<float> w_float;     // optimized float-input
   HeapArray<float> scale, bias, thresholds;
+  HeapArray<float> out_thresholds;  // packed output: [3][out_c]
 
   // Shapes of the current Prepare.
   core::ConvShape conv;
   core::FullyConnectedShape fc;
   int64_t rows = 0;  // SttnTernarize
   HeapArray<uint8_t> scratch;
+  HeapArray<float> float_out;  // packed output of the non-GEMM paths
 };
 
 // ---------------------------------------------------------------------------
@@ -220,15 +267,17 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   static const char* const kTernarizeKeys[] = {"version", "channels", nullptr};
   static const char* const kFcKeys[] = {"version",    "in_channels",
                                         "out_channels", "activation",
-                                        "weight_encoding", nullptr};
+                                        "output",     "weight_encoding",
+                                        nullptr};
   static const char* const kConvKeys[] = {
       "version",  "in_channels", "out_channels", "kernel_h",   "kernel_w",
-      "stride_h", "stride_w",    "padding",      "activation",
+      "stride_h", "stride_w",    "padding",      "activation", "output",
       "weight_encoding", nullptr};
   static const char* const kDepthwiseKeys[] = {
       "version",    "in_channels", "out_channels", "kernel_h",
       "kernel_w",   "stride_h",    "stride_w",     "padding",
-      "activation", "depth_multiplier", "weight_encoding", nullptr};
+      "activation", "depth_multiplier", "output",  "weight_encoding",
+      nullptr};
   const char* const* keys =
       od->kind == OpKind::kTernarize ? kTernarizeKeys
       : IsFullyConnected(od->kind)   ? kFcKeys
@@ -249,7 +298,9 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   if (od->version < kOldestOpFormatVersion || od->version > kOpFormatVersion) {
     SetOptionsError(od,
                     "%s: custom option `version` is %" PRId64
-                    ", but these kernels implement op format versions %d to %d",
+                    ", but these kernels implement op format versions %d to %d "
+                    "(re-export the model with this sttn-keras, or update the "
+                    "runtime)",
                     op, od->version, kOldestOpFormatVersion, kOpFormatVersion);
     return;
   }
@@ -267,6 +318,22 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
     return;
   }
   od->activation = act == 1 ? core::Activation::kRelu : core::Activation::kNone;
+  if (m.Find("output") != nullptr) {
+    if (od->version < 2) {
+      SetOptionsError(od,
+                      "%s: custom option `output` needs op format version >= 2, "
+                      "received version %" PRId64,
+                      op, od->version);
+      return;
+    }
+    static const char* const kOutputs[] = {"FLOAT", "PACKED", nullptr};
+    int output;
+    if (!GetEnum(m, od, "output", kOutputs, "\"FLOAT\" or \"PACKED\"",
+                 &output)) {
+      return;
+    }
+    od->packed_out = output == 1;
+  }
   if (m.Find("weight_encoding") != nullptr) {
     if (od->version < 2) {
       SetOptionsError(od,
@@ -600,15 +667,58 @@ TfLiteStatus PrepareAffineConstants(TfLiteOpaqueContext* ctx,
   return kTfLiteOk;
 }
 
+// Output type of a conv / FC op: packed int32 trits or float32.
+TfLiteType OutputType(const OpData* od) {
+  return od->packed_out ? kTfLiteInt32 : kTfLiteFloat32;
+}
+
+// Packed output: validates and copies the thresholds (input 4).
+bool LoadOutputThresholds(TfLiteOpaqueContext* ctx, OpData* od,
+                          TfLiteOpaqueNode* node) {
+  const char* what = "input 4 (`output_thresholds`)";
+  const TfLiteOpaqueTensor* th = TfLiteOpaqueNodeGetInput(ctx, node, 4);
+  if (!CheckTensor(ctx, od, th, what, kTfLiteFloat32, 2)) return false;
+  if (TfLiteOpaqueTensorDim(th, 0) != 3 ||
+      TfLiteOpaqueTensorDim(th, 1) != od->out_c) {
+    Report(ctx, od, "%s must have shape [3, %d], received [%d, %d]", what,
+           od->out_c, static_cast<int>(TfLiteOpaqueTensorDim(th, 0)),
+           static_cast<int>(TfLiteOpaqueTensorDim(th, 1)));
+    return false;
+  }
+  if (!CheckConstant(ctx, od, th, what)) return false;
+  const size_t n = 3 * static_cast<size_t>(od->out_c);
+  if (TfLiteOpaqueTensorByteSize(th) != n * sizeof(float) ||
+      !od->out_thresholds.Resize(n)) {
+    Report(ctx, od, "%s has a wrong byte size or could not be copied", what);
+    return false;
+  }
+  std::memcpy(od->out_thresholds.data(), TfLiteOpaqueTensorData(th),
+              n * sizeof(float));
+  const core::Status st =
+      core::ValidateThresholds(od->out_thresholds.data(), od->out_c);
+  if (!st.ok()) {
+    Report(ctx, od, "%s: %s", what, st.message());
+    return false;
+  }
+  return true;
+}
+
+// Packed output on a path that computes floats first: room for them.
+bool NeedsFloatOut(const OpData* od) {
+  const bool gemm = !IsFloatIn(od->kind) && !IsDepthwise(od->kind) &&
+                    od->kernel != kReference;
+  return od->packed_out && !gemm;
+}
+
 TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
                              OpData* od) {
-  if (!CheckCounts(ctx, od, node, 4)) return kTfLiteError;
+  if (!CheckCounts(ctx, od, node, od->packed_out ? 5 : 4)) return kTfLiteError;
   const bool float_in = IsFloatIn(od->kind);
   const bool depthwise = IsDepthwise(od->kind);
   const TfLiteOpaqueTensor* x = TfLiteOpaqueNodeGetInput(ctx, node, 0);
   TfLiteOpaqueTensor* out = TfLiteOpaqueNodeGetOutput(ctx, node, 0);
   if (!CheckActivationInput(ctx, od, x, float_in, od->in_c, 4, 4) ||
-      !CheckTensor(ctx, od, out, "output 0", kTfLiteFloat32, -1)) {
+      !CheckTensor(ctx, od, out, "output 0", OutputType(od), -1)) {
     return kTfLiteError;
   }
   core::ConvShape shape;
@@ -630,13 +740,19 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     if (PrepareAffineConstants(ctx, node, od, n_trits) != kTfLiteOk) {
       return kTfLiteError;
     }
-    if (od->kernel == kOptimized) {
+    if (od->packed_out && !LoadOutputThresholds(ctx, od, node)) {
+      return kTfLiteError;
+    }
+    if (od->kernel != kReference) {
       bool ok = true;
       if (!depthwise && !float_in) {
-        ok = od->w_packed.Resize(core::Conv2DTernaryPackedWeightWords(shape));
+        const int taps = od->kernel_h * od->kernel_w;
+        ok = od->gemm.Resize(
+            core::TernaryGemmPackedWords(od->isa, od->out_c, taps, od->in_c));
         if (ok) {
-          core::PrepareConv2DTernaryWeights(shape, od->w_trits.data(),
-                                            od->w_packed.data());
+          core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, taps,
+                                od->in_c, od->scale.data(), od->bias.data(),
+                                od->gemm.data());
         }
       } else if (!depthwise && float_in) {
         ok = od->w_float.Resize(core::Conv2DFloatWeightCount(shape));
@@ -658,24 +774,40 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     }
     od->constants_ready = true;
   }
-  if (depthwise && !float_in && od->kernel == kOptimized) {
-    if (!od->scratch.Resize(core::DepthwiseTernaryScratchBytes(shape))) {
+  if (!float_in && od->kernel != kReference) {
+    const size_t bytes =
+        depthwise ? core::DepthwiseTernaryScratchBytes(shape)
+                  : core::Conv2DTernaryGemmScratchBytes(od->isa, shape,
+                                                        od->packed_out);
+    if (!od->scratch.Resize(bytes)) {
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
     }
+    if (!depthwise) {
+      core::PrepareConv2DTernaryGemmScratch(od->isa, shape, od->scratch.data(),
+                                            od->packed_out);
+    }
   }
-  const int dims[4] = {shape.batch, shape.out_h, shape.out_w, shape.out_c};
+  if (NeedsFloatOut(od) &&
+      !od->float_out.Resize(static_cast<size_t>(shape.batch) * shape.out_h *
+                            shape.out_w * shape.out_c)) {
+    Report(ctx, od, "out of memory allocating the float output");
+    return kTfLiteError;
+  }
+  const int dims[4] = {shape.batch, shape.out_h, shape.out_w,
+                       od->packed_out ? core::PackedWidth(shape.out_c)
+                                      : shape.out_c};
   return ResizeOutput(ctx, od, out, dims, 4) ? kTfLiteOk : kTfLiteError;
 }
 
 TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
                                    TfLiteOpaqueNode* node, OpData* od) {
-  if (!CheckCounts(ctx, od, node, 4)) return kTfLiteError;
+  if (!CheckCounts(ctx, od, node, od->packed_out ? 5 : 4)) return kTfLiteError;
   const bool float_in = IsFloatIn(od->kind);
   const TfLiteOpaqueTensor* x = TfLiteOpaqueNodeGetInput(ctx, node, 0);
   TfLiteOpaqueTensor* out = TfLiteOpaqueNodeGetOutput(ctx, node, 0);
   if (!CheckActivationInput(ctx, od, x, float_in, od->in_c, -1, 1) ||
-      !CheckTensor(ctx, od, out, "output 0", kTfLiteFloat32, -1)) {
+      !CheckTensor(ctx, od, out, "output 0", OutputType(od), -1)) {
     return kTfLiteError;
   }
   const int rank = TfLiteOpaqueTensorNumDims(x);
@@ -689,7 +821,7 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
     dims[i] = TfLiteOpaqueTensorDim(x, i);
     rows *= dims[i];
   }
-  dims[rank - 1] = od->out_c;
+  dims[rank - 1] = od->packed_out ? core::PackedWidth(od->out_c) : od->out_c;
   core::FullyConnectedShape shape;
   const core::Status st =
       core::ComputeFullyConnectedShape(rows, od->in_c, od->out_c, &shape);
@@ -704,7 +836,10 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
         kTfLiteOk) {
       return kTfLiteError;
     }
-    if (od->kernel == kOptimized) {
+    if (od->packed_out && !LoadOutputThresholds(ctx, od, node)) {
+      return kTfLiteError;
+    }
+    if (od->kernel != kReference) {
       bool ok;
       if (float_in) {
         ok = od->w_float.Resize(static_cast<size_t>(od->out_c) * od->in_c);
@@ -713,11 +848,12 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
                                                   od->w_float.data());
         }
       } else {
-        ok = od->w_packed.Resize(static_cast<size_t>(od->out_c) *
-                                 core::PackedWidth(od->in_c));
+        ok = od->gemm.Resize(
+            core::TernaryGemmPackedWords(od->isa, od->out_c, 1, od->in_c));
         if (ok) {
-          core::PrepareFullyConnectedTernaryWeights(shape, od->w_trits.data(),
-                                                    od->w_packed.data());
+          core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, 1,
+                                od->in_c, od->scale.data(), od->bias.data(),
+                                od->gemm.data());
         }
       }
       if (!ok) {
@@ -726,6 +862,20 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
       }
     }
     od->constants_ready = true;
+  }
+  if (!float_in && od->kernel != kReference) {
+    if (!od->scratch.Resize(core::FullyConnectedTernaryGemmScratchBytes(
+            od->isa, shape, od->packed_out))) {
+      Report(ctx, od, "out of memory allocating scratch");
+      return kTfLiteError;
+    }
+    core::PrepareFullyConnectedTernaryGemmScratch(
+        od->isa, shape, od->scratch.data(), od->packed_out);
+  }
+  if (NeedsFloatOut(od) && !od->float_out.Resize(static_cast<size_t>(rows) *
+                                                 od->out_c)) {
+    Report(ctx, od, "out of memory allocating the float output");
+    return kTfLiteError;
   }
   return ResizeOutput(ctx, od, out, dims, rank) ? kTfLiteOk : kTfLiteError;
 }
@@ -739,6 +889,7 @@ void* Init(TfLiteOpaqueContext* /*ctx*/, const char* buffer, size_t length) {
   if (od == nullptr) return nullptr;
   od->kind = kOp;
   od->kernel = kKernel;
+  od->isa = IsaFor(kKernel);
   ParseOptions(od, buffer, length);
   return od;
 }
@@ -785,17 +936,29 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
                                    OpName(kOp));
     return kTfLiteError;
   }
-  const bool opt = od->kernel == kOptimized;
+  const bool opt = od->kernel != kReference;
+  const bool profile = g_profile.load(std::memory_order_relaxed);
+  const auto start = profile ? std::chrono::steady_clock::now()
+                             : std::chrono::steady_clock::time_point();
   const float* scale = od->scale.data();
   const float* bias = od->bias.data();
   const core::Activation act = od->activation;
-  float* out = static_cast<float*>(y);
+  // Packed output: the GEMM ternarizes tile by tile; the other paths write
+  // floats to od->float_out, ternarized below.
+  core::PackedOutput packed;
+  const core::PackedOutput* packed_out = nullptr;
+  if (od->packed_out) {
+    packed.thresholds = od->out_thresholds.data();
+    packed.out = static_cast<int32_t*>(y);
+    packed_out = &packed;
+  }
+  float* out = NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
   switch (kOp) {
     case OpKind::kTernarize:
       if (opt) {
         core::TernarizeOptimized(static_cast<const float*>(x), od->rows,
-                                 od->channels, od->thresholds.data(),
-                                 static_cast<int32_t*>(y));
+                                 od->channels, od->thresholds.data(), od->isa,
+                                 static_cast<int32_t*>(y), NumThreads(ctx));
       } else {
         core::TernarizeReference(static_cast<const float*>(x), od->rows,
                                  od->channels, od->thresholds.data(),
@@ -804,9 +967,10 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       break;
     case OpKind::kConv2D:
       if (opt) {
-        core::Conv2DTernaryOptimized(od->conv, static_cast<const int32_t*>(x),
-                                     od->w_packed.data(), scale, bias, act,
-                                     out);
+        core::Conv2DTernaryGemm(od->isa, od->conv,
+                                static_cast<const int32_t*>(x),
+                                od->gemm.data(), act, NumThreads(ctx),
+                                od->scratch.data(), out, packed_out);
       } else {
         core::Conv2DTernaryReference(od->conv, static_cast<const int32_t*>(x),
                                      od->w_trits.data(), scale, bias, act, out);
@@ -823,9 +987,9 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       break;
     case OpKind::kFullyConnected:
       if (opt) {
-        core::FullyConnectedTernaryOptimized(
-            od->fc, static_cast<const int32_t*>(x), od->w_packed.data(), scale,
-            bias, act, out);
+        core::FullyConnectedTernaryGemm(
+            od->isa, od->fc, static_cast<const int32_t*>(x), od->gemm.data(),
+            act, NumThreads(ctx), od->scratch.data(), out, packed_out);
       } else {
         core::FullyConnectedTernaryReference(
             od->fc, static_cast<const int32_t*>(x), od->w_trits.data(), scale,
@@ -847,7 +1011,7 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::DepthwiseConv2DTernaryOptimized(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
-            scale, bias, act, od->scratch.data(), out);
+            scale, bias, act, od->isa, od->scratch.data(), out);
       } else {
         core::DepthwiseConv2DTernaryReference(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
@@ -858,13 +1022,35 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       if (opt) {
         core::DepthwiseConv2DFloatOptimized(
             od->conv, static_cast<const float*>(x), od->w_float.data(), scale,
-            bias, act, out);
+            bias, act, od->isa, out);
       } else {
         core::DepthwiseConv2DFloatReference(
             od->conv, static_cast<const float*>(x), od->w_trits.data(), scale,
             bias, act, out);
       }
       break;
+  }
+  if (NeedsFloatOut(od)) {
+    const int64_t rows = IsFullyConnected(kOp)
+                             ? od->fc.rows
+                             : static_cast<int64_t>(od->conv.batch) *
+                                   od->conv.out_h * od->conv.out_w;
+    if (opt) {
+      core::TernarizeOptimized(out, rows, od->out_c, od->out_thresholds.data(),
+                               od->isa, static_cast<int32_t*>(y),
+                               NumThreads(ctx));
+    } else {
+      core::TernarizeReference(out, rows, od->out_c, od->out_thresholds.data(),
+                               static_cast<int32_t*>(y));
+    }
+  }
+  if (profile) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    g_profile_count[static_cast<int>(kOp)].fetch_add(1,
+                                                     std::memory_order_relaxed);
+    g_profile_ns[static_cast<int>(kOp)].fetch_add(ns, std::memory_order_relaxed);
   }
   return kTfLiteOk;
 }
@@ -886,8 +1072,24 @@ const TfLiteOperator* MakeOperator() {
 
 template <OpKind kOp>
 const TfLiteOperator* Select(KernelType kernel_type) {
-  return kernel_type == kReference ? MakeOperator<kOp, kReference>()
-                                   : MakeOperator<kOp, kOptimized>();
+  if (!KernelTypeSupported(kernel_type)) return nullptr;
+  switch (kernel_type) {
+    case kReference:
+      return MakeOperator<kOp, kReference>();
+    case kOptimized:
+      return MakeOperator<kOp, kOptimized>();
+    case kPortable:
+      return MakeOperator<kOp, kPortable>();
+    case kPopcnt:
+      return MakeOperator<kOp, kPopcnt>();
+    case kAvx2:
+      return MakeOperator<kOp, kAvx2>();
+    case kAvx512:
+      return MakeOperator<kOp, kAvx512>();
+    case kNeon:
+      return MakeOperator<kOp, kNeon>();
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -914,6 +1116,10 @@ const TfLiteOperator* Register_DEPTHWISE_CONV2D_FLOAT_IN(KernelType k) {
   return Select<OpKind::kDepthwiseConv2DFloatIn>(k);
 }
 
+void SetNumThreadsQuery(NumThreadsQuery query) {
+  g_threads_query.store(query, std::memory_order_relaxed);
+}
+
 }  // namespace tflite
 }  // namespace sttn
 
@@ -928,7 +1134,7 @@ const char* sttn_tflite_op_name(int index) {
 
 const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type) {
   using namespace sttn::tflite;  // NOLINT
-  if (kernel_type != kReference && kernel_type != kOptimized) return nullptr;
+  if (!KernelTypeSupported(kernel_type)) return nullptr;
   const KernelType k = static_cast<KernelType>(kernel_type);
   switch (index) {
     case 0:
@@ -953,7 +1159,59 @@ const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type) {
 int sttn_op_format_version(void) { return sttn::tflite::kOpFormatVersion; }
 
 const char* sttn_optimized_popcount_path(void) {
-  return sttn::core::OptimizedPopcountPath();
+  return sttn::core::IsaName(sttn::core::BestIsa());
+}
+
+int sttn_kernel_type_supported(int kernel_type) {
+  return sttn::tflite::KernelTypeSupported(kernel_type) ? 1 : 0;
+}
+
+const char* sttn_kernel_type_name(int kernel_type) {
+  switch (kernel_type) {
+    case sttn::tflite::kReference:
+      return "reference";
+    case sttn::tflite::kOptimized:
+      return "optimized";
+    case sttn::tflite::kPortable:
+    case sttn::tflite::kPopcnt:
+    case sttn::tflite::kAvx2:
+    case sttn::tflite::kAvx512:
+    case sttn::tflite::kNeon:
+      return sttn::core::IsaName(sttn::tflite::IsaFor(
+          static_cast<sttn::tflite::KernelType>(kernel_type)));
+    default:
+      return nullptr;
+  }
+}
+
+void sttn_set_num_threads(int num_threads) {
+  sttn::tflite::g_num_threads.store(num_threads < 1 ? 1 : num_threads,
+                                    std::memory_order_relaxed);
+}
+
+void sttn_profile_enable(int enable) {
+  sttn::tflite::g_profile.store(enable != 0, std::memory_order_relaxed);
+}
+
+void sttn_profile_reset(void) {
+  for (int i = 0; i < sttn::tflite::kNumOps; ++i) {
+    sttn::tflite::g_profile_count[i].store(0, std::memory_order_relaxed);
+    sttn::tflite::g_profile_ns[i].store(0, std::memory_order_relaxed);
+  }
+}
+
+int sttn_profile_read(int op_index, long long* invocations,
+                      long long* nanoseconds) {
+  if (op_index < 0 || op_index >= sttn::tflite::kNumOps) return 0;
+  if (invocations != nullptr) {
+    *invocations =
+        sttn::tflite::g_profile_count[op_index].load(std::memory_order_relaxed);
+  }
+  if (nanoseconds != nullptr) {
+    *nanoseconds =
+        sttn::tflite::g_profile_ns[op_index].load(std::memory_order_relaxed);
+  }
+  return 1;
 }
 
 }  // extern "C"

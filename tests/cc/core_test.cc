@@ -6,6 +6,7 @@
 // Every optimized kernel is compared with the reference kernel on random data
 // over a shape grid; the reference kernels are checked against an independent
 // direct formula on a few hand-made cases.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -14,11 +15,25 @@
 #include <string>
 #include <vector>
 
+#include "export/core/isa.h"
 #include "export/core/kernels.h"
 #include "export/core/packing.h"
+#include "export/core/ternary_gemm.h"
 #include "export/tflite/flexbuffer_map.h"
 
 namespace {
+
+using sttn::core::Isa;
+
+// Every ISA path of this build that the CPU runs (on x86-64: portable,
+// popcnt, avx2, avx512 as available; on aarch64 under qemu: portable, neon).
+std::vector<Isa> SupportedIsas() {
+  std::vector<Isa> out;
+  for (int i = 0; i < sttn::core::kNumIsas; ++i) {
+    if (sttn::core::IsaSupported(static_cast<Isa>(i))) out.push_back(static_cast<Isa>(i));
+  }
+  return out;
+}
 
 int g_failures = 0;
 int g_checks = 0;
@@ -226,8 +241,11 @@ void TestTernarize() {
     const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
     std::vector<int32_t> a(words), b(words);
     sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
-    sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), b.data());
-    CHECK(a == b);
+    for (Isa isa : SupportedIsas()) {
+      std::fill(b.begin(), b.end(), -1);
+      sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data());
+      CHECK_MSG(a == b, "ternarize c=%d isa=%s", c, sttn::core::IsaName(isa));
+    }
     std::vector<int8_t> t(static_cast<size_t>(rows * c));
     sttn::core::UnpackTritsCompute(a.data(), rows, c, t.data());
     for (int r = 0; r < rows; ++r) {
@@ -237,6 +255,26 @@ void TestTernarize() {
                            ((v > th[c + i]) - (v < th[i]));
         CHECK(t[r * c + i] == expect);
       }
+    }
+  }
+  // Many rows over threads (items of whole rows).
+  {
+    const int c = 37;
+    const int64_t rows = 3001;
+    std::vector<float> x = RandomFloats(static_cast<size_t>(rows * c));
+    std::vector<float> th(3 * static_cast<size_t>(c));
+    for (int i = 0; i < c; ++i) {
+      th[i] = -0.3f;
+      th[c + i] = 0.4f;
+      th[2 * c + i] = (i % 2) ? -1.0f : 1.0f;
+    }
+    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
+    std::vector<int32_t> a(words), b(words);
+    sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
+    for (Isa isa : SupportedIsas()) {
+      std::fill(b.begin(), b.end(), -1);
+      sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(), 3);
+      CHECK_MSG(a == b, "ternarize threads isa=%s", sttn::core::IsaName(isa));
     }
   }
   float bad[3] = {-0.5f, 0.5f, 0.0f};
@@ -301,11 +339,22 @@ void TestConv2D() {
             std::vector<float> ref(out_n), opt(out_n), one(out_n);
             sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
                                                bias.data(), act, ref.data());
-            std::vector<int32_t> wp(sttn::core::Conv2DTernaryPackedWeightWords(s));
-            sttn::core::PrepareConv2DTernaryWeights(s, wt.data(), wp.data());
-            sttn::core::Conv2DTernaryOptimized(s, xp.data(), wp.data(), scale.data(),
-                                               bias.data(), act, opt.data());
-            CHECK_MSG(ref == opt, "conv ternary cin=%d k=%d s=%d", cin, k, stride);
+            for (Isa isa : SupportedIsas()) {
+              for (int threads : {1, 3}) {
+                std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(
+                    isa, cout, k * k, cin));
+                sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin,
+                                            scale.data(), bias.data(), wp.data());
+                std::vector<unsigned char> scratch(
+                    sttn::core::Conv2DTernaryGemmScratchBytes(isa, s));
+                sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data());
+                std::fill(opt.begin(), opt.end(), -1.0f);
+                sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
+                                              threads, scratch.data(), opt.data());
+                CHECK_MSG(ref == opt, "conv ternary cin=%d k=%d s=%d isa=%s threads=%d",
+                          cin, k, stride, sttn::core::IsaName(isa), threads);
+              }
+            }
             // Reference against the direct formula (scale 1, bias 0).
             std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
             sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), ones.data(),
@@ -346,16 +395,24 @@ void TestFullyConnected() {
       std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * cin);
       std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
       std::vector<int32_t> xp = Pack(x, rows, cin);
-      std::vector<int32_t> wp(static_cast<size_t>(cout) * sttn::core::PackedWidth(cin));
-      sttn::core::PrepareFullyConnectedTernaryWeights(s, wt.data(), wp.data());
       std::vector<float> ref(static_cast<size_t>(rows) * cout), opt(ref.size());
       sttn::core::FullyConnectedTernaryReference(s, xp.data(), wt.data(), scale.data(),
                                                  bias.data(), Activation::kRelu,
                                                  ref.data());
-      sttn::core::FullyConnectedTernaryOptimized(s, xp.data(), wp.data(), scale.data(),
-                                                 bias.data(), Activation::kRelu,
-                                                 opt.data());
-      CHECK(ref == opt);
+      for (Isa isa : SupportedIsas()) {
+        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, 1, cin));
+        sttn::core::PackTernaryGemm(isa, wt.data(), cout, 1, cin, scale.data(),
+                                    bias.data(), wp.data());
+        std::vector<unsigned char> scratch(
+            sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, s));
+        sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, s, scratch.data());
+        std::fill(opt.begin(), opt.end(), -1.0f);
+        sttn::core::FullyConnectedTernaryGemm(isa, s, xp.data(), wp.data(),
+                                              Activation::kRelu, 2, scratch.data(),
+                                              opt.data());
+        CHECK_MSG(ref == opt, "fc cin=%d rows=%d isa=%s", cin, rows,
+                  sttn::core::IsaName(isa));
+      }
       for (int r = 0; r < rows; ++r) {
         for (int o = 0; o < cout; ++o) {
           int32_t acc = 0;
@@ -400,10 +457,14 @@ void TestDepthwise() {
             sttn::core::DepthwiseConv2DTernaryReference(
                 s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
                 ref.data());
-            sttn::core::DepthwiseConv2DTernaryOptimized(
-                s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
-                scratch.data(), opt.data());
-            CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d", cin, mult, k);
+            for (Isa isa : SupportedIsas()) {
+              std::fill(opt.begin(), opt.end(), -1.0f);
+              sttn::core::DepthwiseConv2DTernaryOptimized(
+                  s, xp.data(), wt.data(), scale.data(), bias.data(),
+                  Activation::kNone, isa, scratch.data(), opt.data());
+              CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d isa=%s", cin,
+                        mult, k, sttn::core::IsaName(isa));
+            }
             std::vector<float> xf = ExactFloats(x.size());
             std::vector<float> wf(static_cast<size_t>(k) * k * cout);
             sttn::core::PrepareDepthwiseFloatWeights(s, wt.data(), wf.data());
@@ -411,10 +472,14 @@ void TestDepthwise() {
             sttn::core::DepthwiseConv2DFloatReference(s, xf.data(), wt.data(),
                                                       ones.data(), zeros.data(),
                                                       Activation::kRelu, ref.data());
-            sttn::core::DepthwiseConv2DFloatOptimized(s, xf.data(), wf.data(),
-                                                      ones.data(), zeros.data(),
-                                                      Activation::kRelu, opt.data());
-            CHECK_MSG(ref == opt, "depthwise float cin=%d m=%d k=%d", cin, mult, k);
+            for (Isa isa : SupportedIsas()) {
+              std::fill(opt.begin(), opt.end(), -1.0f);
+              sttn::core::DepthwiseConv2DFloatOptimized(
+                  s, xf.data(), wf.data(), ones.data(), zeros.data(),
+                  Activation::kRelu, isa, opt.data());
+              CHECK_MSG(ref == opt, "depthwise float cin=%d m=%d k=%d isa=%s", cin,
+                        mult, k, sttn::core::IsaName(isa));
+            }
           }
         }
       }
@@ -512,7 +577,12 @@ int main() {
   TestFullyConnected();
   TestDepthwise();
   TestFlexbufferReader();
-  std::printf("core_test: %d checks, %d failures (popcount path: %s)\n", g_checks,
-              g_failures, sttn::core::OptimizedPopcountPath());
+  std::string paths;
+  for (Isa isa : SupportedIsas()) {
+    paths += paths.empty() ? "" : ",";
+    paths += sttn::core::IsaName(isa);
+  }
+  std::printf("core_test: %d checks, %d failures (ISA paths: %s)\n", g_checks,
+              g_failures, paths.c_str());
   return g_failures == 0 ? 0 : 1;
 }

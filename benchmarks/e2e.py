@@ -1,0 +1,421 @@
+"""End-to-end inference speed and size: STTN models against float32 and int8 TFLite.
+
+For each model, three ``.tflite`` files of the same architecture:
+
+* ``sttn``: the STTN model (ternary weights and activations) exported by
+  ``sttn_keras.export.to_tflite``, run by ``sttn_keras.export.Interpreter``
+  (our custom ops; the layers kept float run as TFLite builtins with the
+  default XNNPACK delegate);
+* ``float32``: the same architecture with float layers (both quantizers
+  ``None``), converted by the stock ``TFLiteConverter``, run by the stock
+  ``ai_edge_litert`` interpreter with its default XNNPACK delegate;
+* ``int8``: that float model with full-integer post-training quantization
+  (representative dataset of random inputs, float32 input/output, so the
+  QUANTIZE/DEQUANTIZE pair is part of the graph), XNNPACK on.
+
+Models: ``resnet18`` at 224x224 (1000 classes), ``resnet20`` (32x32, 10
+classes), ``small_cnn`` (28x28, the demo's model) and
+``keras.applications.MobileNetV2`` at 224x224 (``weights=None``) made
+ternary by ``sttn.ternarize`` (its float32/int8 forms are the original
+model). Weights are random: the kernels' speed does not depend on the
+values (popcounts and float GEMMs cost the same for any data).
+
+Timing: batch 1, in one process, for ``--threads`` (default 1 and 2). Each
+round visits every (model form, threads) variant of a model in a shuffled
+order and times invokes of it for ``--budget`` seconds; the reported time is
+the median over rounds of the per-round medians, and each ratio
+``baseline / sttn`` is the median of the per-round ratios (same round).
+
+Per-op breakdown of the STTN model (1 thread): the time in each sttn op
+comes from the kernels' own counters (``runtime.OpProfile``) during the
+timed invokes; the builtin ops' share is the rest of the wall time, split by
+op type in proportion to each op's time when run alone (each builtin op of
+the graph cut out into a one-op model and timed in isolation, XNNPACK on).
+
+Usage::
+
+    python benchmarks/e2e.py [--models resnet18,resnet20,small_cnn,mobilenet_v2]
+                             [--rounds 7] [--budget 0.3] [--out benchmarks/results]
+
+Writes ``e2e.md`` and ``e2e.json`` in ``--out``; exported models are cached
+in ``artifacts/e2e/`` (``--rebuild`` to redo them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+FORMS = ("sttn", "float32", "int8")
+MODELS = {
+    # name: (input shape, description)
+    "resnet18": ((224, 224, 3), "`resnet18`, 224x224, 1000 classes"),
+    "resnet20": ((32, 32, 3), "`resnet20`, 32x32, 10 classes"),
+    "small_cnn": ((28, 28, 1), "`small_cnn`, 28x28 (the demo)"),
+    "mobilenet_v2": ((224, 224, 3), "MobileNetV2 224x224 through `sttn.ternarize`"),
+}
+
+
+# ---------------------------------------------------------------------------
+# Models
+
+
+def _keras_models(name: str, seed: int = 0):
+    """(STTN Keras model, float Keras model) of one benchmark model."""
+    import keras
+
+    import sttn_keras as sttn
+    from sttn_keras import models
+
+    keras.utils.set_random_seed(seed)
+    shape = MODELS[name][0]
+    if name == "mobilenet_v2":
+        float_model = keras.applications.MobileNetV2(
+            weights=None, input_shape=shape, classes=1000)
+        return sttn.ternarize(float_model), float_model
+    build = getattr(models, name)
+    kwargs = {"input_shape": shape}
+    if name == "small_cnn":
+        kwargs["num_classes"] = 10
+    return (build(**kwargs),
+            build(kernel_quantizer=None, input_quantizer=None, **kwargs))
+
+
+def _int8(float_model, shape, seed: int) -> bytes:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed + 1)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.normal(size=(1,) + tuple(shape)).astype("float32")]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(float_model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.float32
+    conv.inference_output_type = tf.float32
+    return bytes(conv.convert())
+
+
+def _float32(float_model) -> bytes:
+    import tensorflow as tf
+
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(float_model).convert())
+
+
+def build_models(name: str, cache: str, rebuild: bool = False) -> dict[str, bytes]:
+    """The three ``.tflite`` files of one model (cached under ``cache``)."""
+    paths = {f: os.path.join(cache, f"{name}.{f}.tflite") for f in FORMS}
+    if not rebuild and all(os.path.exists(p) for p in paths.values()):
+        return {f: open(p, "rb").read() for f, p in paths.items()}
+    import sttn_keras as sttn
+
+    sttn_model, float_model = _keras_models(name)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = {
+            "sttn": sttn.export.to_tflite(sttn_model),
+            "float32": _float32(float_model),
+            "int8": _int8(float_model, MODELS[name][0], 0),
+        }
+    os.makedirs(cache, exist_ok=True)
+    for f, data in files.items():
+        with open(paths[f], "wb") as out:
+            out.write(data)
+    return files
+
+
+# ---------------------------------------------------------------------------
+# Runners: invoke() with the input already set.
+
+
+class _Stock:
+    def __init__(self, content: bytes, x: np.ndarray, threads: int):
+        from ai_edge_litert import interpreter as li
+
+        self.interp = li.Interpreter(model_content=content, num_threads=threads)
+        self.interp.allocate_tensors()
+        detail = self.interp.get_input_details()[0]
+        if tuple(detail["shape"]) != x.shape:
+            self.interp.resize_tensor_input(detail["index"], list(x.shape), strict=False)
+            self.interp.allocate_tensors()
+        for d in self.interp.get_input_details():
+            self.interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        self.interp.set_tensor(detail["index"], x.astype(detail["dtype"]))
+        self.invoke = self.interp.invoke
+
+
+class _Sttn:
+    def __init__(self, content: bytes, x: np.ndarray, threads: int):
+        from sttn_keras.export import Interpreter
+
+        self.interp = Interpreter(content, num_threads=threads)
+        self.interp.set_input(x)
+        self.invoke = self.interp.invoke
+
+
+def _runner(form: str, content: bytes, x: np.ndarray, threads: int):
+    return _Sttn(content, x, threads) if form == "sttn" else _Stock(content, x, threads)
+
+
+def _time(fn, budget: float) -> float:
+    """Median seconds of one call over about `budget` seconds (>= 3 calls)."""
+    times = []
+    deadline = time.perf_counter() + budget
+    while len(times) < 3 or time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 2000:
+            break
+    return float(np.median(times))
+
+
+# ---------------------------------------------------------------------------
+# Per-op breakdown
+
+
+def _single_op_models(content: bytes):
+    """(op type, index, one-op .tflite bytes) for every builtin op of the graph."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items()
+                     if not k.startswith("_")}
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    graph = model.subgraphs[0]
+    out = []
+    for i, op in enumerate(graph.operators):
+        code = model.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            continue
+        name = builtin_names.get(builtin, str(builtin))
+        one = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+        g = one.subgraphs[0]
+        g.operators = [g.operators[i]]
+        consts = {t for t, tensor in enumerate(g.tensors)
+                  if one.buffers[tensor.buffer].data is not None
+                  and len(one.buffers[tensor.buffer].data) > 0}
+        g.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
+        g.outputs = list(op.outputs)
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(one.Pack(builder), file_identifier=b"TFL3")
+        out.append((name, i, bytes(builder.Output())))
+    return out
+
+
+def _builtin_breakdown(content: bytes, budget: float) -> dict[str, dict]:
+    """Isolated time (ms) and count of every builtin op type (1 thread)."""
+    from ai_edge_litert import interpreter as li
+
+    result: dict[str, dict] = {}
+    for name, _, one in _single_op_models(content):
+        try:
+            interp = li.Interpreter(model_content=one, num_threads=1)
+            interp.allocate_tensors()
+            for d in interp.get_input_details():
+                interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+            interp.invoke()
+            ms = _time(interp.invoke, budget) * 1e3
+        except (RuntimeError, ValueError) as e:  # pragma: no cover - reported
+            ms = float("nan")
+            print(f"  (could not time {name} alone: {e})")
+        entry = result.setdefault(name, {"count": 0, "ms_isolated": 0.0})
+        entry["count"] += 1
+        entry["ms_isolated"] += ms
+    return result
+
+
+def breakdown(content: bytes, x: np.ndarray, rounds: int, budget: float) -> dict:
+    """Where the STTN model's time goes at 1 thread."""
+    from sttn_keras.export import runtime
+
+    run = _Sttn(content, x, 1)
+    run.invoke()
+    invokes = 0
+    t0 = time.perf_counter()
+    with runtime.OpProfile() as prof:
+        deadline = time.perf_counter() + budget * rounds
+        while invokes < 5 or time.perf_counter() < deadline:
+            run.invoke()
+            invokes += 1
+    total_ms = (time.perf_counter() - t0) * 1e3 / invokes
+    sttn_ops = {k: {"count": v["invocations"] // invokes, "ms": v["ms"] / invokes}
+                for k, v in prof.results().items()}
+    sttn_ms = sum(v["ms"] for v in sttn_ops.values())
+    builtins = _builtin_breakdown(content, min(budget, 0.1))
+    iso_total = sum(v["ms_isolated"] for v in builtins.values()
+                    if np.isfinite(v["ms_isolated"]))
+    rest = max(total_ms - sttn_ms, 0.0)
+    for v in builtins.values():
+        share = v["ms_isolated"] / iso_total if iso_total > 0 else 0.0
+        v["ms"] = rest * share
+    return {"total_ms": total_ms, "sttn_ms": sttn_ms, "builtin_ms": rest,
+            "sttn_ops": sttn_ops, "builtin_ops": builtins}
+
+
+# ---------------------------------------------------------------------------
+
+
+def measure(name: str, files: dict[str, bytes], threads: list[int], rounds: int,
+            budget: float, seed: int = 0) -> dict:
+    shape = MODELS[name][0]
+    x = np.random.default_rng(seed).normal(size=(1,) + shape).astype("float32")
+    runners = {(f, t): _runner(f, files[f], x, t) for f in FORMS for t in threads}
+    for r in runners.values():
+        r.invoke()  # warm-up (weights prepared, caches filled)
+    per_round: dict = {k: [] for k in runners}
+    order = list(runners)
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for key in order:
+            per_round[key].append(_time(runners[key].invoke, budget))
+    rows = []
+    for t in threads:
+        s = np.array(per_round[("sttn", t)])
+        row = {"threads": t}
+        for f in FORMS:
+            row[f"{f}_ms"] = float(np.median(per_round[(f, t)])) * 1e3
+        for f in ("float32", "int8"):
+            ratios = np.array(per_round[(f, t)]) / s
+            row[f"{f}_over_sttn"] = float(np.median(ratios))
+            row[f"{f}_over_sttn_p25_p75"] = [float(np.percentile(ratios, 25)),
+                                            float(np.percentile(ratios, 75))]
+        rows.append(row)
+    return {"model": name, "description": MODELS[name][1],
+            "bytes": {f: len(files[f]) for f in FORMS}, "rows": rows}
+
+
+def _machine() -> dict:
+    from sttn_keras.export import runtime
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import ai_edge_litert
+
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
+        "sttn_kernel_path": runtime.native_library_info()["optimized_popcount"],
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                 capture_output=True, text=True).stdout.strip(),
+    }
+
+
+def to_markdown(results: list[dict], meta: dict) -> str:
+    lines = [
+        f"End-to-end latency, batch 1 (median of {meta['rounds']} interleaved rounds; "
+        f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores shared with other jobs, "
+        f"ai-edge-litert {meta['ai_edge_litert']}, sttn kernels `{meta['sttn_kernel_path']}`, "
+        f"commit {meta['commit']}). float32 and int8: stock interpreter, XNNPACK. "
+        "Ratio > 1: STTN is faster.",
+        "",
+        "| model | threads | sttn ms | float32 ms | int8 ms | float32 / sttn | int8 / sttn |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for res in results:
+        for row in res["rows"]:
+            lines.append(
+                f"| {res['description']} | {row['threads']} | {row['sttn_ms']:.3f} | "
+                f"{row['float32_ms']:.3f} | {row['int8_ms']:.3f} | "
+                f"**{row['float32_over_sttn']:.2f}x** | **{row['int8_over_sttn']:.2f}x** |")
+    lines += ["", "File sizes (KiB):", "",
+              "| model | sttn | float32 | int8 | float32 / sttn | int8 / sttn |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for res in results:
+        b = res["bytes"]
+        lines.append(
+            f"| {res['description']} | {b['sttn'] / 1024:,.0f} | {b['float32'] / 1024:,.0f} | "
+            f"{b['int8'] / 1024:,.0f} | {b['float32'] / b['sttn']:.1f}x | "
+            f"{b['int8'] / b['sttn']:.2f}x |")
+    for res in results:
+        bd = res.get("breakdown")
+        if not bd:
+            continue
+        lines += ["", f"Where the STTN model's time goes, {res['description']}, 1 thread "
+                  f"({bd['total_ms']:.3f} ms per invoke; sttn ops from the kernels' counters, "
+                  "builtins split in proportion to their isolated times):", "",
+                  "| op | count | ms | share |", "|---|---:|---:|---:|"]
+        items = [(k, v["count"], v["ms"]) for k, v in bd["sttn_ops"].items()]
+        items += [(k, v["count"], v["ms"]) for k, v in bd["builtin_ops"].items()]
+        for k, count, ms in sorted(items, key=lambda i: -i[2]):
+            lines.append(f"| {k} | {count} | {ms:.3f} | {100 * ms / bd['total_ms']:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=0.3,
+                        help="seconds per variant per round")
+    parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--cache", default=os.path.join(REPO, "artifacts", "e2e"))
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
+    args = parser.parse_args(argv)
+    names = [n for n in args.models.split(",") if n]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+    threads = [int(t) for t in args.threads.split(",")]
+    meta = {**_machine(), "rounds": args.rounds, "budget_s": args.budget}
+    results = []
+    for name in names:
+        t0 = time.time()
+        files = build_models(name, args.cache, args.rebuild)
+        print(f"[{name}] models ready ({time.time() - t0:.0f} s); timing", flush=True)
+        res = measure(name, files, threads, args.rounds, args.budget)
+        if not args.no_breakdown:
+            x = np.random.default_rng(0).normal(size=(1,) + MODELS[name][0]).astype("float32")
+            res["breakdown"] = breakdown(files["sttn"], x, 3, args.budget)
+        for row in res["rows"]:
+            print(f"  threads={row['threads']}: sttn {row['sttn_ms']:.3f} ms, "
+                  f"float32 {row['float32_ms']:.3f} ms ({row['float32_over_sttn']:.2f}x), "
+                  f"int8 {row['int8_ms']:.3f} ms ({row['int8_over_sttn']:.2f}x)", flush=True)
+        results.append(res)
+    md = to_markdown(results, meta)
+    print(md)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "e2e.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(args.out, "e2e.json"), "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+// Ternary GEMM driver: weight packing, pointer tables, tiling, threads and
+// the choice of micro-kernel. The arithmetic is in ternary_gemm_<isa>.cc.
+#include "export/core/ternary_gemm.h"
+
+#include <cstring>
+
+#include "export/core/packing.h"
+#include "export/core/ternary_gemm_internal.h"
+#include "export/core/threadpool.h"
+
+namespace sttn {
+namespace core {
+
+MicroKernels TernaryGemmMicroKernels(Isa isa) {
+  switch (isa) {
+    case Isa::kPortable:
+      return internal::PortableMicroKernels();
+    case Isa::kPopcnt:
+      return internal::PopcntMicroKernels();
+    case Isa::kAvx2:
+      return internal::Avx2MicroKernels();
+    case Isa::kAvx512:
+      return internal::Avx512MicroKernels();
+    case Isa::kNeon:
+      return internal::NeonMicroKernels();
+  }
+  return MicroKernels();
+}
+
+int TernaryGemmLanes(Isa isa) { return TernaryGemmMicroKernels(isa).lanes; }
+int TernaryGemmTile(Isa isa) { return TernaryGemmMicroKernels(isa).tile; }
+
+namespace {
+
+int Groups(int out_c, int lanes) { return (out_c + lanes - 1) / lanes; }
+
+// Words of one group's trits: [taps * blocks][2][lanes].
+int64_t GroupWords(int taps, int in_c, int lanes) {
+  return static_cast<int64_t>(taps) * NumBlocks(in_c) * 2 * lanes;
+}
+
+}  // namespace
+
+size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c) {
+  const int lanes = TernaryGemmLanes(isa);
+  const int64_t groups = Groups(out_c, lanes);
+  return static_cast<size_t>(groups * GroupWords(taps, in_c, lanes) +
+                             2 * groups * lanes);
+}
+
+void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
+                     const float* scale, const float* bias, uint32_t* packed) {
+  const int lanes = TernaryGemmLanes(isa);
+  const int groups = Groups(out_c, lanes);
+  const int blocks = NumBlocks(in_c);
+  const int64_t group_words = GroupWords(taps, in_c, lanes);
+  std::memset(packed, 0,
+              sizeof(uint32_t) * TernaryGemmPackedWords(isa, out_c, taps, in_c));
+  for (int o = 0; o < out_c; ++o) {
+    const int g = o / lanes;
+    const int lane = o % lanes;
+    uint32_t* dst = packed + g * group_words;
+    for (int t = 0; t < taps; ++t) {
+      const int8_t* src = w + (static_cast<int64_t>(o) * taps + t) * in_c;
+      for (int c = 0; c < in_c; ++c) {
+        if (src[c] == 0) continue;
+        const int b = c >> 5;
+        const uint32_t bit = 1u << (c & 31);
+        uint32_t* chunk = dst + (static_cast<int64_t>(t) * blocks + b) * 2 * lanes;
+        chunk[lane] |= bit;
+        if (src[c] < 0) chunk[lanes + lane] |= bit;
+      }
+    }
+  }
+  float* affine = reinterpret_cast<float*>(packed + groups * group_words);
+  for (int o = 0; o < out_c; ++o) {
+    affine[o] = scale[o];
+    affine[groups * lanes + o] = bias[o];
+  }
+}
+
+namespace {
+
+// Scratch of a prepared layer: the zero row, then (conv only) the tap
+// offsets [out_h * out_w][taps] of every output pixel, -1 for a padding tap,
+// then kMaxKernelThreads pointer tables of tile * taps pointers.
+struct ScratchLayout {
+  size_t zero_row = 0;
+  size_t offsets = 0;
+  size_t tables = 0;
+  size_t table_bytes = 0;
+  size_t tiles = 0;       // packed output: per-thread float tiles
+  size_t tile_bytes = 0;
+  size_t total = 0;
+};
+
+size_t Align64(size_t v) { return (v + 63) & ~static_cast<size_t>(63); }
+
+ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
+                         int out_c, bool packed_output) {
+  ScratchLayout l;
+  size_t at = 0;
+  l.zero_row = 0;
+  at = Align64(sizeof(uint32_t) * width);
+  l.offsets = at;
+  at = Align64(at + sizeof(int32_t) * static_cast<size_t>(offset_count));
+  l.tables = at;
+  l.table_bytes =
+      Align64(sizeof(const uint32_t*) * TernaryGemmTile(isa) * taps);
+  at += l.table_bytes * kMaxKernelThreads;
+  l.tiles = at;
+  if (packed_output) {
+    l.tile_bytes =
+        Align64(sizeof(float) * TernaryGemmTile(isa) * static_cast<size_t>(out_c));
+    at += l.tile_bytes * kMaxKernelThreads;
+  }
+  l.total = at + 64;  // room to align the base to 64 bytes
+  return l;
+}
+
+unsigned char* AlignedBase(void* scratch) {
+  const uintptr_t p = reinterpret_cast<uintptr_t>(scratch);
+  return reinterpret_cast<unsigned char*>((p + 63) & ~static_cast<uintptr_t>(63));
+}
+
+// One GEMM call: M pixels, each a row of `taps` pointers.
+struct GemmJob {
+  MicroKernels mk;
+  Isa isa = Isa::kPortable;
+  const PackedOutput* packed_out = nullptr;
+  int taps = 0, blocks = 0, groups = 0, out_c = 0;
+  int64_t pixels = 0;   // M
+  int64_t tiles = 0;
+  int group_chunks = 1;
+  int groups_per_chunk = 0;
+  const uint32_t* packed = nullptr;
+  Activation act = Activation::kNone;
+  float* out = nullptr;
+  const ScratchLayout* layout = nullptr;
+  unsigned char* scratch = nullptr;
+  // Pixel rows: conv (offsets table) or fully connected (contiguous rows).
+  bool conv = false;
+  const uint32_t* x = nullptr;
+  int64_t image_words = 0;        // conv: words of one input image
+  int64_t pixels_per_image = 0;   // conv: out_h * out_w
+  int width = 0;                  // words per input pixel / row
+};
+
+void FillTable(const GemmJob& j, int64_t p0, int n, const uint32_t** table) {
+  const uint32_t* zero =
+      reinterpret_cast<const uint32_t*>(j.scratch + j.layout->zero_row);
+  const int32_t* offsets =
+      reinterpret_cast<const int32_t*>(j.scratch + j.layout->offsets);
+  const int tile = j.mk.tile;
+  for (int i = 0; i < tile; ++i) {
+    const uint32_t** row = table + static_cast<int64_t>(i) * j.taps;
+    const int64_t p = p0 + i;
+    if (i >= n) {
+      for (int t = 0; t < j.taps; ++t) row[t] = zero;
+      continue;
+    }
+    if (!j.conv) {
+      row[0] = j.x + p * j.width;
+      continue;
+    }
+    const int64_t image = p / j.pixels_per_image;
+    const int32_t* off = offsets + (p % j.pixels_per_image) * j.taps;
+    const uint32_t* base = j.x + image * j.image_words;
+    for (int t = 0; t < j.taps; ++t) {
+      row[t] = off[t] >= 0 ? base + off[t] : zero;
+    }
+  }
+}
+
+void RunItem(void* ctx, int64_t item, int worker) {
+  const GemmJob& j = *static_cast<const GemmJob*>(ctx);
+  const int64_t tile_index = item / j.group_chunks;
+  const int chunk = static_cast<int>(item % j.group_chunks);
+  const int tile = j.mk.tile;
+  const int lanes = j.mk.lanes;
+  const int64_t p0 = tile_index * tile;
+  const int n = static_cast<int>(j.pixels - p0 < tile ? j.pixels - p0 : tile);
+  const uint32_t** table = reinterpret_cast<const uint32_t**>(
+      j.scratch + j.layout->tables + j.layout->table_bytes * worker);
+  FillTable(j, p0, n, table);
+  const int g_begin = chunk * j.groups_per_chunk;
+  const int g_end = g_begin + j.groups_per_chunk < j.groups
+                        ? g_begin + j.groups_per_chunk
+                        : j.groups;
+  const int64_t group_words = static_cast<int64_t>(j.taps) * j.blocks * 2 * lanes;
+  const float* affine =
+      reinterpret_cast<const float*>(j.packed + j.groups * group_words);
+  MicroKernelArgs a;
+  a.taps = j.taps;
+  a.blocks = j.blocks;
+  a.act = j.act;
+  a.out_stride = j.out_c;
+  // A packed output: the tile's floats go to this thread's scratch tile.
+  float* const tile_out =
+      j.packed_out != nullptr
+          ? reinterpret_cast<float*>(j.scratch + j.layout->tiles +
+                                     j.layout->tile_bytes * worker)
+          : j.out + p0 * j.out_c;
+  // A short last tile runs pixel by pixel rather than computing absent ones.
+  const bool single = n * 2 <= tile;
+  for (int g = g_begin; g < g_end; ++g) {
+    a.w = j.packed + g * group_words;
+    a.scale = affine + g * lanes;
+    a.bias = affine + j.groups * lanes + g * lanes;
+    a.channels = j.out_c - g * lanes;
+    if (!single) {
+      a.x = table;
+      a.pixels = n;
+      a.out = tile_out + g * lanes;
+      j.mk.full(a);
+    } else {
+      a.pixels = 1;
+      for (int i = 0; i < n; ++i) {
+        a.x = table + static_cast<int64_t>(i) * j.taps;
+        a.out = tile_out + static_cast<int64_t>(i) * j.out_c + g * lanes;
+        j.mk.single(a);
+      }
+    }
+  }
+  if (j.packed_out != nullptr) {
+    TernarizeOptimized(tile_out, n, j.out_c,
+                       j.packed_out->thresholds, j.isa,
+                       j.packed_out->out + p0 * PackedWidth(j.out_c));
+  }
+}
+
+void RunGemm(GemmJob* j, int threads) {
+  j->tiles = (j->pixels + j->mk.tile - 1) / j->mk.tile;
+  if (threads > kMaxKernelThreads) threads = kMaxKernelThreads;
+  if (threads < 1) threads = 1;
+  // Few tiles (late layers, batch-1 dense): split the channels as well, so
+  // every thread gets work.
+  int chunks = 1;
+  // (A packed output needs whole pixels per item: no channel split.)
+  if (threads > 1 && j->tiles < 4 * threads && j->packed_out == nullptr) {
+    chunks = static_cast<int>((4 * threads + j->tiles - 1) / j->tiles);
+    if (chunks > j->groups) chunks = j->groups;
+  }
+  j->groups_per_chunk = (j->groups + chunks - 1) / chunks;
+  j->group_chunks = (j->groups + j->groups_per_chunk - 1) / j->groups_per_chunk;
+  const int64_t items = j->tiles * j->group_chunks;
+  // Tiny layers: threads cost more than they save.
+  const int64_t work = j->pixels * j->groups * j->taps * j->blocks;
+  if (work < 2048) threads = 1;
+  ParallelFor(threads, items, RunItem, j);
+}
+
+}  // namespace
+
+ScratchLayout ConvLayout(Isa isa, const ConvShape& s, bool packed_output) {
+  const int taps = s.kernel_h * s.kernel_w;
+  return MakeLayout(isa, PackedWidth(s.in_c),
+                    static_cast<int64_t>(s.out_h) * s.out_w * taps, taps,
+                    s.out_c, packed_output);
+}
+
+size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
+                                     bool packed_output) {
+  return ConvLayout(isa, s, packed_output).total;
+}
+
+void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
+                                     void* scratch, bool packed_output) {
+  const int width = PackedWidth(s.in_c);
+  const ScratchLayout l = ConvLayout(isa, s, packed_output);
+  unsigned char* base = AlignedBase(scratch);
+  std::memset(base + l.zero_row, 0, sizeof(uint32_t) * width);
+  int32_t* off = reinterpret_cast<int32_t*>(base + l.offsets);
+  for (int oy = 0; oy < s.out_h; ++oy) {
+    for (int ox = 0; ox < s.out_w; ++ox) {
+      for (int ky = 0; ky < s.kernel_h; ++ky) {
+        const int iy = oy * s.stride_h - s.pad_top + ky;
+        for (int kx = 0; kx < s.kernel_w; ++kx) {
+          const int ix = ox * s.stride_w - s.pad_left + kx;
+          const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+          *off++ = inside ? (iy * s.in_w + ix) * width : -1;
+        }
+      }
+    }
+  }
+}
+
+void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
+                       const uint32_t* packed, Activation act, int threads,
+                       void* scratch, float* out,
+                       const PackedOutput* packed_out) {
+  const int taps = s.kernel_h * s.kernel_w;
+  const int width = PackedWidth(s.in_c);
+  const ScratchLayout l = ConvLayout(isa, s, packed_out != nullptr);
+  GemmJob j;
+  j.mk = TernaryGemmMicroKernels(isa);
+  j.isa = isa;
+  j.packed_out = packed_out;
+  j.taps = taps;
+  j.blocks = NumBlocks(s.in_c);
+  j.groups = Groups(s.out_c, j.mk.lanes);
+  j.out_c = s.out_c;
+  j.pixels = static_cast<int64_t>(s.batch) * s.out_h * s.out_w;
+  j.packed = packed;
+  j.act = act;
+  j.out = out;
+  j.layout = &l;
+  j.scratch = AlignedBase(scratch);
+  j.conv = true;
+  j.x = reinterpret_cast<const uint32_t*>(x_packed);
+  j.image_words = static_cast<int64_t>(s.in_h) * s.in_w * width;
+  j.pixels_per_image = static_cast<int64_t>(s.out_h) * s.out_w;
+  j.width = width;
+  RunGemm(&j, threads);
+}
+
+size_t FullyConnectedTernaryGemmScratchBytes(Isa isa,
+                                             const FullyConnectedShape& s,
+                                             bool packed_output) {
+  return MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c, packed_output)
+      .total;
+}
+
+void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
+                                             const FullyConnectedShape& s,
+                                             void* scratch, bool packed_output) {
+  const ScratchLayout l =
+      MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c, packed_output);
+  std::memset(AlignedBase(scratch) + l.zero_row, 0,
+              sizeof(uint32_t) * PackedWidth(s.in_c));
+}
+
+void FullyConnectedTernaryGemm(Isa isa, const FullyConnectedShape& s,
+                               const int32_t* x_packed, const uint32_t* packed,
+                               Activation act, int threads, void* scratch,
+                               float* out, const PackedOutput* packed_out) {
+  const int width = PackedWidth(s.in_c);
+  const ScratchLayout l =
+      MakeLayout(isa, width, 0, 1, s.out_c, packed_out != nullptr);
+  GemmJob j;
+  j.mk = TernaryGemmMicroKernels(isa);
+  j.isa = isa;
+  j.packed_out = packed_out;
+  j.taps = 1;
+  j.blocks = NumBlocks(s.in_c);
+  j.groups = Groups(s.out_c, j.mk.lanes);
+  j.out_c = s.out_c;
+  j.pixels = s.rows;
+  j.packed = packed;
+  j.act = act;
+  j.out = out;
+  j.layout = &l;
+  j.scratch = AlignedBase(scratch);
+  j.conv = false;
+  j.x = reinterpret_cast<const uint32_t*>(x_packed);
+  j.width = width;
+  RunGemm(&j, threads);
+}
+
+}  // namespace core
+}  // namespace sttn

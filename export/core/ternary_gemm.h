@@ -1,0 +1,135 @@
+// Ternary GEMM: the engine of the optimized SttnConv2D and
+// SttnFullyConnected kernels (ternary input x ternary weights).
+//
+// A conv is a GEMM of M = batch * out_h * out_w output pixels by
+// N = out_c output channels over K = kernel_h * kernel_w taps x in_c
+// channels, with indirect im2col: the kernel never copies input windows, it
+// reads each tap of each output pixel through a pointer table (padding taps
+// point at a zero row), in the spirit of XNNPACK's indirect convolution and
+// Larq Compute Engine's bgemm.
+//
+// Register blocking. A micro-kernel computes a tile of `tile` output pixels x
+// `lanes` output channels at once, one vector lane per output channel: the
+// prepared weights of a group of `lanes` channels hold, for each K chunk of 32
+// channels, `lanes` mask words then `lanes` sign words; each pixel's chunk is
+// one (mask, sign) word pair of the activation's compute packing, broadcast
+// to all lanes. Per chunk and pixel that is m = w_m & x_m,
+// neg = m & (w_s ^ x_s), acc_m += popcount(m), acc_n += popcount(neg): the
+// dot product is acc_m - 2 acc_n. Every loaded weight vector serves `tile`
+// pixels and every broadcast serves `lanes` channels; accumulators stay in
+// registers for the whole K loop and the affine epilogue (scale, bias, ReLU)
+// writes `lanes` contiguous NHWC floats per pixel. Nothing is reduced
+// horizontally, so a 1x1 conv with 16 input channels costs one chunk per
+// pixel and group, not a per-output dot-product setup.
+//
+// | path     | lanes | tile | popcount                                    |
+// |----------|-------|------|---------------------------------------------|
+// | portable |   8   |  4   | SWAR (x86 baseline) / __builtin_popcount    |
+// | popcnt   |   8   |  4   | scalar POPCNT                               |
+// | avx2     |   8   |  4   | vpshufb nibble table, int8 partial sums     |
+// | avx512   |  16   |  8   | vpopcntd; neg in one vpternlogd             |
+// | neon     |   8   |  4   | cnt, uint8 partial sums, uaddlp widening    |
+//
+// Threads: tiles (and, for layers with few pixels, groups of channels) are
+// work items of core::ParallelFor.
+#ifndef STTN_EXPORT_CORE_TERNARY_GEMM_H_
+#define STTN_EXPORT_CORE_TERNARY_GEMM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "export/core/isa.h"
+#include "export/core/kernels.h"
+
+namespace sttn {
+namespace core {
+
+// Per-thread scratch slots a prepared conv holds; more threads are clipped.
+constexpr int kMaxKernelThreads = 16;
+
+// Output channels per weight group and pixels per tile of `isa`.
+int TernaryGemmLanes(Isa isa);
+int TernaryGemmTile(Isa isa);
+
+// Words of the prepared weights of a layer with `out_c` outputs, `taps`
+// kernel taps (kh * kw; 1 for fully connected) and `in_c` input channels:
+// the packed trits of every group followed by the scale and bias (floats)
+// padded to whole groups.
+size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c);
+
+// Prepares weights `w` (int8 trits, [out_c][taps][in_c]: OHWI for a conv,
+// [out_c][in_c] for a fully connected layer) with their scale and bias.
+void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
+                     const float* scale, const float* bias, uint32_t* packed);
+
+// A bit-packed (ternarized) output instead of floats: the layer's float
+// result y (after its activation) becomes t = sgn * ([y > hi] - [y < lo])
+// per output channel, written in the compute packing. Each tile's floats stay
+// in per-thread scratch (cache-resident) and are ternarized right away.
+struct PackedOutput {
+  const float* thresholds = nullptr;  // float [3][out_c]: lo, hi, sgn
+  int32_t* out = nullptr;             // [pixels][PackedWidth(out_c)]
+};
+
+// Conv2D. The scratch holds the zero row, the tap offsets of every output
+// pixel and the per-thread pointer tables (and, for a packed output, the
+// per-thread float tiles); prepare it once per shape.
+size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
+                                     bool packed_output = false);
+void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
+                                     void* scratch, bool packed_output = false);
+// Writes floats to `out`, or, when `packed` is given, packed trits to
+// packed->out (`out` unused).
+void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
+                       const uint32_t* packed, Activation act, int threads,
+                       void* scratch, float* out,
+                       const PackedOutput* packed_out = nullptr);
+
+// Fully connected: rows of x are the pixels (one tap).
+size_t FullyConnectedTernaryGemmScratchBytes(Isa isa,
+                                             const FullyConnectedShape& s,
+                                             bool packed_output = false);
+void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
+                                             const FullyConnectedShape& s,
+                                             void* scratch,
+                                             bool packed_output = false);
+void FullyConnectedTernaryGemm(Isa isa, const FullyConnectedShape& s,
+                               const int32_t* x_packed, const uint32_t* packed,
+                               Activation act, int threads, void* scratch,
+                               float* out,
+                               const PackedOutput* packed_out = nullptr);
+
+// ---------------------------------------------------------------------------
+// Micro-kernel interface (one implementation per ISA, in
+// ternary_gemm_<isa>.cc). Exposed for the tests and the benchmarks.
+struct MicroKernelArgs {
+  // Pointer table: x[p * taps + t] is the packed row (2 * blocks words) of
+  // tap t of pixel p, for p < tile (rows of absent pixels: the zero row).
+  const uint32_t* const* x = nullptr;
+  int taps = 0;
+  int blocks = 0;
+  const uint32_t* w = nullptr;   // the group's [taps * blocks][2][lanes] words
+  const float* scale = nullptr;  // the group's `lanes` scales (padded)
+  const float* bias = nullptr;   // the group's `lanes` biases (padded)
+  Activation act = Activation::kNone;
+  float* out = nullptr;          // pixel p, lane l at out[p * out_stride + l]
+  int64_t out_stride = 0;
+  int pixels = 0;                // pixels to store, <= tile (1 for `single`)
+  int channels = 0;              // lanes to store, <= lanes
+};
+using MicroKernel = void (*)(const MicroKernelArgs& args);
+
+struct MicroKernels {
+  int lanes = 0;
+  int tile = 0;
+  MicroKernel full = nullptr;    // `tile` pixels
+  MicroKernel single = nullptr;  // one pixel
+};
+
+// The micro-kernels of `isa`; lanes == 0 when the build lacks the path.
+MicroKernels TernaryGemmMicroKernels(Isa isa);
+
+}  // namespace core
+}  // namespace sttn
+
+#endif  // STTN_EXPORT_CORE_TERNARY_GEMM_H_

@@ -1,0 +1,91 @@
+// Portable C++ micro-kernels (lanes 8, tile 4), compiled twice on x86-64:
+// for the baseline ISA with a SWAR popcount ("portable") and with
+// target("popcnt") ("popcnt"). Elsewhere "portable" uses the compiler's
+// popcount (a cnt instruction on aarch64).
+#include "export/core/ternary_gemm_internal.h"
+
+namespace sttn {
+namespace core {
+namespace internal {
+namespace {
+
+constexpr int kLanes = 8;
+constexpr int kTile = 4;
+
+struct SwarPopcount {
+  static STTN_ALWAYS_INLINE int Count(uint32_t v) {
+#if STTN_X86
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0f0f0f0fu;
+    return static_cast<int>((v * 0x01010101u) >> 24);
+#else
+    return __builtin_popcount(v);
+#endif
+  }
+};
+
+struct BuiltinPopcount {
+  static STTN_ALWAYS_INLINE int Count(uint32_t v) {
+    return __builtin_popcount(v);
+  }
+};
+
+template <int P, typename Pop>
+STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
+  int32_t acc[P][kLanes] = {};
+  const uint32_t* w = a.w;
+  for (int t = 0; t < a.taps; ++t) {
+    const uint32_t* x[P];
+    for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
+    for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      for (int p = 0; p < P; ++p) {
+        const uint32_t xm = x[p][2 * b];
+        const uint32_t xs = x[p][2 * b + 1];
+        for (int l = 0; l < kLanes; ++l) {
+          const uint32_t m = w[l] & xm;
+          const uint32_t neg = m & (w[kLanes + l] ^ xs);
+          acc[p][l] += Pop::Count(m) - 2 * Pop::Count(neg);
+        }
+      }
+    }
+  }
+  for (int p = 0; p < a.pixels && p < P; ++p) {
+    float y[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+      y[l] = Epilogue(static_cast<float>(acc[p][l]), a.scale[l], a.bias[l],
+                      a.act);
+    }
+    StoreLanes(y, kLanes, a.channels, a.out + p * a.out_stride);
+  }
+}
+
+void PortableFull(const MicroKernelArgs& a) { Micro<kTile, SwarPopcount>(a); }
+void PortableSingle(const MicroKernelArgs& a) { Micro<1, SwarPopcount>(a); }
+
+#if STTN_X86
+__attribute__((target("popcnt"))) void PopcntFull(const MicroKernelArgs& a) {
+  Micro<kTile, BuiltinPopcount>(a);
+}
+__attribute__((target("popcnt"))) void PopcntSingle(const MicroKernelArgs& a) {
+  Micro<1, BuiltinPopcount>(a);
+}
+#endif
+
+}  // namespace
+
+MicroKernels PortableMicroKernels() {
+  return MicroKernels{kLanes, kTile, PortableFull, PortableSingle};
+}
+
+MicroKernels PopcntMicroKernels() {
+#if STTN_X86
+  return MicroKernels{kLanes, kTile, PopcntFull, PopcntSingle};
+#else
+  return MicroKernels();
+#endif
+}
+
+}  // namespace internal
+}  // namespace core
+}  // namespace sttn
