@@ -21,9 +21,10 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", None, "Path to a saved Keras model (.keras).")
 flags.DEFINE_string("output", None, "Where to write the .tflite file.")
-flags.DEFINE_enum("float_layers", "float32", ["float32", "int8_weights"],
+flags.DEFINE_enum("float_layers", "int8_weights", ["int8_weights", "float32"],
                   "How the layers that stay float (stem, classifier) store their "
-                  "weights: float32, or int8 (dynamic-range quantization).")
+                  "weights: int8_weights (int8 weights for the layers no ternary "
+                  "activation follows, i.e. the classifier) or float32.")
 flags.DEFINE_enum("weight_encoding", "base3", ["base3", "trit2"],
                   "Ternary weight packing: base3 (1.6 bits per weight) or trit2 "
                   "(2 bits per weight).")
@@ -36,7 +37,7 @@ def _format_size(n):
 
 
 def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
-                float_layers="float32", weight_encoding="base3"):
+                float_layers="int8_weights", weight_encoding="base3"):
     """Loads ``model_path``, exports it, prints a report, returns the bytes.
 
     ``float_layers`` and ``weight_encoding`` are passed to

@@ -98,7 +98,7 @@ class ModelSummary:
     def deployed_bytes(self):
         return self.total("deployed_bytes")
 
-    def deployed_bytes_for(self, float_layers="float32", weight_encoding="base3"):
+    def deployed_bytes_for(self, float_layers="int8_weights", weight_encoding="base3"):
         """Total deployed bytes for one export choice (see :func:`summary`).
 
         Example:
@@ -295,13 +295,14 @@ def _flat_layers(model):
             yield layer
 
 
-def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="base3"):
+def summary(model, print_fn=print, *, float_layers="int8_weights", weight_encoding="base3"):
     """Prints and returns per-layer precision, memory and MACs of a model.
 
     For each layer: its precision, its parameter count (an STTN layer's two
     latent kernels count once: they deploy as one ternary kernel), its
     memory as float32 and as deployed (for the default export: trits at 1.6
-    bits, scales, biases and other weights as float32), and its
+    bits, the classifier's weights at 8 bits, scales, biases and other
+    weights as float32), and its
     multiply-accumulates per example split into ternary x ternary,
     ternary-weight x float, and float. Then the totals, the compression
     ratio, and the deployed total for every export choice of
@@ -314,9 +315,9 @@ def summary(model, print_fn=print, *, float_layers="float32", weight_encoding="b
         model: A built Keras model.
         print_fn: Function that prints the table (``None`` prints nothing).
         float_layers: The export choice the ``Deployed`` column shows:
-            ``"float32"`` or ``"int8_weights"`` (the float conv/dense
-            kernels of at least 1024 weights after the last ternary
-            activation as int8 plus a float32 scale per output channel).
+            ``"int8_weights"`` (default: the float conv/dense kernels of at
+            least 1024 weights after the last ternary activation as int8
+            plus a float32 scale per output channel) or ``"float32"``.
         weight_encoding: ``"base3"`` (default, 1.6 bits per trit) or
             ``"trit2"`` (2 bits per trit).
 
