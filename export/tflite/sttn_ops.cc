@@ -504,8 +504,8 @@ bool LoadWeights(TfLiteOpaqueContext* ctx, OpData* od,
   if (elements != expected ||
       TfLiteOpaqueTensorByteSize(t) != static_cast<size_t>(expected)) {
     Report(ctx, od,
-           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64 " / %d) = %" PRId64
-           " for the options' shape (weight_encoding %s)",
+           "%s holds %" PRId64 " bytes, expected ceil(%" PRId64
+           " / %d) = %" PRId64 " for the options' shape (weight_encoding %s)",
            what, elements, n, base3 ? 5 : 4, expected,
            base3 ? "base3" : "trit2");
     return false;
@@ -515,7 +515,8 @@ bool LoadWeights(TfLiteOpaqueContext* ctx, OpData* od,
     return false;
   }
   const core::Status st = core::UnpackWeights(
-      od->weight_encoding, static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
+      od->weight_encoding,
+      static_cast<const uint8_t*>(TfLiteOpaqueTensorData(t)),
       static_cast<size_t>(expected), n, od->w_trits.data());
   if (!st.ok()) {
     Report(ctx, od, "%s: %s", what, st.message());

@@ -143,7 +143,9 @@ void TestBase3Packing() {
           sttn::core::FilePackedBytes(n));
     std::vector<uint8_t> buf(static_cast<size_t>(bytes) + 1, 0);
     CHECK(sttn::core::PackTritsBase3(t.data(), n, buf.data()).ok());
-    for (int64_t b = 0; b < bytes; ++b) CHECK(buf[static_cast<size_t>(b)] <= 242);
+    for (int64_t b = 0; b < bytes; ++b) {
+      CHECK(buf[static_cast<size_t>(b)] <= 242);
+    }
     std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
     CHECK(sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
                                     static_cast<size_t>(bytes), n, back.data())
@@ -152,8 +154,8 @@ void TestBase3Packing() {
     back.resize(static_cast<size_t>(n));
     CHECK(back == t);
     // Wrong byte counts, both ways.
-    CHECK(!sttn::core::UnpackTritsBase3(buf.data(), static_cast<size_t>(bytes) + 1,
-                                        n, back.data())
+    CHECK(!sttn::core::UnpackTritsBase3(
+               buf.data(), static_cast<size_t>(bytes) + 1, n, back.data())
                .ok());
     if (n > 0) {
       CHECK(!sttn::core::UnpackTritsBase3(buf.data(),
@@ -190,14 +192,17 @@ void TestBase3Packing() {
   // A nonzero digit past the last trit (n = 3, digit 3 set) is rejected.
   const uint8_t dirty[1] = {27};
   Status st = sttn::core::UnpackTritsBase3(dirty, 1, 3, out);
-  CHECK(!st.ok() && std::strstr(st.message(), "unused base3 digits") != nullptr);
+  CHECK(!st.ok() &&
+        std::strstr(st.message(), "unused base3 digits") != nullptr);
   CHECK(sttn::core::UnpackTritsBase3(dirty, 1, 4, out).ok() && out[3] == 1);
   const int8_t not_trit[1] = {2};
   CHECK(!sttn::core::PackTritsBase3(not_trit, 1, b).ok());
   // The dispatcher reads trit2 with the 2-bit code.
   const uint8_t two_bit[2] = {0x71, 0x03};
-  CHECK(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out).ok());
-  CHECK(out[0] == 1 && out[1] == 0 && out[2] == -1 && out[3] == 1 && out[4] == -1);
+  CHECK(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out)
+            .ok());
+  CHECK(out[0] == 1 && out[1] == 0 && out[2] == -1 && out[3] == 1 &&
+        out[4] == -1);
 }
 
 void TestComputePacking() {
