@@ -429,14 +429,17 @@ def _check_sttn_constants(data, model_name):
             name = code.customCode.decode()
             if not name.startswith("Sttn"):
                 continue
-            required = _CONSTANT_INPUT_TYPES.get(name, _AFFINE_INPUT_TYPES)
+            required = dict(_CONSTANT_INPUT_TYPES.get(name, _AFFINE_INPUT_TYPES))
+            if name != "SttnTernarize" and len(op.inputs) > 4:
+                required[4] = "FLOAT32"  # output thresholds of a packed output
             for index, type_name in required.items():
                 tensor = subgraph.tensors[op.inputs[index]]
                 got = type_names.get(tensor.type, str(tensor.type))
                 buf = m.buffers[tensor.buffer]
                 constant = buf.data is not None or bool(getattr(buf, "size", 0))
-                if got != type_name or not constant or tensor.quantization is not None and (
-                        tensor.quantization.scale is not None):
+                quantized = (tensor.quantization is not None
+                             and tensor.quantization.scale is not None)
+                if got != type_name or not constant or quantized:
                     raise ExportError(
                         f"Export of '{model_name}': input {index} of a '{name}' op must be a "
                         f"constant {type_name} tensor without quantization parameters; "
