@@ -62,7 +62,7 @@ def main():
     model.fit(x, y, batch_size=128, epochs=2, verbose=0)
     ker = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0)).argmax(1)
     files = {
-        "float32": sttn.export.to_tflite(model),
+        "float32": sttn.export.to_tflite(model, float_layers="float32"),
         "int8_weights": sttn.export.to_tflite(model, float_layers="int8_weights"),
         "full int8": full_int8(model, x[:200]),
     }
