@@ -89,6 +89,33 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
   }
   if (pending) Flush<P>(acc32, acc8);
+  if (a.packed != nullptr) {
+    const __m256i upper =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.upper));
+    const __m256i lower =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.lower));
+    const unsigned flip = static_cast<unsigned>(_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(a.flip)))));
+    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
+    const unsigned valid = (1u << valid_lanes) - 1u;
+    for (int p = 0; p < P && p < a.pixels; ++p) {
+      // acc >= upper == !(upper > acc); acc <= lower == !(acc > lower).
+      const unsigned ge = ~static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_castsi256_ps(
+                                  _mm256_cmpgt_epi32(upper, acc32[p])))) &
+                          0xffu;
+      const unsigned le = ~static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_castsi256_ps(
+                                  _mm256_cmpgt_epi32(acc32[p], lower)))) &
+                          0xffu;
+      const unsigned mask = (ge ^ le) & valid;
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(mask & (le ^ flip));
+    }
+    return;
+  }
   const __m256 scale = _mm256_loadu_ps(a.scale);
   const __m256 bias = _mm256_loadu_ps(a.bias);
   const __m256 zero = _mm256_setzero_ps();

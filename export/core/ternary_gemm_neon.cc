@@ -79,6 +79,32 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
   }
   if (pending) Flush<P>(acc32, acc_m, acc_n);
+  if (a.packed != nullptr) {
+    const uint32x4_t weights = {1u, 2u, 4u, 8u};
+    const int32x4_t upper[2] = {vld1q_s32(a.upper), vld1q_s32(a.upper + 4)};
+    const int32x4_t lower[2] = {vld1q_s32(a.lower), vld1q_s32(a.lower + 4)};
+    unsigned flip = 0;
+    for (int h = 0; h < 2; ++h) {
+      const uint32x4_t f = vreinterpretq_u32_s32(vld1q_s32(a.flip + 4 * h));
+      flip |= vaddvq_u32(vandq_u32(f, weights)) << (4 * h);
+    }
+    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
+    const unsigned valid = (1u << valid_lanes) - 1u;
+    for (int p = 0; p < P && p < a.pixels; ++p) {
+      unsigned ge = 0, le = 0;
+      for (int h = 0; h < 2; ++h) {
+        ge |= vaddvq_u32(vandq_u32(vcgeq_s32(acc32[p][h], upper[h]), weights))
+              << (4 * h);
+        le |= vaddvq_u32(vandq_u32(vcleq_s32(acc32[p][h], lower[h]), weights))
+              << (4 * h);
+      }
+      const unsigned mask = (ge ^ le) & valid;
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(mask & (le ^ flip));
+    }
+    return;
+  }
   const float32x4_t scale[2] = {vld1q_f32(a.scale), vld1q_f32(a.scale + 4)};
   const float32x4_t bias[2] = {vld1q_f32(a.bias), vld1q_f32(a.bias + 4)};
   const float32x4_t zero = vdupq_n_f32(0.0f);

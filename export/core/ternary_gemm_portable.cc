@@ -50,6 +50,22 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
       }
     }
   }
+  if (a.packed != nullptr) {
+    for (int p = 0; p < a.pixels && p < P; ++p) {
+      unsigned mask = 0, sign = 0;
+      for (int l = 0; l < kLanes && l < a.channels; ++l) {
+        const bool ge = acc[p][l] >= a.upper[l];
+        const bool le = acc[p][l] <= a.lower[l];
+        const bool nz = ge != le;
+        mask |= static_cast<unsigned>(nz) << l;
+        sign |= static_cast<unsigned>(nz && (le != (a.flip[l] != 0))) << l;
+      }
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(sign);
+    }
+    return;
+  }
   for (int p = 0; p < a.pixels && p < P; ++p) {
     float y[kLanes];
     for (int l = 0; l < kLanes; ++l) {

@@ -149,6 +149,8 @@ struct OpData {
   HeapArray<float> w_float;     // optimized float-input
   HeapArray<float> scale, bias, thresholds;
   HeapArray<float> out_thresholds;  // packed output: [3][out_c]
+  HeapArray<int32_t> int_thresholds;  // ... as GEMM integer thresholds
+  bool int_thresholds_ok = false;
 
   // Shapes of the current Prepare.
   core::ConvShape conv;
@@ -679,6 +681,21 @@ bool LoadOutputThresholds(TfLiteOpaqueContext* ctx, OpData* od,
   return true;
 }
 
+// Packed output of the ternary GEMM: integer thresholds on the accumulator
+// (false only when out of memory; an unusable result leaves the float path).
+bool PrepareIntThresholds(OpData* od, int64_t k_max) {
+  od->int_thresholds_ok = false;
+  if (!od->packed_out) return true;
+  if (!od->int_thresholds.Resize(
+          core::TernaryGemmPackedOutputWords(od->isa, od->out_c))) {
+    return false;
+  }
+  od->int_thresholds_ok = core::PrepareTernaryGemmPackedOutput(
+      od->isa, od->out_c, k_max, od->scale.data(), od->bias.data(),
+      od->activation, od->out_thresholds.data(), od->int_thresholds.data());
+  return true;
+}
+
 // Packed output on a path that computes floats first: room for them.
 bool NeedsFloatOut(const OpData* od) {
   const bool gemm = !IsFloatIn(od->kind) && !IsDepthwise(od->kind) &&
@@ -729,6 +746,7 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
           core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, taps,
                                 od->in_c, od->scale.data(), od->bias.data(),
                                 od->gemm.data());
+          ok = PrepareIntThresholds(od, static_cast<int64_t>(taps) * od->in_c);
         }
       } else if (!depthwise && float_in) {
         ok = od->w_float.Resize(core::Conv2DFloatWeightCount(shape));
@@ -830,6 +848,7 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
           core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, 1,
                                 od->in_c, od->scale.data(), od->bias.data(),
                                 od->gemm.data());
+          ok = PrepareIntThresholds(od, od->in_c);
         }
       }
       if (!ok) {
@@ -926,6 +945,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
   if (od->packed_out) {
     packed.thresholds = od->out_thresholds.data();
     packed.out = static_cast<int32_t*>(y);
+    packed.int_thresholds =
+        od->int_thresholds_ok ? od->int_thresholds.data() : nullptr;
     packed_out = &packed;
   }
   float* out = NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
