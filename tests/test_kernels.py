@@ -556,7 +556,7 @@ OPTS = dict(version=1, in_channels=33, out_channels=4, kernel_h=3, kernel_w=3,
 
 def test_bad_models_raise_clear_errors():
     lines = _child(_MAKE_CONV + """
-attempt(lambda: conv(options=dict(OPTS, version=2)))
+attempt(lambda: conv(options=dict(OPTS, version=3)))
 attempt(lambda: conv(options={k: v for k, v in OPTS.items() if k != "kernel_h"}))
 attempt(lambda: conv(options=dict(OPTS, in_channels=32)))
 attempt(lambda: conv(options=dict(OPTS, kernel_h="3")))
@@ -571,7 +571,7 @@ attempt(lambda: conv(options=b"\\x00\\x01\\x02garbage"))
 attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float32)))
 """)
     expected = [
-        "custom option `version` is 2",
+        "custom option `version` is 3",
         "custom option `kernel_h` is missing",
         "has 33 channels, but the options say in_channels = 32",
         "custom option `kernel_h` must be an int, received a string",

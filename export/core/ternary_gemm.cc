@@ -111,22 +111,12 @@ int64_t FirstTrue(int64_t lo, int64_t hi, Pred pred) {
 
 }  // namespace
 
-bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
-                                    const float* scale, const float* bias,
-                                    Activation act, const float* thresholds,
-                                    int32_t* int_thresholds) {
-  const int lanes = TernaryGemmLanes(isa);
-  const int padded = Groups(out_c, lanes) * lanes;
-  int32_t* upper = int_thresholds;
-  int32_t* lower = int_thresholds + padded;
-  int32_t* flip = int_thresholds + 2 * padded;
+bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
+                             const float* bias, Activation act,
+                             const float* thresholds, int32_t* upper,
+                             int32_t* lower, int32_t* flip) {
   constexpr int32_t kNever = INT32_MAX;  // acc >= kNever never holds
   constexpr int32_t kNone = INT32_MIN;   // acc <= kNone never holds
-  for (int o = 0; o < padded; ++o) {
-    upper[o] = kNever;
-    lower[o] = kNone;
-    flip[o] = 0;
-  }
   const float* lo_th = thresholds;
   const float* hi_th = thresholds + out_c;
   const float* sgn_th = thresholds + 2 * static_cast<int64_t>(out_c);
@@ -137,6 +127,9 @@ bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
     const bool negative_sgn = sgn_th[o] < 0.0f;
     auto gt = [&](int64_t a) { return EpilogueOf(a, sc, bi, act) > hi; };
     auto lt = [&](int64_t a) { return EpilogueOf(a, sc, bi, act) < lo; };
+    upper[o] = kNever;
+    lower[o] = kNone;
+    flip[o] = 0;
     if (sc == 0.0f) {
       // Constant output: t = sgn * ([b > hi] - [b < lo]) for every acc.
       const int t = (negative_sgn ? -1 : 1) * (static_cast<int>(gt(0)) -
@@ -167,6 +160,24 @@ bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
     flip[o] = upper_negative ? -1 : 0;
   }
   return true;
+}
+
+bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
+                                    const float* scale, const float* bias,
+                                    Activation act, const float* thresholds,
+                                    int32_t* int_thresholds) {
+  const int lanes = TernaryGemmLanes(isa);
+  const int padded = Groups(out_c, lanes) * lanes;
+  int32_t* upper = int_thresholds;
+  int32_t* lower = int_thresholds + padded;
+  int32_t* flip = int_thresholds + 2 * padded;
+  for (int o = out_c; o < padded; ++o) {  // padding lanes: always 0
+    upper[o] = INT32_MAX;
+    lower[o] = INT32_MIN;
+    flip[o] = 0;
+  }
+  return IntegerOutputThresholds(out_c, k_max, scale, bias, act, thresholds,
+                                 upper, lower, flip);
 }
 
 namespace {

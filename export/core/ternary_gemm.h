@@ -81,6 +81,16 @@ struct PackedOutput {
   const int32_t* int_thresholds = nullptr;
 };
 
+// Per channel o < out_c, for accumulators acc in [-k_max, k_max]: t(acc) =
+// sgn * ([y > hi] - [y < lo]) with y = Epilogue(acc, scale, bias, act) is
+// nonzero iff (acc >= upper) != (acc <= lower), negative iff also
+// (acc <= lower) != (flip != 0); flip is 0 or -1. Returns false (and leaves
+// the outputs unspecified) when a scale or bias is not finite.
+bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
+                             const float* bias, Activation act,
+                             const float* thresholds, int32_t* upper,
+                             int32_t* lower, int32_t* flip);
+
 // Words of the integer thresholds of a packed output (upper, lower, flip per
 // lane of the prepared layout).
 size_t TernaryGemmPackedOutputWords(Isa isa, int out_c);

@@ -35,6 +35,7 @@ template <int P>
 STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   __m512i acc_m[P];
   __m512i acc_n[P];
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     acc_m[p] = _mm512_setzero_si512();
     acc_n[p] = _mm512_setzero_si512();
@@ -42,10 +43,12 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       const __m512i wm = _mm512_loadu_si512(w);
       const __m512i ws = _mm512_loadu_si512(w + kLanes);
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         const __m512i m = _mm512_and_si512(
             wm, _mm512_set1_epi32(static_cast<int>(x[p][2 * b])));
@@ -64,7 +67,9 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
                                                    _mm512_setzero_si512());
     const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
     const __mmask16 valid = static_cast<__mmask16>((1u << valid_lanes) - 1u);
-    for (int p = 0; p < P && p < a.pixels; ++p) {
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
       const __m512i acc =
           _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
       const __mmask16 ge = _mm512_cmpge_epi32_mask(acc, upper);
@@ -82,7 +87,9 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const __m512 zero = _mm512_setzero_ps();
   const int channels = a.channels < kLanes ? a.channels : kLanes;
   const __mmask16 store = static_cast<__mmask16>((1u << channels) - 1u);
-  for (int p = 0; p < P && p < a.pixels; ++p) {
+  STTN_UNROLL
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     const __m512i acc =
         _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
     // scale * acc + bias, rounded twice like the reference's Epilogue.

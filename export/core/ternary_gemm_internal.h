@@ -14,6 +14,17 @@
 #define STTN_ALWAYS_INLINE inline
 #endif
 
+// Full unrolling of the loops over a tile's pixels: the accumulators then
+// have constant indices and live in registers (without it GCC keeps them in
+// a stack array and zeroes it with rep stos on every call).
+#if defined(__clang__)
+#define STTN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define STTN_UNROLL _Pragma("GCC unroll 16")
+#else
+#define STTN_UNROLL
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define STTN_X86 1
 #else

@@ -37,8 +37,10 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         const uint32_t xm = x[p][2 * b];
         const uint32_t xs = x[p][2 * b + 1];
@@ -51,7 +53,8 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
   }
   if (a.packed != nullptr) {
-    for (int p = 0; p < a.pixels && p < P; ++p) {
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
       unsigned mask = 0, sign = 0;
       for (int l = 0; l < kLanes && l < a.channels; ++l) {
         const bool ge = acc[p][l] >= a.upper[l];
@@ -66,7 +69,8 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
     return;
   }
-  for (int p = 0; p < a.pixels && p < P; ++p) {
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     float y[kLanes];
     for (int l = 0; l < kLanes; ++l) {
       y[l] = Epilogue(static_cast<float>(acc[p][l]), a.scale[l], a.bias[l],

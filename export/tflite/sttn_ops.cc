@@ -151,6 +151,8 @@ struct OpData {
   HeapArray<float> out_thresholds;  // packed output: [3][out_c]
   HeapArray<int32_t> int_thresholds;  // ... as GEMM integer thresholds
   bool int_thresholds_ok = false;
+  HeapArray<uint8_t> dw_prepared;     // optimized ternary depthwise
+  bool dw_packed_ok = false;
 
   // Shapes of the current Prepare.
   core::ConvShape conv;
@@ -698,9 +700,10 @@ bool PrepareIntThresholds(OpData* od, int64_t k_max) {
 
 // Packed output on a path that computes floats first: room for them.
 bool NeedsFloatOut(const OpData* od) {
-  const bool gemm = !IsFloatIn(od->kind) && !IsDepthwise(od->kind) &&
-                    od->kernel != kReference;
-  return od->packed_out && !gemm;
+  if (!od->packed_out) return false;
+  if (od->kernel == kReference || IsFloatIn(od->kind)) return true;
+  if (IsDepthwise(od->kind)) return !od->dw_packed_ok;
+  return false;  // the GEMM ternarizes its own tiles
 }
 
 TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
@@ -754,6 +757,15 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
           core::PrepareConv2DFloatWeights(shape, od->w_trits.data(),
                                           od->w_float.data());
         }
+      } else if (depthwise && !float_in) {
+        ok = od->dw_prepared.Resize(core::DepthwiseTernaryPreparedBytes(shape));
+        if (ok) {
+          od->dw_packed_ok = core::PrepareDepthwiseTernary(
+              shape, od->w_trits.data(), od->scale.data(), od->bias.data(),
+              od->activation,
+              od->packed_out ? od->out_thresholds.data() : nullptr,
+              od->dw_prepared.data());
+        }
       } else if (depthwise && float_in) {
         ok = od->w_float.Resize(static_cast<size_t>(n_trits));
         if (ok) {
@@ -777,7 +789,9 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
     }
-    if (!depthwise) {
+    if (depthwise) {
+      core::PrepareDepthwiseTernaryScratch(shape, od->scratch.data());
+    } else {
       core::PrepareConv2DTernaryGemmScratch(od->isa, shape, od->scratch.data(),
                                             od->packed_out);
     }
@@ -1007,8 +1021,10 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
     case OpKind::kDepthwiseConv2D:
       if (opt) {
         core::DepthwiseConv2DTernaryOptimized(
-            od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
-            scale, bias, act, od->isa, od->scratch.data(), out);
+            od->conv, static_cast<const int32_t*>(x), od->dw_prepared.data(),
+            act, od->isa, NumThreads(ctx), od->scratch.data(), out,
+            od->packed_out && od->dw_packed_ok ? static_cast<int32_t*>(y)
+                                               : nullptr);
       } else {
         core::DepthwiseConv2DTernaryReference(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),

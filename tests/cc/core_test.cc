@@ -443,16 +443,52 @@ void TestDepthwise() {
             const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
             std::vector<float> ref(out_n), opt(out_n);
             std::vector<unsigned char> scratch(sttn::core::DepthwiseTernaryScratchBytes(s));
+            sttn::core::PrepareDepthwiseTernaryScratch(s, scratch.data());
+            std::vector<unsigned char> prepared(sttn::core::DepthwiseTernaryPreparedBytes(s));
+            sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(), bias.data(),
+                                                Activation::kNone, nullptr,
+                                                prepared.data());
             sttn::core::DepthwiseConv2DTernaryReference(
                 s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
                 ref.data());
             for (Isa isa : SupportedIsas()) {
               std::fill(opt.begin(), opt.end(), -1.0f);
               sttn::core::DepthwiseConv2DTernaryOptimized(
-                  s, xp.data(), wt.data(), scale.data(), bias.data(),
-                  Activation::kNone, isa, scratch.data(), opt.data());
+                  s, xp.data(), prepared.data(), Activation::kNone, isa, 3,
+                  scratch.data(), opt.data(), nullptr);
               CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d isa=%s", cin,
                         mult, k, sttn::core::IsaName(isa));
+            }
+            // Packed output from the int8/int32 accumulators.
+            {
+              std::vector<float> th(3 * static_cast<size_t>(cout));
+              for (int o = 0; o < cout; ++o) {
+                th[o] = -0.4f * static_cast<float>(o % 5);
+                th[cout + o] = th[o] + 0.3f * static_cast<float>(o % 7);
+                th[2 * cout + o] = (o % 2) ? -1.0f : 1.0f;
+              }
+              const Activation act = k == 3 ? Activation::kRelu : Activation::kNone;
+              sttn::core::DepthwiseConv2DTernaryReference(
+                  s, xp.data(), wt.data(), scale.data(), bias.data(), act, ref.data());
+              const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
+              const size_t words =
+                  static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
+              std::vector<int32_t> expected(words), got(words);
+              sttn::core::TernarizeReference(ref.data(), pixels, cout, th.data(),
+                                             expected.data());
+              std::vector<unsigned char> prep2(
+                  sttn::core::DepthwiseTernaryPreparedBytes(s));
+              CHECK(sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(),
+                                                        bias.data(), act, th.data(),
+                                                        prep2.data()));
+              for (Isa isa : SupportedIsas()) {
+                std::fill(got.begin(), got.end(), -1);
+                sttn::core::DepthwiseConv2DTernaryOptimized(
+                    s, xp.data(), prep2.data(), act, isa, 2, scratch.data(), nullptr,
+                    got.data());
+                CHECK_MSG(got == expected, "depthwise packed cin=%d m=%d k=%d isa=%s",
+                          cin, mult, k, sttn::core::IsaName(isa));
+              }
             }
             std::vector<float> xf = ExactFloats(x.size());
             std::vector<float> wf(static_cast<size_t>(k) * k * cout);
