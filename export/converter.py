@@ -109,6 +109,27 @@ class SttnExportLayer(keras.layers.Layer):
         return op(x, self.packed_weights, self.scale, self.bias)
 
 
+class PackedZeroPadding2D(keras.layers.Layer):
+    """ZeroPadding2D on a bit-packed activation (int32 words): zero words are
+    zero trits. Keeps the int32 dtype, which Keras's own layer would report
+    as its float compute dtype."""
+
+    def __init__(self, padding, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        return keras.ops.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]])
+
+    def compute_output_spec(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        n, h, w, c = inputs.shape
+        h = None if h is None else h + top + bottom
+        w = None if w is None else w + left + right
+        return keras.KerasTensor((n, h, w, c), dtype=inputs.dtype)
+
+
 class FoldedAway(keras.layers.Layer):
     """Identity standing in for a BatchNormalization folded into a ternary
     layer (accepts the ``training``/``mask`` arguments BN was called with)."""
@@ -142,6 +163,8 @@ def build_export_model(model, plan=None):
             return SttnExportLayer(plan.layers[layer.name], name=layer.name)
         if layer.name in plan.folded_bns or layer.name in plan.fused_activations:
             return FoldedAway(name=layer.name)
+        if layer.name in plan.packed_pads:
+            return PackedZeroPadding2D(layer.padding, name=layer.name)
         return layer
 
     return keras.models.clone_model(model, clone_function=replace)
