@@ -61,6 +61,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "avx2");
       const __m256i wm =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
       const __m256i ws =
@@ -86,6 +87,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
                     _mm256_and_si256(_mm256_srli_epi16(neg, 4), low4))));
         acc8[p] = _mm256_add_epi8(acc8[p], c);
       }
+      STTN_MCA_END(P == kTile);
       if (++pending == kFlushChunks) {
         Flush<P>(acc32, acc8);
         pending = 0;

@@ -46,6 +46,7 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "avx512");
       const __m512i wm = _mm512_loadu_si512(w);
       const __m512i ws = _mm512_loadu_si512(w + kLanes);
       STTN_UNROLL
@@ -58,6 +59,7 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
         acc_m[p] = _mm512_add_epi32(acc_m[p], _mm512_popcnt_epi32(m));
         acc_n[p] = _mm512_add_epi32(acc_n[p], _mm512_popcnt_epi32(neg));
       }
+      STTN_MCA_END(P == kTile);
     }
   }
   if (a.packed != nullptr) {

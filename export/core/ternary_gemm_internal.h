@@ -25,6 +25,26 @@
 #define STTN_UNROLL
 #endif
 
+// Region markers for llvm-mca (benchmarks/llvm_mca.py builds with
+// -DSTTN_MCA_REGIONS); empty otherwise.
+#if defined(STTN_MCA_REGIONS)
+#define STTN_MCA_BEGIN(cond, name)                               \
+  do {                                                           \
+    if constexpr (cond) __asm__ volatile("# LLVM-MCA-BEGIN " name); \
+  } while (0)
+#define STTN_MCA_END(cond)                                  \
+  do {                                                      \
+    if constexpr (cond) __asm__ volatile("# LLVM-MCA-END"); \
+  } while (0)
+#else
+#define STTN_MCA_BEGIN(cond, name) \
+  do {                             \
+  } while (0)
+#define STTN_MCA_END(cond) \
+  do {                     \
+  } while (0)
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define STTN_X86 1
 #else

@@ -61,12 +61,16 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "neon");
       const uint32x4_t wm[2] = {vld1q_u32(w), vld1q_u32(w + 4)};
       const uint32x4_t ws[2] = {vld1q_u32(w + kLanes), vld1q_u32(w + kLanes + 4)};
       STTN_UNROLL
       for (int p = 0; p < P; ++p) {
-        const uint32x4_t xm = vld1q_dup_u32(x[p] + 2 * b);
-        const uint32x4_t xs = vld1q_dup_u32(x[p] + 2 * b + 1);
+        // One ld2r: the (mask, sign) pair broadcast into two registers in the
+        // load pipe, no dup on the vector pipes.
+        const uint32x4x2_t xv = vld2q_dup_u32(x[p] + 2 * b);
+        const uint32x4_t xm = xv.val[0];
+        const uint32x4_t xs = xv.val[1];
         for (int h = 0; h < 2; ++h) {
           const uint32x4_t m = vandq_u32(wm[h], xm);
           const uint32x4_t neg = vandq_u32(m, veorq_u32(ws[h], xs));
@@ -76,6 +80,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
               vaddq_u8(acc_n[p][h], vcntq_u8(vreinterpretq_u8_u32(neg)));
         }
       }
+      STTN_MCA_END(P == kTile);
       if (++pending == kFlushChunks) {
         Flush<P>(acc32, acc_m, acc_n);
         pending = 0;
