@@ -130,6 +130,37 @@ class PackedZeroPadding2D(keras.layers.Layer):
         return keras.KerasTensor((n, h, w, c), dtype=inputs.dtype)
 
 
+class StaticFlatten(keras.layers.Layer):
+    """Flatten with a constant target shape ``[-1, n]``: one RESHAPE op in
+    the ``.tflite`` instead of the SHAPE / STRIDED_SLICE / PACK / RESHAPE
+    chain that Keras's Flatten (dynamic batch) converts to."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def call(self, inputs):
+        return _tf().reshape(inputs, [-1, self.units])
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], self.units), dtype=inputs.dtype)
+
+
+def _static_flatten_units(layer):
+    """n when ``layer`` is a channels-last Flatten of a fully static shape."""
+    if not isinstance(layer, keras.layers.Flatten):
+        return None
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return None
+    try:
+        dims = layer.input.shape[1:]
+    except (AttributeError, ValueError):
+        return None
+    if any(d is None for d in dims):
+        return None
+    return int(np.prod(dims))
+
+
 class FoldedAway(keras.layers.Layer):
     """Identity standing in for a BatchNormalization folded into a ternary
     layer (accepts the ``training``/``mask`` arguments BN was called with)."""
@@ -165,6 +196,9 @@ def build_export_model(model, plan=None):
             return FoldedAway(name=layer.name)
         if layer.name in plan.packed_pads:
             return PackedZeroPadding2D(layer.padding, name=layer.name)
+        units = _static_flatten_units(layer)
+        if units is not None:
+            return StaticFlatten(units, name=layer.name)
         return layer
 
     return keras.models.clone_model(model, clone_function=replace)
