@@ -90,6 +90,7 @@ bench: setup
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/kernels.py
 	$(PY) benchmarks/e2e.py
+	$(PY) benchmarks/llvm_mca.py
 
 accuracy: setup
 	$(PY) benchmarks/accuracy.py

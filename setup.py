@@ -93,6 +93,9 @@ setup(
         "train": ["keras>=3.10,<4", "tensorflow-cpu>=2.18", "absl-py>=2"],
     },
     entry_points={
-        "console_scripts": ["sttn-export=sttn_keras.export.cli:run"],
+        "console_scripts": [
+            "sttn-export=sttn_keras.export.cli:run",
+            "sttn-benchmark=sttn_keras.export.benchmark_cli:main",
+        ],
     },
 )

@@ -195,42 +195,14 @@ def _time(fn, budget: float) -> float:
 # Per-op breakdown
 
 
-def _single_op_models(content: bytes):
-    """(op type, index, one-op .tflite bytes) for every builtin op of the graph."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
-    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items()
-                     if not k.startswith("_")}
-    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
-    graph = model.subgraphs[0]
-    out = []
-    for i, op in enumerate(graph.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            continue
-        name = builtin_names.get(builtin, str(builtin))
-        one = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
-        g = one.subgraphs[0]
-        g.operators = [g.operators[i]]
-        consts = {t for t, tensor in enumerate(g.tensors)
-                  if one.buffers[tensor.buffer].data is not None
-                  and len(one.buffers[tensor.buffer].data) > 0}
-        g.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
-        g.outputs = list(op.outputs)
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(one.Pack(builder), file_identifier=b"TFL3")
-        out.append((name, i, bytes(builder.Output())))
-    return out
-
-
 def _builtin_breakdown(content: bytes, budget: float) -> dict[str, dict]:
     """Isolated time (ms) and count of every builtin op type (1 thread)."""
     from ai_edge_litert import interpreter as li
 
+    from sttn_keras.export import inspect_model
+
     result: dict[str, dict] = {}
-    for name, _, one in _single_op_models(content):
+    for name, _, one in inspect_model.single_op_models(content):
         try:
             interp = li.Interpreter(model_content=one, num_threads=1)
             interp.allocate_tensors()

@@ -21,8 +21,12 @@ interleaved across rounds:
   float32 input/output, so QUANTIZE/DEQUANTIZE are part of the graph), in the
   same two interpreter configurations.
 
-Everything runs with ``num_threads=1`` (the sttn kernels are single-threaded;
-the builtins are held to one thread as well). Only ``invoke()`` is timed; the
+Everything runs with ``num_threads=1`` (a per-core comparison; whole models
+at 1 and 2 threads are ``benchmarks/e2e.py``). Besides ``sttn opt`` (the best
+ISA path of the CPU) every other ISA path the CPU supports runs too
+(``sttn avx2``, ``sttn popcnt``, ...; ``sttn portable`` only on the smaller
+shapes), and each path's throughput is set against its llvm-mca bound
+(``benchmarks/llvm_mca.py``'s MACs per cycle x the clock). Only ``invoke()`` is timed; the
 input is set beforehand. Each round visits every variant in a shuffled order
 and times ``reps`` invokes of it; a variant's time is the median over rounds
 of the per-round medians, and each ratio ``baseline / sttn opt`` is the median
@@ -212,9 +216,16 @@ def make_runners(case: Case, models: dict[str, bytes], with_reference: bool,
     """Interpreters for every variant of ``case``, inputs set."""
     x = np.random.default_rng(seed + 2).normal(
         size=(case.batch,) + case.input_shape).astype("float32")
+    from sttn_keras.export import runtime
+
     runners = {"sttn opt": _Sttn(models["sttn"], x, "optimized")}
     if with_reference:
         runners["sttn ref"] = _Sttn(models["sttn"], x, "reference")
+    best = runtime.native_library_info()["optimized_popcount"]
+    for isa in runtime.supported_kernels():
+        if isa in ("reference", "optimized", best) or (isa == "portable" and not with_reference):
+            continue
+        runners[f"sttn {isa}"] = _Sttn(models["sttn"], x, isa)
     runners["f32 xnnpack"] = _Stock(models["f32"], x, True)
     runners["f32 builtin"] = _Stock(models["f32"], x, False)
     runners["int8 xnnpack"] = _Stock(models["int8"], x, True)
@@ -261,9 +272,10 @@ def bench_case(case: Case, rounds: int, budget_s: float, ref_max_mmac: float,
     for r in runners.values():
         r.invoke()
         r.invoke()
-    if with_ref:  # the optimized kernels must agree with the oracle
-        np.testing.assert_allclose(runners["sttn opt"].output(),
-                                   runners["sttn ref"].output(), rtol=1e-5, atol=1e-4)
+    for name, r in runners.items():  # every sttn path must agree with the best
+        if name.startswith("sttn ") and name != OURS:
+            np.testing.assert_allclose(runners[OURS].output(), r.output(),
+                                       rtol=1e-5, atol=1e-4)
     reps = {name: _reps_for(r.invoke, budget_s, 200) for name, r in runners.items()}
     reps = {name: (min(n, 3) if name == "sttn ref" else n) for name, n in reps.items()}
 
@@ -298,6 +310,8 @@ def bench_case(case: Case, rounds: int, budget_s: float, ref_max_mmac: float,
         row["ratio_p25"][name] = float(np.percentile(ratios, 25))
         row["ratio_p75"][name] = float(np.percentile(ratios, 75))
     row["sttn_opt_gmacs"] = case.macs() / (row["ms"][OURS] * 1e-3) / 1e9
+    row["gmacs"] = {name: case.macs() / (row["ms"][name] * 1e-3) / 1e9
+                    for name in names if name.startswith("sttn ")}
     return row
 
 
@@ -330,9 +344,25 @@ def _cpu_flags() -> list[str]:
     return []
 
 
-def _avx2_kernels_enabled() -> bool:
-    off = os.environ.get("STTN_DISABLE_AVX2", "")
-    return "avx2" in _cpu_flags() and off in ("", "0")
+def _clock_ghz() -> float | None:
+    """The highest 'cpu MHz' /proc/cpuinfo reports (nominal on many VMs)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+        return max(mhz) / 1000 if mhz else None
+    except (OSError, ValueError):
+        return None
+
+
+def _mca_bounds(out: str) -> dict:
+    """llvm-mca MACs per cycle of each x86 micro-kernel, if llvm_mca.json exists."""
+    try:
+        with open(os.path.join(out, "llvm_mca.json")) as f:
+            rows = json.load(f)["rows"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {r["kernel"]: (r["macs_per_cycle"], r["cpu"]) for r in rows
+            if r.get("kernel") in ("avx512", "avx2") and r["cpu"] in ("icelake-server", "znver3")}
 
 
 def _git_commit() -> str:
@@ -371,9 +401,8 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
                       ai_edge_litert=litert_version, sttn_keras=sttn_keras.__version__,
                       git_commit=_git_commit()),
         sttn_optimized_popcount=runtime.native_library_info()["optimized_popcount"],
-        # The AVX2 block kernels of ternary conv2d / FC are used when the CPU
-        # has AVX2 unless STTN_DISABLE_AVX2 is set (export/core/kernels_optimized.cc).
-        sttn_avx2_kernels=_avx2_kernels_enabled(),
+        supported_kernels=list(runtime.supported_kernels()),
+        clock_ghz=_clock_ghz(),
         threads=1, rounds=rounds, round_budget_s=budget_s, quick=quick,
         timing=("invoke() only, input set beforehand; per round each variant runs "
                 "`reps` invokes (shuffled order), round value = median invoke; "
@@ -393,11 +422,10 @@ def render(meta: dict, rows: list[dict]) -> str:
         f"{meta['date']}; {m['cpu']} ({m['arch']}, {m['cores']} cores, "
         f"{', '.join(m['flags'])}); Python {v['python']}, TensorFlow {v['tensorflow']}, "
         f"Keras {v['keras']}, ai-edge-litert {v['ai_edge_litert']}, sttn-keras "
-        f"{v['sttn_keras']} ({v['git_commit']}); sttn ternary conv/FC path: "
-        + ("AVX2 block kernels" if meta["sttn_avx2_kernels"]
-           else f"scalar `{meta['sttn_optimized_popcount']}`") + ".",
+        f"{v['sttn_keras']} ({v['git_commit']}); `sttn opt` runs the "
+        f"`{meta['sttn_optimized_popcount']}` path.",
         "",
-        f"**1 thread for every variant** (the sttn kernels are single-threaded). "
+        f"**1 thread for every variant** (a per-core comparison). "
         f"`invoke()` only, inputs set beforehand, warmed up; {meta['rounds']} rounds, "
         "variants interleaved in a shuffled order each round; milliseconds are medians "
         "over rounds; a ratio is the median over rounds of baseline time / `sttn opt` "
@@ -431,6 +459,26 @@ def render(meta: dict, rows: list[dict]) -> str:
             f"{r['cpu_ratio'][n]:.2f}x" if n in r["cpu_ratio"] else "-" for n in BASELINES) + " |")
     lines += ["", "`sttn opt` throughput (multiply-accumulates per second, ternarize included):", ""]
     lines += [f"* {r['case']}: {r['sttn_opt_gmacs']:.1f} GMAC/s" for r in rows]
+    isas = [n for n in ["sttn opt"] + [f"sttn {k}" for k in ("avx2", "popcnt", "portable")]
+            if any(n in r.get("gmacs", {}) for r in rows)]
+    bounds = meta.get("mca_bounds", {})
+    clock = meta.get("clock_ghz")
+    lines += ["", "Every ISA path of this CPU, GMAC/s (ternarize included); "
+              + (f"bound = llvm-mca trit-MACs/cycle of the micro-kernel's inner loop x "
+                 f"{clock:.2f} GHz (/proc/cpuinfo):" if clock else "no clock reading:"), "",
+              "| layer | " + " | ".join(isas) + " |", "|---|" + "---:|" * len(isas)]
+    for r in rows:
+        lines.append(f"| {r['case']} | " + " | ".join(
+            f"{r['gmacs'][n]:.1f}" if n in r.get("gmacs", {}) else "-" for n in isas) + " |")
+    for isa in ("avx512", "avx2"):
+        if isa in bounds and clock:
+            macs, cpu = bounds[isa]
+            name = "sttn opt" if meta["sttn_optimized_popcount"] == isa else f"sttn {isa}"
+            best = max((r["gmacs"].get(name, 0.0) for r in rows if r["kind"] == "conv"),
+                       default=0.0)
+            lines.append(f"\n`{isa}` bound: {macs:.0f} MACs/cycle ({cpu} model) x "
+                         f"{clock:.2f} GHz = {macs * clock:.0f} GMAC/s; best conv layer "
+                         f"{best:.0f} GMAC/s = {100 * best / (macs * clock):.0f}% of it.")
     lines += ["", "Ratio spread (p25-p75 of the per-round ratios) and timed graphs are "
               "in `kernels.json`."]
     return "\n".join(lines) + "\n"
@@ -453,6 +501,7 @@ def run(rounds: int = 15, budget_s: float = 0.05, out: str = "benchmarks/results
     """
     cases = [c for c in CASES if (c.quick or not quick) and (only is None or only in c.name)]
     meta = metadata(rounds, budget_s, quick)
+    meta["mca_bounds"] = _mca_bounds(out)
     rows = []
     for case in cases:
         row = bench_case(case, rounds, budget_s, ref_max_mmac)

@@ -132,6 +132,58 @@ class SttnExportLayer(keras.layers.Layer):
         return op(x, self.packed_weights, self.scale, self.bias)
 
 
+class PackedZeroPadding2D(keras.layers.Layer):
+    """ZeroPadding2D on a bit-packed activation (int32 words): zero words are
+    zero trits. Keeps the int32 dtype, which Keras's own layer would report
+    as its float compute dtype."""
+
+    def __init__(self, padding, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        return keras.ops.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]])
+
+    def compute_output_spec(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        n, h, w, c = inputs.shape
+        h = None if h is None else h + top + bottom
+        w = None if w is None else w + left + right
+        return keras.KerasTensor((n, h, w, c), dtype=inputs.dtype)
+
+
+class StaticFlatten(keras.layers.Layer):
+    """Flatten with a constant target shape ``[-1, n]``: one RESHAPE op in
+    the ``.tflite`` instead of the SHAPE / STRIDED_SLICE / PACK / RESHAPE
+    chain that Keras's Flatten (dynamic batch) converts to."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def call(self, inputs):
+        return _tf().reshape(inputs, [-1, self.units])
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], self.units), dtype=inputs.dtype)
+
+
+def _static_flatten_units(layer):
+    """n when ``layer`` is a channels-last Flatten of a fully static shape."""
+    if not isinstance(layer, keras.layers.Flatten):
+        return None
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return None
+    try:
+        dims = layer.input.shape[1:]
+    except (AttributeError, ValueError):
+        return None
+    if any(d is None for d in dims):
+        return None
+    return int(np.prod(dims))
+
+
 class FoldedAway(keras.layers.Layer):
     """Identity standing in for a BatchNormalization folded into a ternary
     layer (accepts the ``training``/``mask`` arguments BN was called with)."""
@@ -172,6 +224,11 @@ def build_export_model(model, plan=None, weight_encoding=DEFAULT_WEIGHT_ENCODING
             return SttnExportLayer(plan.layers[layer.name], weight_encoding, name=layer.name)
         if layer.name in plan.folded_bns or layer.name in plan.fused_activations:
             return FoldedAway(name=layer.name)
+        if layer.name in plan.packed_pads:
+            return PackedZeroPadding2D(layer.padding, name=layer.name)
+        units = _static_flatten_units(layer)
+        if units is not None:
+            return StaticFlatten(units, name=layer.name)
         return layer
 
     return keras.models.clone_model(model, clone_function=replace)

@@ -94,6 +94,7 @@ class FoldPlan:
     layers: dict
     folded_bns: set
     fused_activations: set = dataclasses.field(default_factory=set)
+    packed_pads: set = dataclasses.field(default_factory=set)
 
 
 # -- graph ---------------------------------------------------------------------
@@ -387,9 +388,22 @@ def fold_model(model):
     return plan
 
 
+def _is_zero_padding(layer):
+    return isinstance(layer, keras.layers.ZeroPadding2D) and getattr(
+        layer, "data_format", "channels_last") == "channels_last"
+
+
+def _ternary_of_zero_is_zero(th):
+    """True when ``sgn * ([0 > hi] - [0 < lo])`` is 0 on every channel."""
+    return bool(np.all((0.0 > th[1]) == (0.0 < th[0])))
+
+
 def _chain_packed(plan, by_name, producers, consumers):
     """Marks producer/consumer pairs of ternary layers that can pass their
-    activations bit-packed (see the module docstring)."""
+    activations bit-packed (see the module docstring). Between them may sit
+    ReLU/ReLU6 layers (absorbed into the thresholds) and ZeroPadding2D
+    layers (kept: they pad the packed tensor with zero words, which is exact
+    where the consumer maps 0 to the trit 0)."""
 
     def only(names):
         return names[0] if len(names) == 1 else None
@@ -398,14 +412,17 @@ def _chain_packed(plan, by_name, producers, consumers):
         cur = folded.post_bn or name
         if folded.post_bn and producers.get(cur) != [name]:
             continue
-        caps, chain = [], []
+        chain = []  # ("clamp", cap, layer name) or ("pad", None, layer name)
         nxt = only(consumers.get(cur, []))
         while nxt is not None and nxt in by_name and producers.get(nxt) == [cur]:
-            cap = _clamp_cap(by_name[nxt])
-            if cap is None:
+            layer = by_name[nxt]
+            cap = _clamp_cap(layer)
+            if cap is not None:
+                chain.append(("clamp", cap, nxt))
+            elif _is_zero_padding(layer):
+                chain.append(("pad", None, nxt))
+            else:
                 break
-            caps.append(cap)
-            chain.append(nxt)
             cur, nxt = nxt, only(consumers.get(nxt, []))
         if nxt is None or nxt not in by_name:
             continue
@@ -423,8 +440,16 @@ def _chain_packed(plan, by_name, producers, consumers):
         if producers.get(target.name) != [cur]:
             continue
         th = target.thresholds
-        for cap in reversed(caps):
-            th = thresholds_through_clamp(th, cap)
+        exact = True
+        for kind, cap, _ in reversed(chain):
+            if kind == "clamp":
+                th = thresholds_through_clamp(th, cap)
+            elif not _ternary_of_zero_is_zero(th):
+                exact = False
+                break
+        if not exact:
+            continue
         folded.output_thresholds = th.astype(np.float32)
         target.input_packed = True
-        plan.fused_activations.update(chain)
+        plan.fused_activations.update(n for kind, _, n in chain if kind == "clamp")
+        plan.packed_pads.update(n for kind, _, n in chain if kind == "pad")

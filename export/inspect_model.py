@@ -111,3 +111,43 @@ def custom_ops(model):
                     sizes.append(0)
             out.append({"name": code.customCode.decode(), "options": options, "input_bytes": sizes})
     return out
+
+
+def single_op_models(model):
+    """Every builtin op of a model cut out into a one-op ``.tflite`` model.
+
+    The op keeps its constant inputs; its other inputs become the model's
+    inputs and its outputs the model's outputs. Used to time builtin ops in
+    isolation (``sttn-benchmark --per_op``, ``benchmarks/e2e.py``).
+
+    Returns:
+        A list of ``(op type, op index, .tflite bytes)``.
+
+    Example:
+
+    >>> [name for name, _, _ in single_op_models(data)]       # doctest: +SKIP
+    ['CONV_2D', 'PRELU', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED']
+    """
+    import flatbuffers
+
+    content = _as_bytes(model)
+    names = _builtin_names()
+    parsed = read_model(content)
+    out = []
+    for i, op in enumerate(parsed.subgraphs[0].operators or []):
+        code = parsed.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == _CUSTOM:
+            continue
+        one = read_model(content)
+        graph = one.subgraphs[0]
+        graph.operators = [graph.operators[i]]
+        consts = {t for t, tensor in enumerate(graph.tensors)
+                  if one.buffers[tensor.buffer].data is not None
+                  and len(one.buffers[tensor.buffer].data) > 0}
+        graph.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
+        graph.outputs = list(op.outputs)
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(one.Pack(builder), file_identifier=b"TFL3")
+        out.append((names.get(builtin, str(builtin)), i, bytes(builder.Output())))
+    return out

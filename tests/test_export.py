@@ -252,3 +252,42 @@ def test_inverted_residual_chain_is_packed_end_to_end():
     for kernel in ("reference", "optimized"):
         got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
+    """MobileNetV2's stride-2 blocks pad before the depthwise conv
+    (expand -> BN -> ReLU6 -> ZeroPadding2D -> depthwise(valid, stride 2)):
+    the PAD runs on the packed tensor (zero words are zero trits, and the
+    depthwise maps 0 to 0), and the .tflite matches Keras."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((12, 12, 16))
+    x = keras.layers.BatchNormalization(name="bn_in")(inputs)
+    y = sl.TernaryConv2D(48, 1, use_bias=False, name="expand")(x)
+    y = keras.layers.BatchNormalization(name="expand_bn")(y)
+    y = keras.layers.ReLU(6.0, name="expand_relu")(y)
+    y = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(y)
+    y = sl.TernaryDepthwiseConv2D(3, strides=2, padding="valid", use_bias=False, name="dw")(y)
+    y = keras.layers.BatchNormalization(name="dw_bn")(y)
+    y = keras.layers.ReLU(6.0, name="dw_relu")(y)
+    y = sl.TernaryConv2D(24, 1, use_bias=False, name="project")(y)
+    y = keras.layers.BatchNormalization(name="project_bn")(y)
+    y = keras.layers.GlobalAveragePooling2D()(y)
+    outputs = keras.layers.Dense(3)(y)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
+                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+    plan = folding.fold_model(model)
+    assert plan.layers["expand"].output_thresholds is not None
+    assert plan.layers["dw"].input_packed
+    data = sttn.export.to_tflite(model)
+    hist = sttn.export.op_histogram(data)
+    assert hist["SttnTernarize"] == 1 and hist["PAD"] == 1 and "RELU6" not in hist, hist
+    x = rng.normal(0, 1.5, (8, 12, 12, 16)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    for kernel in ("reference", "optimized"):
+        got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

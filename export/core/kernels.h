@@ -128,15 +128,26 @@ void DepthwiseConv2DFloatReference(const ConvShape& s, const float* x,
                                    const int8_t* w_hwo, const float* scale,
                                    const float* bias, Activation act,
                                    float* out);
-// Optimized ternary depthwise: there is no reduction over channels, so the
-// popcount trick does not apply; the input is unpacked once into int8 scratch
-// and accumulated with contiguous int8 loops. Scratch sizes in bytes:
+// Optimized ternary depthwise (depthwise_optimized.cc). The constants are
+// prepared once: weights padded to whole 32-channel blocks, scale, bias and,
+// for a packed output (`out_thresholds` [3][out_c], else nullptr), the
+// integer thresholds of ternary_gemm.h; returns whether those are usable
+// (finite scale and bias). The scratch holds per-thread row rings; prepare
+// (zero) it once per shape. Writes floats to `out`, or packed trits to
+// `packed_out` when that is given (prepared with thresholds that returned
+// true).
+size_t DepthwiseTernaryPreparedBytes(const ConvShape& s);
+bool PrepareDepthwiseTernary(const ConvShape& s, const int8_t* w_hwo,
+                             const float* scale, const float* bias,
+                             Activation act, const float* out_thresholds,
+                             void* prepared);
 size_t DepthwiseTernaryScratchBytes(const ConvShape& s);
+void PrepareDepthwiseTernaryScratch(const ConvShape& s, void* scratch);
 void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
                                      const int32_t* x_packed,
-                                     const int8_t* w_hwo, const float* scale,
-                                     const float* bias, Activation act,
-                                     Isa isa, void* scratch, float* out);
+                                     const void* prepared, Activation act,
+                                     Isa isa, int threads, void* scratch,
+                                     float* out, int32_t* packed_out);
 // Optimized float depthwise: w float [kh][kw][out_c].
 void PrepareDepthwiseFloatWeights(const ConvShape& s, const int8_t* w_hwo,
                                   float* w_float);

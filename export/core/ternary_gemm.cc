@@ -2,6 +2,8 @@
 // the choice of micro-kernel. The arithmetic is in ternary_gemm_<isa>.cc.
 #include "export/core/ternary_gemm.h"
 
+#include <climits>
+#include <cmath>
 #include <cstring>
 
 #include "export/core/packing.h"
@@ -77,6 +79,105 @@ void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
     affine[o] = scale[o];
     affine[groups * lanes + o] = bias[o];
   }
+}
+
+size_t TernaryGemmPackedOutputWords(Isa isa, int out_c) {
+  const int lanes = TernaryGemmLanes(isa);
+  return static_cast<size_t>(3) * Groups(out_c, lanes) * lanes;
+}
+
+namespace {
+
+// The micro-kernels' epilogue, exactly (no fused multiply-add).
+float EpilogueOf(int64_t acc, float scale, float bias, Activation act) {
+  return Epilogue(static_cast<float>(acc), scale, bias, act);
+}
+
+// Smallest a in [lo, hi] with pred(a) true for a predicate that is false
+// then true over the range; hi + 1 if never true.
+template <typename Pred>
+int64_t FirstTrue(int64_t lo, int64_t hi, Pred pred) {
+  int64_t a = lo, b = hi + 1;
+  while (a < b) {
+    const int64_t mid = a + (b - a) / 2;
+    if (pred(mid)) {
+      b = mid;
+    } else {
+      a = mid + 1;
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
+                             const float* bias, Activation act,
+                             const float* thresholds, int32_t* upper,
+                             int32_t* lower, int32_t* flip) {
+  constexpr int32_t kNever = INT32_MAX;  // acc >= kNever never holds
+  constexpr int32_t kNone = INT32_MIN;   // acc <= kNone never holds
+  const float* lo_th = thresholds;
+  const float* hi_th = thresholds + out_c;
+  const float* sgn_th = thresholds + 2 * static_cast<int64_t>(out_c);
+  for (int o = 0; o < out_c; ++o) {
+    const float sc = scale[o], bi = bias[o];
+    if (!std::isfinite(sc) || !std::isfinite(bi)) return false;
+    const float hi = hi_th[o], lo = lo_th[o];
+    const bool negative_sgn = sgn_th[o] < 0.0f;
+    auto gt = [&](int64_t a) { return EpilogueOf(a, sc, bi, act) > hi; };
+    auto lt = [&](int64_t a) { return EpilogueOf(a, sc, bi, act) < lo; };
+    upper[o] = kNever;
+    lower[o] = kNone;
+    flip[o] = 0;
+    if (sc == 0.0f) {
+      // Constant output: t = sgn * ([b > hi] - [b < lo]) for every acc.
+      const int t = (negative_sgn ? -1 : 1) * (static_cast<int>(gt(0)) -
+                                               static_cast<int>(lt(0)));
+      if (t != 0) {
+        upper[o] = INT32_MIN;  // acc >= INT32_MIN always
+        flip[o] = t < 0 ? -1 : 0;
+      }
+      continue;
+    }
+    // Upper set {acc >= U} and lower set {acc <= L} over [-k_max, k_max].
+    int64_t u, l;
+    bool upper_is_gt;
+    if (sc > 0.0f) {  // y non-decreasing: gt upper, lt lower
+      u = FirstTrue(-k_max, k_max, gt);
+      l = FirstTrue(-k_max, k_max, [&](int64_t a) { return !lt(a); }) - 1;
+      upper_is_gt = true;
+    } else {  // y non-increasing: lt upper, gt lower
+      u = FirstTrue(-k_max, k_max, lt);
+      l = FirstTrue(-k_max, k_max, [&](int64_t a) { return !gt(a); }) - 1;
+      upper_is_gt = false;
+    }
+    upper[o] = u > k_max ? kNever : static_cast<int32_t>(u);
+    lower[o] = l < -k_max ? kNone : static_cast<int32_t>(l);
+    // t = sgn * (gt - lt): the upper set's sign is +sgn when it is the gt
+    // set; negative iff mask & ((acc <= L) ^ flip), flip = upper set negative.
+    const bool upper_negative = upper_is_gt ? negative_sgn : !negative_sgn;
+    flip[o] = upper_negative ? -1 : 0;
+  }
+  return true;
+}
+
+bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
+                                    const float* scale, const float* bias,
+                                    Activation act, const float* thresholds,
+                                    int32_t* int_thresholds) {
+  const int lanes = TernaryGemmLanes(isa);
+  const int padded = Groups(out_c, lanes) * lanes;
+  int32_t* upper = int_thresholds;
+  int32_t* lower = int_thresholds + padded;
+  int32_t* flip = int_thresholds + 2 * padded;
+  for (int o = out_c; o < padded; ++o) {  // padding lanes: always 0
+    upper[o] = INT32_MAX;
+    lower[o] = INT32_MIN;
+    flip[o] = 0;
+  }
+  return IntegerOutputThresholds(out_c, k_max, scale, bias, act, thresholds,
+                                 upper, lower, flip);
 }
 
 namespace {
@@ -195,12 +296,31 @@ void RunItem(void* ctx, int64_t item, int worker) {
   a.blocks = j.blocks;
   a.act = j.act;
   a.out_stride = j.out_c;
-  // A packed output: the tile's floats go to this thread's scratch tile.
+  // A packed output: bits straight from the accumulators (integer
+  // thresholds), else the tile's floats go to this thread's scratch tile.
+  const bool int_packed =
+      j.packed_out != nullptr && j.packed_out->int_thresholds != nullptr;
   float* const tile_out =
       j.packed_out != nullptr
           ? reinterpret_cast<float*>(j.scratch + j.layout->tiles +
                                      j.layout->tile_bytes * worker)
           : j.out + p0 * j.out_c;
+  const int out_width = PackedWidth(j.out_c);
+  uint8_t* packed_row = nullptr;
+  const int32_t* int_th = nullptr;
+  const int padded = j.groups * lanes;
+  if (int_packed) {
+    packed_row = reinterpret_cast<uint8_t*>(j.packed_out->out + p0 * out_width);
+    int_th = j.packed_out->int_thresholds;
+    a.packed_stride = static_cast<int64_t>(out_width) * 4;
+    if (j.out_c % 32 != 0) {  // bits past out_c in the last block stay 0
+      for (int i = 0; i < n; ++i) {
+        int32_t* last = j.packed_out->out + (p0 + i) * out_width + out_width - 2;
+        last[0] = 0;
+        last[1] = 0;
+      }
+    }
+  }
   // A short last tile runs pixel by pixel rather than computing absent ones.
   const bool single = n * 2 <= tile;
   for (int g = g_begin; g < g_end; ++g) {
@@ -208,6 +328,13 @@ void RunItem(void* ctx, int64_t item, int worker) {
     a.scale = affine + g * lanes;
     a.bias = affine + j.groups * lanes + g * lanes;
     a.channels = j.out_c - g * lanes;
+    if (int_packed) {
+      const int first = g * lanes;
+      a.packed = packed_row + (first / 32) * 8 + (first % 32) / 8;
+      a.upper = int_th + first;
+      a.lower = int_th + padded + first;
+      a.flip = int_th + 2 * padded + first;
+    }
     if (!single) {
       a.x = table;
       a.pixels = n;
@@ -218,11 +345,15 @@ void RunItem(void* ctx, int64_t item, int worker) {
       for (int i = 0; i < n; ++i) {
         a.x = table + static_cast<int64_t>(i) * j.taps;
         a.out = tile_out + static_cast<int64_t>(i) * j.out_c + g * lanes;
+        if (int_packed) {
+          a.packed = packed_row + i * a.packed_stride + (g * lanes / 32) * 8 +
+                     (g * lanes % 32) / 8;
+        }
         j.mk.single(a);
       }
     }
   }
-  if (j.packed_out != nullptr) {
+  if (j.packed_out != nullptr && !int_packed) {
     TernarizeOptimized(tile_out, n, j.out_c,
                        j.packed_out->thresholds, j.isa,
                        j.packed_out->out + p0 * PackedWidth(j.out_c));

@@ -66,10 +66,41 @@ void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
 // result y (after its activation) becomes t = sgn * ([y > hi] - [y < lo])
 // per output channel, written in the compute packing. Each tile's floats stay
 // in per-thread scratch (cache-resident) and are ternarized right away.
+//
+// Fast path: y(acc) is monotone in the integer accumulator (rounding is
+// monotone), so each of [y > hi] and [y < lo] holds on an interval of acc
+// ending at +-K (K = taps * in_c). PrepareTernaryGemmPackedOutput finds the
+// interval ends per channel by binary search over the exact float epilogue,
+// and the micro-kernels then compare the int32 accumulators with them
+// (acc >= upper, acc <= lower) and write the bits straight from registers:
+// bit-identical to computing y and comparing it, with no float work.
 struct PackedOutput {
   const float* thresholds = nullptr;  // float [3][out_c]: lo, hi, sgn
   int32_t* out = nullptr;             // [pixels][PackedWidth(out_c)]
+  // From PrepareTernaryGemmPackedOutput, or nullptr (float tiles instead).
+  const int32_t* int_thresholds = nullptr;
 };
+
+// Per channel o < out_c, for accumulators acc in [-k_max, k_max]: t(acc) =
+// sgn * ([y > hi] - [y < lo]) with y = Epilogue(acc, scale, bias, act) is
+// nonzero iff (acc >= upper) != (acc <= lower), negative iff also
+// (acc <= lower) != (flip != 0); flip is 0 or -1. Returns false (and leaves
+// the outputs unspecified) when a scale or bias is not finite.
+bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
+                             const float* bias, Activation act,
+                             const float* thresholds, int32_t* upper,
+                             int32_t* lower, int32_t* flip);
+
+// Words of the integer thresholds of a packed output (upper, lower, flip per
+// lane of the prepared layout).
+size_t TernaryGemmPackedOutputWords(Isa isa, int out_c);
+
+// Fills them for accumulators in [-k_max, k_max]; returns false (nothing to
+// use) when a scale or bias is not finite, where monotonicity is not certain.
+bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
+                                    const float* scale, const float* bias,
+                                    Activation act, const float* thresholds,
+                                    int32_t* int_thresholds);
 
 // Conv2D. The scratch holds the zero row, the tap offsets of every output
 // pixel and the per-thread pointer tables (and, for a packed output, the
@@ -116,6 +147,16 @@ struct MicroKernelArgs {
   int64_t out_stride = 0;
   int pixels = 0;                // pixels to store, <= tile (1 for `single`)
   int channels = 0;              // lanes to store, <= lanes
+  // Packed output instead of floats (`out` unused): lane l of pixel p sets
+  // bit l of the lanes/8 bytes at packed + p * packed_stride (mask word) and
+  // at packed + p * packed_stride + 4 (sign word). Per lane: nonzero iff
+  // (acc >= upper) != (acc <= lower); negative iff also
+  // (acc <= lower) != (flip != 0).
+  uint8_t* packed = nullptr;
+  int64_t packed_stride = 0;
+  const int32_t* upper = nullptr;
+  const int32_t* lower = nullptr;
+  const int32_t* flip = nullptr;  // 0 or -1 per lane
 };
 using MicroKernel = void (*)(const MicroKernelArgs& args);
 

@@ -29,6 +29,7 @@ template <int P>
 STTN_AVX2 STTN_ALWAYS_INLINE void Flush(__m256i* acc32, __m256i* acc8) {
   const __m256i ones8 = _mm256_set1_epi8(1);
   const __m256i ones16 = _mm256_set1_epi16(1);
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     acc32[p] = _mm256_add_epi32(
         acc32[p],
@@ -48,6 +49,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256i acc32[P];
   __m256i acc8[P];
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     acc32[p] = _mm256_setzero_si256();
     acc8[p] = _mm256_setzero_si256();
@@ -56,12 +58,15 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "avx2");
       const __m256i wm =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
       const __m256i ws =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kLanes));
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         const __m256i m = _mm256_and_si256(
             wm, _mm256_set1_epi32(static_cast<int>(x[p][2 * b])));
@@ -82,6 +87,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
                     _mm256_and_si256(_mm256_srli_epi16(neg, 4), low4))));
         acc8[p] = _mm256_add_epi8(acc8[p], c);
       }
+      STTN_MCA_END(P == kTile);
       if (++pending == kFlushChunks) {
         Flush<P>(acc32, acc8);
         pending = 0;
@@ -89,10 +95,41 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
   }
   if (pending) Flush<P>(acc32, acc8);
+  if (a.packed != nullptr) {
+    const __m256i upper =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.upper));
+    const __m256i lower =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.lower));
+    const unsigned flip = static_cast<unsigned>(_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(a.flip)))));
+    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
+    const unsigned valid = (1u << valid_lanes) - 1u;
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
+      // acc >= upper == !(upper > acc); acc <= lower == !(acc > lower).
+      const unsigned ge = ~static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_castsi256_ps(
+                                  _mm256_cmpgt_epi32(upper, acc32[p])))) &
+                          0xffu;
+      const unsigned le = ~static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_castsi256_ps(
+                                  _mm256_cmpgt_epi32(acc32[p], lower)))) &
+                          0xffu;
+      const unsigned mask = (ge ^ le) & valid;
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(mask & (le ^ flip));
+    }
+    return;
+  }
   const __m256 scale = _mm256_loadu_ps(a.scale);
   const __m256 bias = _mm256_loadu_ps(a.bias);
   const __m256 zero = _mm256_setzero_ps();
-  for (int p = 0; p < P && p < a.pixels; ++p) {
+  STTN_UNROLL
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc32[p]), scale),
                              bias);
     if (a.act == Activation::kRelu) y = _mm256_max_ps(y, zero);

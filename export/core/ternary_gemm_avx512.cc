@@ -35,6 +35,7 @@ template <int P>
 STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   __m512i acc_m[P];
   __m512i acc_n[P];
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     acc_m[p] = _mm512_setzero_si512();
     acc_n[p] = _mm512_setzero_si512();
@@ -42,10 +43,13 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "avx512");
       const __m512i wm = _mm512_loadu_si512(w);
       const __m512i ws = _mm512_loadu_si512(w + kLanes);
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         const __m512i m = _mm512_and_si512(
             wm, _mm512_set1_epi32(static_cast<int>(x[p][2 * b])));
@@ -55,16 +59,41 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
         acc_m[p] = _mm512_add_epi32(acc_m[p], _mm512_popcnt_epi32(m));
         acc_n[p] = _mm512_add_epi32(acc_n[p], _mm512_popcnt_epi32(neg));
       }
+      STTN_MCA_END(P == kTile);
     }
+  }
+  if (a.packed != nullptr) {
+    const __m512i upper = _mm512_loadu_si512(a.upper);
+    const __m512i lower = _mm512_loadu_si512(a.lower);
+    const __mmask16 flip = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(a.flip),
+                                                   _mm512_setzero_si512());
+    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
+    const __mmask16 valid = static_cast<__mmask16>((1u << valid_lanes) - 1u);
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
+      const __m512i acc =
+          _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
+      const __mmask16 ge = _mm512_cmpge_epi32_mask(acc, upper);
+      const __mmask16 le = _mm512_cmple_epi32_mask(acc, lower);
+      const uint16_t mask = static_cast<uint16_t>((ge ^ le) & valid);
+      const uint16_t sign = static_cast<uint16_t>(mask & (le ^ flip));
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      std::memcpy(dst, &mask, 2);
+      std::memcpy(dst + 4, &sign, 2);
+    }
+    return;
   }
   const __m512 scale = _mm512_loadu_ps(a.scale);
   const __m512 bias = _mm512_loadu_ps(a.bias);
   const __m512 zero = _mm512_setzero_ps();
   const int channels = a.channels < kLanes ? a.channels : kLanes;
   const __mmask16 store = static_cast<__mmask16>((1u << channels) - 1u);
-  for (int p = 0; p < P && p < a.pixels; ++p) {
+  STTN_UNROLL
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     const __m512i acc =
-        _mm512_sub_epi32(acc_m[p], _mm512_slli_epi32(acc_n[p], 1));
+        _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
     // scale * acc + bias, rounded twice like the reference's Epilogue.
     __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale),
                              bias);

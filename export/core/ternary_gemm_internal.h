@@ -14,6 +14,37 @@
 #define STTN_ALWAYS_INLINE inline
 #endif
 
+// Full unrolling of the loops over a tile's pixels: the accumulators then
+// have constant indices and live in registers (without it GCC keeps them in
+// a stack array and zeroes it with rep stos on every call).
+#if defined(__clang__)
+#define STTN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define STTN_UNROLL _Pragma("GCC unroll 16")
+#else
+#define STTN_UNROLL
+#endif
+
+// Region markers for llvm-mca (benchmarks/llvm_mca.py builds with
+// -DSTTN_MCA_REGIONS); empty otherwise.
+#if defined(STTN_MCA_REGIONS)
+#define STTN_MCA_BEGIN(cond, name)                               \
+  do {                                                           \
+    if constexpr (cond) __asm__ volatile("# LLVM-MCA-BEGIN " name); \
+  } while (0)
+#define STTN_MCA_END(cond)                                  \
+  do {                                                      \
+    if constexpr (cond) __asm__ volatile("# LLVM-MCA-END"); \
+  } while (0)
+#else
+#define STTN_MCA_BEGIN(cond, name) \
+  do {                             \
+  } while (0)
+#define STTN_MCA_END(cond) \
+  do {                     \
+  } while (0)
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define STTN_X86 1
 #else

@@ -29,6 +29,7 @@ STTN_ALWAYS_INLINE uint32x4_t Widen(uint8x16_t v) {
 template <int P>
 STTN_ALWAYS_INLINE void Flush(int32x4_t (*acc32)[2], uint8x16_t (*acc_m)[2],
                               uint8x16_t (*acc_n)[2]) {
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     for (int h = 0; h < 2; ++h) {
       const int32x4_t m = vreinterpretq_s32_u32(Widen(acc_m[p][h]));
@@ -45,6 +46,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   int32x4_t acc32[P][2];
   uint8x16_t acc_m[P][2];
   uint8x16_t acc_n[P][2];
+  STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     for (int h = 0; h < 2; ++h) {
       acc32[p][h] = vdupq_n_s32(0);
@@ -56,13 +58,19 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_MCA_BEGIN(P == kTile, "neon");
       const uint32x4_t wm[2] = {vld1q_u32(w), vld1q_u32(w + 4)};
       const uint32x4_t ws[2] = {vld1q_u32(w + kLanes), vld1q_u32(w + kLanes + 4)};
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
-        const uint32x4_t xm = vld1q_dup_u32(x[p] + 2 * b);
-        const uint32x4_t xs = vld1q_dup_u32(x[p] + 2 * b + 1);
+        // One ld2r: the (mask, sign) pair broadcast into two registers in the
+        // load pipe, no dup on the vector pipes.
+        const uint32x4x2_t xv = vld2q_dup_u32(x[p] + 2 * b);
+        const uint32x4_t xm = xv.val[0];
+        const uint32x4_t xs = xv.val[1];
         for (int h = 0; h < 2; ++h) {
           const uint32x4_t m = vandq_u32(wm[h], xm);
           const uint32x4_t neg = vandq_u32(m, veorq_u32(ws[h], xs));
@@ -72,6 +80,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
               vaddq_u8(acc_n[p][h], vcntq_u8(vreinterpretq_u8_u32(neg)));
         }
       }
+      STTN_MCA_END(P == kTile);
       if (++pending == kFlushChunks) {
         Flush<P>(acc32, acc_m, acc_n);
         pending = 0;
@@ -79,10 +88,40 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     }
   }
   if (pending) Flush<P>(acc32, acc_m, acc_n);
+  if (a.packed != nullptr) {
+    const uint32x4_t weights = {1u, 2u, 4u, 8u};
+    const int32x4_t upper[2] = {vld1q_s32(a.upper), vld1q_s32(a.upper + 4)};
+    const int32x4_t lower[2] = {vld1q_s32(a.lower), vld1q_s32(a.lower + 4)};
+    unsigned flip = 0;
+    for (int h = 0; h < 2; ++h) {
+      const uint32x4_t f = vreinterpretq_u32_s32(vld1q_s32(a.flip + 4 * h));
+      flip |= vaddvq_u32(vandq_u32(f, weights)) << (4 * h);
+    }
+    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
+    const unsigned valid = (1u << valid_lanes) - 1u;
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
+      unsigned ge = 0, le = 0;
+      for (int h = 0; h < 2; ++h) {
+        ge |= vaddvq_u32(vandq_u32(vcgeq_s32(acc32[p][h], upper[h]), weights))
+              << (4 * h);
+        le |= vaddvq_u32(vandq_u32(vcleq_s32(acc32[p][h], lower[h]), weights))
+              << (4 * h);
+      }
+      const unsigned mask = (ge ^ le) & valid;
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(mask & (le ^ flip));
+    }
+    return;
+  }
   const float32x4_t scale[2] = {vld1q_f32(a.scale), vld1q_f32(a.scale + 4)};
   const float32x4_t bias[2] = {vld1q_f32(a.bias), vld1q_f32(a.bias + 4)};
   const float32x4_t zero = vdupq_n_f32(0.0f);
-  for (int p = 0; p < P && p < a.pixels; ++p) {
+  STTN_UNROLL
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     float y[kLanes];
     for (int h = 0; h < 2; ++h) {
       // scale * acc + bias, rounded twice like the reference's Epilogue.

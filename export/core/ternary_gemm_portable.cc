@@ -37,8 +37,10 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
     const uint32_t* x[P];
+    STTN_UNROLL
     for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
+      STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         const uint32_t xm = x[p][2 * b];
         const uint32_t xs = x[p][2 * b + 1];
@@ -50,7 +52,25 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
       }
     }
   }
-  for (int p = 0; p < a.pixels && p < P; ++p) {
+  if (a.packed != nullptr) {
+    for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
+      unsigned mask = 0, sign = 0;
+      for (int l = 0; l < kLanes && l < a.channels; ++l) {
+        const bool ge = acc[p][l] >= a.upper[l];
+        const bool le = acc[p][l] <= a.lower[l];
+        const bool nz = ge != le;
+        mask |= static_cast<unsigned>(nz) << l;
+        sign |= static_cast<unsigned>(nz && (le != (a.flip[l] != 0))) << l;
+      }
+      uint8_t* dst = a.packed + p * a.packed_stride;
+      dst[0] = static_cast<uint8_t>(mask);
+      dst[4] = static_cast<uint8_t>(sign);
+    }
+    return;
+  }
+  for (int p = 0; p < P; ++p) {
+      if (p >= a.pixels) break;
     float y[kLanes];
     for (int l = 0; l < kLanes; ++l) {
       y[l] = Epilogue(static_cast<float>(acc[p][l]), a.scale[l], a.bias[l],

@@ -151,6 +151,10 @@ struct OpData {
   HeapArray<float> w_float;     // optimized float-input
   HeapArray<float> scale, bias, thresholds;
   HeapArray<float> out_thresholds;  // packed output: [3][out_c]
+  HeapArray<int32_t> int_thresholds;  // ... as GEMM integer thresholds
+  bool int_thresholds_ok = false;
+  HeapArray<uint8_t> dw_prepared;     // optimized ternary depthwise
+  bool dw_packed_ok = false;
 
   // Shapes of the current Prepare.
   core::ConvShape conv;
@@ -704,11 +708,27 @@ bool LoadOutputThresholds(TfLiteOpaqueContext* ctx, OpData* od,
   return true;
 }
 
+// Packed output of the ternary GEMM: integer thresholds on the accumulator
+// (false only when out of memory; an unusable result leaves the float path).
+bool PrepareIntThresholds(OpData* od, int64_t k_max) {
+  od->int_thresholds_ok = false;
+  if (!od->packed_out) return true;
+  if (!od->int_thresholds.Resize(
+          core::TernaryGemmPackedOutputWords(od->isa, od->out_c))) {
+    return false;
+  }
+  od->int_thresholds_ok = core::PrepareTernaryGemmPackedOutput(
+      od->isa, od->out_c, k_max, od->scale.data(), od->bias.data(),
+      od->activation, od->out_thresholds.data(), od->int_thresholds.data());
+  return true;
+}
+
 // Packed output on a path that computes floats first: room for them.
 bool NeedsFloatOut(const OpData* od) {
-  const bool gemm = !IsFloatIn(od->kind) && !IsDepthwise(od->kind) &&
-                    od->kernel != kReference;
-  return od->packed_out && !gemm;
+  if (!od->packed_out) return false;
+  if (od->kernel == kReference || IsFloatIn(od->kind)) return true;
+  if (IsDepthwise(od->kind)) return !od->dw_packed_ok;
+  return false;  // the GEMM ternarizes its own tiles
 }
 
 TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
@@ -754,12 +774,22 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
           core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, taps,
                                 od->in_c, od->scale.data(), od->bias.data(),
                                 od->gemm.data());
+          ok = PrepareIntThresholds(od, static_cast<int64_t>(taps) * od->in_c);
         }
       } else if (!depthwise && float_in) {
         ok = od->w_float.Resize(core::Conv2DFloatWeightCount(shape));
         if (ok) {
           core::PrepareConv2DFloatWeights(shape, od->w_trits.data(),
                                           od->w_float.data());
+        }
+      } else if (depthwise && !float_in) {
+        ok = od->dw_prepared.Resize(core::DepthwiseTernaryPreparedBytes(shape));
+        if (ok) {
+          od->dw_packed_ok = core::PrepareDepthwiseTernary(
+              shape, od->w_trits.data(), od->scale.data(), od->bias.data(),
+              od->activation,
+              od->packed_out ? od->out_thresholds.data() : nullptr,
+              od->dw_prepared.data());
         }
       } else if (depthwise && float_in) {
         ok = od->w_float.Resize(static_cast<size_t>(n_trits));
@@ -784,7 +814,9 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
     }
-    if (!depthwise) {
+    if (depthwise) {
+      core::PrepareDepthwiseTernaryScratch(shape, od->scratch.data());
+    } else {
       core::PrepareConv2DTernaryGemmScratch(od->isa, shape, od->scratch.data(),
                                             od->packed_out);
     }
@@ -855,6 +887,7 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
           core::PackTernaryGemm(od->isa, od->w_trits.data(), od->out_c, 1,
                                 od->in_c, od->scale.data(), od->bias.data(),
                                 od->gemm.data());
+          ok = PrepareIntThresholds(od, od->in_c);
         }
       }
       if (!ok) {
@@ -951,6 +984,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
   if (od->packed_out) {
     packed.thresholds = od->out_thresholds.data();
     packed.out = static_cast<int32_t*>(y);
+    packed.int_thresholds =
+        od->int_thresholds_ok ? od->int_thresholds.data() : nullptr;
     packed_out = &packed;
   }
   float* out = NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
@@ -1011,8 +1046,10 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
     case OpKind::kDepthwiseConv2D:
       if (opt) {
         core::DepthwiseConv2DTernaryOptimized(
-            od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
-            scale, bias, act, od->isa, od->scratch.data(), out);
+            od->conv, static_cast<const int32_t*>(x), od->dw_prepared.data(),
+            act, od->isa, NumThreads(ctx), od->scratch.data(), out,
+            od->packed_out && od->dw_packed_ok ? static_cast<int32_t*>(y)
+                                               : nullptr);
       } else {
         core::DepthwiseConv2DTernaryReference(
             od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),

@@ -390,6 +390,64 @@ void TestConv2D() {
   }
 }
 
+// Packed outputs of the GEMM (integer thresholds and float tiles) against
+// reference conv -> reference ternarize, on random non-dyadic affines.
+void TestConv2DPackedOutput() {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int cout : {5, 16, 37}) {
+    for (Activation act : {Activation::kNone, Activation::kRelu}) {
+      const int cin = 40, batch = 2, h = 5, w = 6, k = 3;
+      ConvShape s;
+      CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, 1, 1,
+                                         Padding::kSame, 0, &s)
+                .ok());
+      std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
+      std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * k * k * cin);
+      std::vector<float> scale(cout), bias(cout), th(3 * static_cast<size_t>(cout));
+      for (int o = 0; o < cout; ++o) {
+        scale[o] = o == 0 ? 0.0f : 0.3f * normal(rng);
+        bias[o] = 2.0f * normal(rng);
+        th[o] = normal(rng) - 0.5f;
+        th[cout + o] = th[o] + std::fabs(normal(rng));
+        th[2 * cout + o] = (o % 3 == 0) ? -1.0f : 1.0f;
+      }
+      std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
+      const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
+      std::vector<float> yref(static_cast<size_t>(pixels) * cout);
+      sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
+                                         bias.data(), act, yref.data());
+      const size_t words = static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
+      std::vector<int32_t> expected(words), got(words);
+      sttn::core::TernarizeReference(yref.data(), pixels, cout, th.data(),
+                                     expected.data());
+      for (Isa isa : SupportedIsas()) {
+        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
+        sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin, scale.data(),
+                                    bias.data(), wp.data());
+        std::vector<unsigned char> scratch(
+            sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
+        sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), true);
+        std::vector<int32_t> int_th(sttn::core::TernaryGemmPackedOutputWords(isa, cout));
+        CHECK(sttn::core::PrepareTernaryGemmPackedOutput(
+            isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(), bias.data(),
+            act, th.data(), int_th.data()));
+        for (bool integer : {true, false}) {
+          sttn::core::PackedOutput po;
+          po.thresholds = th.data();
+          po.out = got.data();
+          po.int_thresholds = integer ? int_th.data() : nullptr;
+          std::fill(got.begin(), got.end(), -1);
+          sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act, 2,
+                                        scratch.data(), nullptr, &po);
+          CHECK_MSG(got == expected, "packed conv cout=%d isa=%s integer=%d", cout,
+                    sttn::core::IsaName(isa), static_cast<int>(integer));
+        }
+      }
+    }
+  }
+}
+
 void TestFullyConnected() {
   for (int cin : {1, 3, 31, 33, 65, 100}) {
     for (int rows : {1, 3}) {
@@ -459,16 +517,52 @@ void TestDepthwise() {
             const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
             std::vector<float> ref(out_n), opt(out_n);
             std::vector<unsigned char> scratch(sttn::core::DepthwiseTernaryScratchBytes(s));
+            sttn::core::PrepareDepthwiseTernaryScratch(s, scratch.data());
+            std::vector<unsigned char> prepared(sttn::core::DepthwiseTernaryPreparedBytes(s));
+            sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(), bias.data(),
+                                                Activation::kNone, nullptr,
+                                                prepared.data());
             sttn::core::DepthwiseConv2DTernaryReference(
                 s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
                 ref.data());
             for (Isa isa : SupportedIsas()) {
               std::fill(opt.begin(), opt.end(), -1.0f);
               sttn::core::DepthwiseConv2DTernaryOptimized(
-                  s, xp.data(), wt.data(), scale.data(), bias.data(),
-                  Activation::kNone, isa, scratch.data(), opt.data());
+                  s, xp.data(), prepared.data(), Activation::kNone, isa, 3,
+                  scratch.data(), opt.data(), nullptr);
               CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d isa=%s", cin,
                         mult, k, sttn::core::IsaName(isa));
+            }
+            // Packed output from the int8/int32 accumulators.
+            {
+              std::vector<float> th(3 * static_cast<size_t>(cout));
+              for (int o = 0; o < cout; ++o) {
+                th[o] = -0.4f * static_cast<float>(o % 5);
+                th[cout + o] = th[o] + 0.3f * static_cast<float>(o % 7);
+                th[2 * cout + o] = (o % 2) ? -1.0f : 1.0f;
+              }
+              const Activation act = k == 3 ? Activation::kRelu : Activation::kNone;
+              sttn::core::DepthwiseConv2DTernaryReference(
+                  s, xp.data(), wt.data(), scale.data(), bias.data(), act, ref.data());
+              const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
+              const size_t words =
+                  static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
+              std::vector<int32_t> expected(words), got(words);
+              sttn::core::TernarizeReference(ref.data(), pixels, cout, th.data(),
+                                             expected.data());
+              std::vector<unsigned char> prep2(
+                  sttn::core::DepthwiseTernaryPreparedBytes(s));
+              CHECK(sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(),
+                                                        bias.data(), act, th.data(),
+                                                        prep2.data()));
+              for (Isa isa : SupportedIsas()) {
+                std::fill(got.begin(), got.end(), -1);
+                sttn::core::DepthwiseConv2DTernaryOptimized(
+                    s, xp.data(), prep2.data(), act, isa, 2, scratch.data(), nullptr,
+                    got.data());
+                CHECK_MSG(got == expected, "depthwise packed cin=%d m=%d k=%d isa=%s",
+                          cin, mult, k, sttn::core::IsaName(isa));
+              }
             }
             std::vector<float> xf = ExactFloats(x.size());
             std::vector<float> wf(static_cast<size_t>(k) * k * cout);
@@ -579,6 +673,7 @@ int main() {
   TestTernarize();
   TestOutputSize();
   TestConv2D();
+  TestConv2DPackedOutput();
   TestFullyConnected();
   TestDepthwise();
   TestFlexbufferReader();
