@@ -504,3 +504,17 @@ def test_synchronized_batchnorm_under_mirrored_strategy():
         "tensorflow",
     )
     assert "OK 1" in out
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    ran = 0
+    for obj in (training.recalibrate_batchnorm, training.BatchNormRecalibration):
+        for test in finder.find(obj, globs={**vars(training)}):
+            ran += len(test.examples)
+            runner.run(test)
+    assert ran > 0
+    assert runner.summarize(verbose=False).failed == 0
