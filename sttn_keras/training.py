@@ -905,8 +905,9 @@ def recalibrate_batchnorm(
         ]
         probe = keras.Model(model.inputs, probe_outputs)
         states = [None] * len(wave)
-        batches = 0
+        batches = samples = 0
         for x in _batches(data, batch_size, steps, expected, model):
+            samples += len(x)
             outputs = probe.predict_on_batch(x)
             if not isinstance(outputs, (list, tuple)):
                 outputs = [outputs]
@@ -921,7 +922,6 @@ def recalibrate_batchnorm(
         for bn, (count, mean, m2) in zip(wave, states):
             # Set now: the next wave's inputs depend on these statistics.
             changes[bn.name] = _assign_stats(bn, mean, m2 / count)
-        samples = int(states[0][0][0])
     return RecalibrationReport(
         layers=[changes[bn.name] for bn in bns],
         samples=samples,
