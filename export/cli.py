@@ -19,6 +19,10 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", None, "Path to a saved Keras model (.keras).")
 flags.DEFINE_string("output", None, "Where to write the .tflite file.")
+flags.DEFINE_string("recalibrate_with", None,
+                    "A .npy file of input images (batch axis first): re-estimate "
+                    "the BatchNorm statistics on them before export "
+                    "(sttn_keras.training.recalibrate_batchnorm).")
 flags.DEFINE_bool("compare_float", True,
                   "Also convert the float32 equivalent and print the size ratio.")
 
@@ -27,7 +31,8 @@ def _format_size(n):
     return f"{n / 1024:.1f} KiB" if n < (1 << 20) else f"{n / (1 << 20):.2f} MiB"
 
 
-def export_file(model_path, output_path, compare_float=True, print_fn=print):
+def export_file(model_path, output_path, compare_float=True, print_fn=print,
+                recalibrate_with=None):
     """Loads ``model_path``, exports it, prints a report, returns the bytes."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -38,6 +43,12 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print):
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"--model: no such file: {model_path!r}")
     model = keras.models.load_model(model_path, compile=False)
+    if recalibrate_with:
+        import numpy as np
+
+        from sttn_keras import training
+
+        print_fn(training.recalibrate_batchnorm(model, np.load(recalibrate_with)))
     data = converter.to_tflite(model, output_path)
     hist = inspect_model.op_histogram(data)
     print_fn(f"Wrote {output_path} ({_format_size(len(data))})")
@@ -60,7 +71,8 @@ def main(argv):
     if not FLAGS.model or not FLAGS.output:
         raise app.UsageError("Both --model and --output are required.")
     try:
-        export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float)
+        export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float,
+                    recalibrate_with=FLAGS.recalibrate_with)
     except (ValueError, FileNotFoundError) as e:
         print(f"sttn-export: error: {e}", file=sys.stderr)
         return 2

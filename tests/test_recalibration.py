@@ -518,3 +518,42 @@ def test_docstring_examples_run():
             runner.run(test)
     assert ran > 0
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_export_cli_recalibrates_with_a_npy_file(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((6, 6, 2)),
+        keras.layers.Conv2D(4, 3, padding="same"),
+        BN(),
+        sttn.layers.TernaryConv2D(6, 3, padding="same"),
+        BN(),
+        keras.layers.Flatten(),
+        sttn.layers.TernaryDense(8),
+        BN(),
+        keras.layers.Dense(3),
+    ])
+    path, npy, out = tmp_path / "m.keras", tmp_path / "x.npy", tmp_path / "m.tflite"
+    model.save(path)
+    x = _x(64)
+    np.save(npy, x)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}",
+           f"--output={out}", "--nocompare_float"]
+    result = subprocess.run(cmd + [f"--recalibrate_with={npy}"], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "BatchNorm recalibration: 3 layer(s), 64 samples" in result.stdout
+    # The file computes what the model recalibrated here computes, and not
+    # what the saved (unrecalibrated) model computes.
+    stale = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    training.recalibrate_batchnorm(model, x)
+    fresh = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    got = sttn.export.Interpreter(str(out)).predict(x)
+    assert np.abs(fresh - stale).max() > 0.1
+    np.testing.assert_allclose(got, fresh, rtol=1e-3, atol=1e-3)
+
+    np.save(npy, np.zeros((4, 28, 28, 1), "float32"))
+    bad = subprocess.run(cmd + [f"--recalibrate_with={npy}"], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert bad.returncode != 0 and "expected batches of shape" in bad.stderr
