@@ -574,8 +574,10 @@ class RecalibrationReport:
         width = max([5] + [len(c.layer) for c in self.layers])
         rows = [
             head,
-            f"  {'layer'.ljust(width)}  {'ch':>5}  {'|dmean| max':>11}  "
-            f"{'mean':>9}  {'|dvar| max':>11}  {'mean':>9}  {'var ratio':>9}",
+            (
+                f"  {'layer'.ljust(width)}  {'ch':>5}  {'|dmean| max':>11}  "
+                f"{'mean':>9}  {'|dvar| max':>11}  {'mean':>9}  {'var ratio':>9}"
+            ),
         ]
         for c in self.layers:
             rows.append(

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _data():
     try:
         (x, y), (xt, yt) = sttn.datasets.load_fashion_mnist()
-    except Exception as e:  # no STTN_DATA_DIR and no network
+    except Exception as e:  # noqa: BLE001  (no STTN_DATA_DIR and no network)
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
     prep = lambda a: (a.astype("float32") / 255.0).reshape(len(a), 28, 28, 1)  # noqa: E731
     return (prep(x[:8000]), y[:8000].astype("int32")), (prep(xt), yt.astype("int32"))
@@ -66,8 +66,8 @@ def trained():
     before = model.evaluate(xt, yt, batch_size=500, verbose=0)[1]
     report = sttn.training.recalibrate_batchnorm(model, x)
     after = model.evaluate(xt, yt, batch_size=500, verbose=0)[1]
-    return model, (xt, yt), dict(train=train_acc, before=before, after=after,
-                                 report=report)
+    accuracies = {"train": train_acc, "before": before, "after": after, "report": report}
+    return model, (xt, yt), accuracies
 
 
 def test_recalibration_closes_the_gap(trained):
