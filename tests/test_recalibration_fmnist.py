@@ -7,7 +7,8 @@ training images, batch 64. Measured on 2 CPU cores, seed 0: Keras reports
 86.7% training accuracy in the last epoch, but the model reaches only 69.2%
 on the test set in inference mode; after ``recalibrate_batchnorm`` on the
 8,000 training images it reaches 85.2% (within 1.5 points of the in-training
-accuracy). The thresholds are the issue's: the gap must show (more than 5
+accuracy). TWN weights (``kernel_quantizer="twn"``), same run: 86.8% in
+training, 69.2% test before, 85.6% after. The thresholds are the issue's: the gap must show (more than 5
 points here), and after recalibration the test accuracy must not drop and
 must be within 2 points of the in-training accuracy.
 
@@ -34,28 +35,29 @@ def _data():
     return (prep(x[:8000]), y[:8000].astype("int32")), (prep(xt), yt.astype("int32"))
 
 
-def quick_start_model():
+def quick_start_model(kernel_quantizer="sttn"):
+    kq = kernel_quantizer
     return keras.Sequential([
         keras.Input((28, 28, 1)),
         keras.layers.Conv2D(32, 3, padding="same"),
         keras.layers.BatchNormalization(),
-        sttn.layers.TernaryConv2D(32, 3, padding="same"),
+        sttn.layers.TernaryConv2D(32, 3, padding="same", kernel_quantizer=kq),
         keras.layers.BatchNormalization(),
         keras.layers.MaxPooling2D(),
-        sttn.layers.TernaryConv2D(32, 3, strides=2, padding="same"),
+        sttn.layers.TernaryConv2D(32, 3, strides=2, padding="same", kernel_quantizer=kq),
         keras.layers.BatchNormalization(),
         keras.layers.Flatten(),
-        sttn.layers.TernaryDense(64),
+        sttn.layers.TernaryDense(64, kernel_quantizer=kq),
         keras.layers.BatchNormalization(),
         keras.layers.Dense(10),
     ])
 
 
-@pytest.fixture(scope="module")
-def trained():
+@pytest.fixture(scope="module", params=["sttn", "twn"])
+def trained(request):
     (x, y), (xt, yt) = _data()
     keras.utils.set_random_seed(0)
-    model = quick_start_model()
+    model = quick_start_model(request.param)
     model.compile(
         keras.optimizers.Adam(2e-3),  # constant: no decay to hide the gap
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
