@@ -13,6 +13,11 @@ label loss). The pieces:
   ``tf.distribute`` strategies.
 * :func:`cosine_schedule` returns a Keras ``CosineDecay`` with optional linear
   warm-up, and :func:`reference_optimizer` the recipe's Adam with it.
+* :func:`recalibrate_batchnorm` re-estimates every BatchNorm's moving
+  statistics exactly (weights frozen, topological order, inference mode);
+  :class:`BatchNormRecalibration` does it at the end of ``fit``, and the
+  :class:`Distiller` does it by default. Do it before evaluating or
+  exporting: the exported model folds whatever statistics the model holds.
 * The latent-weight clamp needs nothing here: the ``"sttn"`` layers
   (``sttn_keras.layers``) give their latent kernels a ``[-1, 1]`` weight
   constraint, which the Keras optimizer applies after every update, on every
