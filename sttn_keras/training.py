@@ -163,7 +163,10 @@ class Distiller(keras.Model):
     other data (a generator, a ``PyDataset``) ``fit`` warns and leaves it to
     you: call ``distiller.recalibrate_batchnorm(data)``. It is skipped when
     the student has no BatchNorm layer or ``callbacks`` already holds a
-    ``BatchNormRecalibration``.
+    ``BatchNormRecalibration``. It reads all the training data once per
+    chain position of BatchNorm (see :func:`recalibrate_batchnorm`); on a
+    large data set pass your own
+    ``BatchNormRecalibration(data, steps=...)`` in ``callbacks`` to bound it.
 
     Args:
         student: The ``keras.Model`` to train; it must output logits.
