@@ -26,7 +26,7 @@ seed) and ``accuracy.png`` (test accuracy per epoch).
 Usage::
 
     python benchmarks/accuracy.py            # the full run (about 35 min, 2 cores)
-    python benchmarks/accuracy.py --seeds 0  # one Fashion-MNIST seed (about 2/3 of it)
+    python benchmarks/accuracy.py --seeds 0  # one Fashion-MNIST seed (57 min on shared cores)
     python benchmarks/accuracy.py --quick --out /tmp/acc   # pipeline check, ~2 min
 """
 
@@ -428,8 +428,9 @@ def write_markdown(report, path):
         for key, c in ds["checks"].items():
             verdict = f"**{'met' if c['passed'] else 'not met'}**"
             if key.startswith("sttn_within"):
+                limit = c.get("limit_points", 1.5)
                 lines.append(
-                    f"- STTN within {c.get('limit_points', 1.5):g} points of "
+                    f"- STTN within {limit:g} point{'' if limit == 1 else 's'} of "
                     f"float: float - STTN = {c['value_points']:.2f} points: "
                     f"{verdict}."
                 )
