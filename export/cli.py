@@ -28,6 +28,10 @@ flags.DEFINE_enum("float_layers", "int8_weights", ["int8_weights", "float32"],
 flags.DEFINE_enum("weight_encoding", "base3", ["base3", "trit2"],
                   "Ternary weight packing: base3 (1.6 bits per weight) or trit2 "
                   "(2 bits per weight).")
+flags.DEFINE_string("recalibrate_with", None,
+                    "A .npy file of input images (batch axis first): re-estimate "
+                    "the BatchNorm statistics on them before export "
+                    "(sttn_keras.training.recalibrate_batchnorm).")
 flags.DEFINE_bool("compare_float", True,
                   "Also convert the float32 equivalent and print the size ratio.")
 
@@ -37,11 +41,13 @@ def _format_size(n):
 
 
 def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
-                float_layers="int8_weights", weight_encoding="base3"):
+                float_layers="int8_weights", weight_encoding="base3",
+                recalibrate_with=None):
     """Loads ``model_path``, exports it, prints a report, returns the bytes.
 
     ``float_layers`` and ``weight_encoding`` are passed to
-    :func:`sttn_keras.export.to_tflite`.
+    :func:`sttn_keras.export.to_tflite`; ``recalibrate_with`` (a ``.npy``
+    file of inputs) re-estimates the BatchNorm statistics first.
 
     Example:
 
@@ -56,6 +62,12 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"--model: no such file: {model_path!r}")
     model = keras.models.load_model(model_path, compile=False)
+    if recalibrate_with:
+        import numpy as np
+
+        from sttn_keras import training
+
+        print_fn(training.recalibrate_batchnorm(model, np.load(recalibrate_with)))
     data = converter.to_tflite(model, output_path, float_layers=float_layers,
                                weight_encoding=weight_encoding)
     hist = inspect_model.op_histogram(data)
@@ -81,7 +93,8 @@ def main(argv):
         raise app.UsageError("Both --model and --output are required.")
     try:
         export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float,
-                    float_layers=FLAGS.float_layers, weight_encoding=FLAGS.weight_encoding)
+                    float_layers=FLAGS.float_layers, weight_encoding=FLAGS.weight_encoding,
+                    recalibrate_with=FLAGS.recalibrate_with)
     except (ValueError, FileNotFoundError) as e:
         print(f"sttn-export: error: {e}", file=sys.stderr)
         return 2

@@ -126,6 +126,12 @@ def test_trains_end_to_end_on_two_logical_cpus(tmp_path):
         assert len(history[key]) == 2, key
         assert all(np.isfinite(history[key])), key
     assert history["top5"][-1] == 1.0  # 3 classes: top-5 is always right
+    # BatchNorm recalibration ran on the 18 training images (6 per class;
+    # 100 steps asked, the finite un-augmented pipeline has 3 batches of 8),
+    # then validation again.
+    assert summary["recalibration"]["samples"] == 18
+    assert len(summary["recalibration"]["layers"]) > 10  # every BN of ResNet-18
+    assert 0.0 <= summary["val_after_recalibration"]["top1"] <= 1.0
     # The distillation loss is a KL divergence: non-negative.
     assert min(history["loss"]) >= 0
     log = (model_dir / "log.csv").read_text().strip().splitlines()

@@ -6,6 +6,11 @@ Adam (lr 5e-3 at batch 256, no weight decay) under a cosine schedule for 256
 epochs; the loss is the distillation loss alone, KL to a pretrained float
 ResNet-50's softmax. Everything here comes from ``sttn_keras``:
 ``models.resnet18``, ``training.Distiller``, ``training.reference_optimizer``.
+After the last epoch the student's BatchNorm statistics are re-estimated
+exactly over ``--recalibration_steps`` batches of training images (centre
+crops, the same images on every worker, so all replicas get the same
+statistics) with ``training.BatchNormRecalibration``, and the validation set
+is evaluated again: ``summary.json`` holds both numbers.
 
 Data, read with ``tf.data``:
 
@@ -40,6 +45,7 @@ See ``benchmarks/imagenet/README.md`` for clusters.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -133,6 +139,13 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("shuffle_buffer", 10000, "Shuffle buffer (examples).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_integer(
+    "recalibration_steps",
+    100,
+    "Batches of training images (validation preprocessing, no augmentation) "
+    "over which the student's BatchNorm statistics are re-estimated at the end "
+    "of training (sttn_keras.training.recalibrate_batchnorm); 0: off.",
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -438,6 +451,10 @@ def _check_flags():
         raise app.UsageError(
             "--data_format=tfrecord needs --train_pattern and --val_pattern."
         )
+    if FLAGS.recalibration_steps < 0:
+        raise app.UsageError(
+            f"--recalibration_steps must be >= 0. Received: {FLAGS.recalibration_steps}"
+        )
     for name in ("image_size", "batch_size", "epochs"):
         if getattr(FLAGS, name) < 1:
             raise app.UsageError(
@@ -558,6 +575,7 @@ def main(argv):
                 teacher,
                 temperature=FLAGS.temperature,
                 label_loss_weight=FLAGS.label_loss_weight,
+                recalibrate=False,  # done below, on un-augmented images
             )
             trainer.compile(optimizer=optimizer, weighted_metrics=metrics)
 
@@ -571,6 +589,17 @@ def main(argv):
         callbacks.append(
             keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True)
         )
+    recalibration = None
+    if FLAGS.recalibration_steps:
+        # Every worker reads the same (unsharded, un-augmented) images, so
+        # every worker computes the same statistics.
+        recal_ds = make_dataset(
+            train_records, False, **{**common, "num_workers": 1, "worker_index": 0}
+        )
+        recalibration = training.BatchNormRecalibration(
+            recal_ds, steps=FLAGS.recalibration_steps
+        )
+        callbacks.append(recalibration)
     start = time.time()
     history = trainer.fit(
         train_ds,
@@ -582,6 +611,20 @@ def main(argv):
         verbose=2,
     )
     wall = time.time() - start
+    after = None
+    if recalibration is not None and recalibration.reports:
+        report = recalibration.reports[-1][1]
+        logging.info("%s", report)
+        scores = trainer.evaluate(
+            val_ds, steps=validation_steps, return_dict=True, verbose=0
+        )
+        after = {
+            "val_after_recalibration": {k: float(v) for k, v in scores.items()},
+            "recalibration": {
+                "samples": report.samples,
+                "layers": [dataclasses.asdict(c) for c in report],
+            },
+        }
     if is_chief:
         student.save(os.path.join(model_dir, "student.keras"))
         summary = {
@@ -599,6 +642,7 @@ def main(argv):
             "history": {
                 k: [float(v) for v in vals] for k, vals in history.history.items()
             },
+            **(after or {}),
         }
         with tf.io.gfile.GFile(os.path.join(model_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
