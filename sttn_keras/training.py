@@ -758,7 +758,7 @@ def _take_x(element):
     return element
 
 
-def _check_batch(x, expected, model):
+def _check_batch(x, expected, model, what="a batch"):
     shape = tuple(x.shape)
     ok = len(shape) == len(expected) and all(
         e is None or e == s for e, s in zip(expected, shape)
@@ -770,7 +770,7 @@ def _check_batch(x, expected, model):
         raise ValueError(
             "Received an invalid value for `data`, expected batches of shape "
             f"{tuple(expected)} to fit the input of model '{model.name}'. "
-            f"Received: a batch of shape {shape}{hint}"
+            f"Received: {what} of shape {shape}{hint}"
         )
 
 
@@ -794,7 +794,7 @@ def _batches(data, batch_size, steps, expected, model):
                 "Received an invalid value for `data`, expected a non-empty "
                 f"array of inputs. Received: data of shape {array.shape}"
             )
-        _check_batch(array[:1], expected, model)
+        _check_batch(array, expected, model, what="data")
         n = len(array)
         if steps is not None:
             n = min(n, steps * batch_size)
@@ -1054,7 +1054,7 @@ class BatchNormRecalibration(keras.callbacks.Callback):
         model = _unwrap(self.model)
         _find_batchnorms(model)
         if isinstance(self.data, np.ndarray):
-            _check_batch(self.data[:1], tuple(model.inputs[0].shape), model)
+            _check_batch(self.data, tuple(model.inputs[0].shape), model, what="data")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._fresh = False
