@@ -20,6 +20,9 @@ _LAZY = {
     "Interpreter": "runtime",
     "op_histogram": "inspect_model",
     "OP_FORMAT_VERSION": "op_format",
+    "ExportError": "folding",
+    "supported_kernels": "runtime",
+    "OpProfile": "runtime",
 }
 
 __all__ = sorted(_LAZY)
