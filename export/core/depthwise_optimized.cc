@@ -510,6 +510,11 @@ void DepthwiseConv2DTernaryOptimized(const ConvShape& s,
   if (threads < 1) threads = 1;
   // Bands of rows: one per image on one thread; else enough for every
   // thread (decoding kh - stride rows twice at each band edge).
+  // Small layers run on one thread (see the GEMM's threshold): a unit is
+  // 32 channels of one output pixel and tap.
+  const int64_t work = static_cast<int64_t>(s.batch) * s.out_h * s.out_w *
+                       (j.pl.cp / 32) * s.kernel_h * s.kernel_w;
+  if (work < (int64_t{1} << 12)) threads = 1;
   j.bands = 1;
   if (threads > 1) {
     const int wanted = (2 * threads + s.batch - 1) / s.batch;

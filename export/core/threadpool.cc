@@ -12,8 +12,8 @@ namespace {
 // after a short spin, so back-to-back ops of one model do not pay a futex
 // wake-up each, and an idle model leaves the cores alone.
 // Pause loops a worker spins for the next job before it sleeps (about
-// 0.1 ms): back-to-back ops of one model reuse awake workers.
-constexpr int kWorkerSpins = 4000;
+// 25 us): back-to-back ops of one model reuse awake workers.
+constexpr int kWorkerSpins = 1000;
 
 class Pool {
  public:
