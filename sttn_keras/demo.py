@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import platform
 import time
 
@@ -55,7 +56,10 @@ def _train(model, data, epochs, batch_size, lr):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=(xt, yt), verbose=1)
+    # A progress bar in a terminal; one line per epoch when written to a file.
+    verbose = 1 if sys.stdout.isatty() else 2
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=(xt, yt),
+              verbose=verbose)
     before = float(model.evaluate(xt, yt, batch_size=512, verbose=0)[1])
     # BN statistics re-estimated exactly on (up to) 10,000 training images:
     # the moving averages of training lag the weights, and the ternary
