@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import platform
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
