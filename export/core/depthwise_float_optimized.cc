@@ -5,21 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "export/core/cpu_target.h"
 #include "export/core/isa.h"
 #include "export/core/kernels.h"
 
-#if defined(__GNUC__)
-#define STTN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define STTN_ALWAYS_INLINE inline
-#endif
-
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define STTN_X86_DISPATCH 1
-#include <immintrin.h>
-#else
-#define STTN_X86_DISPATCH 0
-#endif
 
 namespace sttn {
 namespace core {

@@ -8,9 +8,6 @@
 // vpmaddwd widen them into the int32 lane of each output channel.
 #include "export/core/ternary_gemm_internal.h"
 
-#if STTN_X86
-#include <immintrin.h>
-#endif
 
 namespace sttn {
 namespace core {

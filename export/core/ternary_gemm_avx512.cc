@@ -7,14 +7,6 @@
 // zmm registers.
 #include "export/core/ternary_gemm_internal.h"
 
-#if STTN_X86
-// GCC 12's avx512fintrin.h seeds results with a self-initialised
-// _mm512_undefined_*(), which -Wmaybe-uninitialized reports at -O2+.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
 
 namespace sttn {
 namespace core {

@@ -6,13 +6,9 @@
 
 #include <cstring>
 
+#include "export/core/cpu_target.h"
 #include "export/core/ternary_gemm.h"
 
-#if defined(__GNUC__)
-#define STTN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define STTN_ALWAYS_INLINE inline
-#endif
 
 // Full unrolling of the loops over a tile's pixels: the accumulators then
 // have constant indices and live in registers (without it GCC keeps them in
@@ -45,11 +41,7 @@
   } while (0)
 #endif
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define STTN_X86 1
-#else
-#define STTN_X86 0
-#endif
+#define STTN_X86 STTN_X86_DISPATCH
 
 namespace sttn {
 namespace core {
