@@ -94,7 +94,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "sttn-export=sttn_keras.export.cli:run",
+            "sttn-export=sttn_keras.export.cli:main",
             "sttn-benchmark=sttn_keras.export.benchmark_cli:main",
         ],
     },

@@ -12,28 +12,70 @@ TFLite export of the same architecture.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import sys
+import tempfile
 
-from absl import app, flags
 
-FLAGS = flags.FLAGS
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sttn-export",
+        description="Export a saved STTN Keras model (.keras) to a .tflite file with "
+                    "the sttn ternary custom ops; prints the op histogram and the size "
+                    "next to a float32 export.")
+    p.add_argument("--model", required=True, help="path of a saved Keras model (.keras)")
+    p.add_argument("--output", required=True, help="where to write the .tflite file")
+    p.add_argument("--float_layers", default="int8_weights",
+                   choices=["int8_weights", "float32"],
+                   help="how the layers that stay float store their weights: int8_weights "
+                        "(int8 weights for the layers no ternary activation follows, i.e. "
+                        "the classifier; default) or float32")
+    p.add_argument("--weight_encoding", default="base3", choices=["base3", "trit2"],
+                   help="ternary weight packing: base3 (1.6 bits per weight; default) or "
+                        "trit2 (2 bits per weight)")
+    p.add_argument("--recalibrate_with", default=None, metavar="NPY",
+                   help="a .npy file of input images (batch axis first): re-estimate the "
+                        "BatchNorm statistics on them before export "
+                        "(sttn_keras.training.recalibrate_batchnorm)")
+    p.add_argument("--compare_float", action=argparse.BooleanOptionalAction, default=True,
+                   help="also convert the float32 equivalent and print the size ratio "
+                        "(default: on)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's and the converter's logs (hidden by default, "
+                        "and printed when the export fails)")
+    return p
 
-flags.DEFINE_string("model", None, "Path to a saved Keras model (.keras).")
-flags.DEFINE_string("output", None, "Where to write the .tflite file.")
-flags.DEFINE_enum("float_layers", "int8_weights", ["int8_weights", "float32"],
-                  "How the layers that stay float (stem, classifier) store their "
-                  "weights: int8_weights (int8 weights for the layers no ternary "
-                  "activation follows, i.e. the classifier) or float32.")
-flags.DEFINE_enum("weight_encoding", "base3", ["base3", "trit2"],
-                  "Ternary weight packing: base3 (1.6 bits per weight) or trit2 "
-                  "(2 bits per weight).")
-flags.DEFINE_string("recalibrate_with", None,
-                    "A .npy file of input images (batch axis first): re-estimate "
-                    "the BatchNorm statistics on them before export "
-                    "(sttn_keras.training.recalibrate_batchnorm).")
-flags.DEFINE_bool("compare_float", True,
-                  "Also convert the float32 equivalent and print the size ratio.")
+
+@contextlib.contextmanager
+def _captured_output(enabled: bool):
+    """Sends file descriptors 1 and 2 (TensorFlow's C++ logs write there
+    directly) to a temporary file; yields a function that returns what was
+    captured."""
+    if not enabled:
+        yield lambda: ""
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+
+        def read() -> str:
+            tmp.seek(0)
+            return tmp.read().decode(errors="replace")
+
+        try:
+            yield read
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def _format_size(n):
@@ -86,25 +128,42 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
     return data
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS.model or not FLAGS.output:
-        raise app.UsageError("Both --model and --output are required.")
-    try:
-        export_file(FLAGS.model, FLAGS.output, FLAGS.compare_float,
-                    float_layers=FLAGS.float_layers, weight_encoding=FLAGS.weight_encoding,
-                    recalibrate_with=FLAGS.recalibrate_with)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"sttn-export: error: {e}", file=sys.stderr)
+def run(argv=None) -> int:
+    """Entry point of ``sttn-export``; returns the exit status.
+
+    Example:
+
+    >>> run(["--model", "m.keras", "--output", "m.tflite"])    # doctest: +SKIP
+    0
+    """
+    args = _parser().parse_args(argv)
+    quiet = not args.verbose
+    if quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    report: list[str] = []
+    with _captured_output(quiet) as logs:
+        try:
+            export_file(args.model, args.output, args.compare_float, print_fn=report.append,
+                        float_layers=args.float_layers, weight_encoding=args.weight_encoding,
+                        recalibrate_with=args.recalibrate_with)
+            error = None
+        except (ValueError, FileNotFoundError, OSError) as e:
+            error = e
+        captured = logs()
+    if error is not None:
+        if captured.strip():
+            print(captured.rstrip(), file=sys.stderr)
+        print(f"sttn-export: error: {error}", file=sys.stderr)
         return 2
+    for line in report:
+        print(line)
     return 0
 
 
-def run():
+def main() -> None:
     """Console-script entry point."""
-    app.run(main)
+    sys.exit(run())
 
 
 if __name__ == "__main__":
-    run()
+    main()

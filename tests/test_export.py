@@ -190,6 +190,27 @@ def test_cli(tmp_path, model):
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.exists() and out.stat().st_size > 0
     assert "SttnConv2D" in result.stdout and "smaller" in result.stdout
+    # The converter's logs ("Reading SavedModel from ...") stay out of the
+    # user's terminal unless --verbose (TF's log level left at its default).
+    loud_env = {k: v for k, v in env.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    runs = {
+        flag: subprocess.run(
+            [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}",
+             f"--output={out}", "--no-compare_float", *flag],
+            capture_output=True, text=True, env=loud_env, timeout=300)
+        for flag in ((), ("--verbose",))
+    }
+    for flag, run in runs.items():
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "SttnConv2D" in run.stdout
+    assert "Reading SavedModel" not in runs[()].stdout + runs[()].stderr
+    assert "Reading SavedModel" in runs[("--verbose",)].stdout + runs[("--verbose",)].stderr
+    helped = subprocess.run([sys.executable, "-m", "sttn_keras.export.cli", "--help"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert helped.returncode == 0
+    for flag in ("--model", "--output", "--float_layers", "--weight_encoding",
+                 "--recalibrate_with", "--verbose"):
+        assert flag in helped.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "sttn_keras.export.cli", f"--model={tmp_path / 'missing.keras'}",
          f"--output={out}"],
