@@ -39,9 +39,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="a .npy file of input images (batch axis first): re-estimate the "
                         "BatchNorm statistics on them before export "
                         "(sttn_keras.training.recalibrate_batchnorm)")
-    p.add_argument("--compare_float", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--compare_float", dest="compare_float", action="store_true",
+                   default=True,
                    help="also convert the float32 equivalent and print the size ratio "
                         "(default: on)")
+    p.add_argument("--nocompare_float", "--no-compare_float", dest="compare_float",
+                   action="store_false", help="skip the float32 comparison")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow's and the converter's logs (hidden by default, "
                         "and printed when the export fails)")
