@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "export/core/avx2_epilogue.h"
 #include "export/core/cpu_target.h"
 #include "export/core/isa.h"
 #include "export/core/kernels.h"
@@ -17,23 +18,7 @@ namespace core {
 namespace {
 namespace avx2 {
 
-// y = scale * acc + bias (then ReLU) for 8 lanes; `valid` of them stored.
-__attribute__((target("avx2"))) STTN_ALWAYS_INLINE void Epilogue8(
-    __m256 acc, const float* sp, const float* bp, bool relu, int valid,
-    float* dst) {
-  __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sp), acc),
-                           _mm256_loadu_ps(bp));
-  if (relu) {
-    y = _mm256_and_ps(y, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
-  }
-  if (valid >= 8) {
-    _mm256_storeu_ps(dst, y);
-  } else if (valid > 0) {
-    const __m256i mask = _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(dst, mask, y);
-  }
-}
+using avx2_epilogue::Epilogue8;
 
 // Float-input depthwise, depth multiplier 1: for each output pixel, 32 (then
 // 8, then a masked tail of) channels are accumulated over the valid taps in

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "export/core/avx2_epilogue.h"
 #include "export/core/cpu_target.h"
 #include "export/core/isa.h"
 #include "export/core/kernels.h"
@@ -285,23 +286,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void DecodeBlock(uint32_t mask, uint32_t sign,
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), t);
 }
 
-// y = scale * acc + bias (then ReLU) for 8 lanes; `valid` of them stored.
-STTN_AVX2 STTN_ALWAYS_INLINE void Epilogue8(__m256 acc, const float* sp,
-                                            const float* bp, bool relu,
-                                            int valid, float* dst) {
-  __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sp), acc),
-                           _mm256_loadu_ps(bp));
-  if (relu) {
-    y = _mm256_and_ps(y, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
-  }
-  if (valid >= 8) {
-    _mm256_storeu_ps(dst, y);
-  } else if (valid > 0) {
-    const __m256i mask = _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(dst, mask, y);
-  }
-}
+using avx2_epilogue::Epilogue8;
 
 // Float epilogue of 32 int8 accumulators (channels c0 .. c0 + 31).
 STTN_AVX2 STTN_ALWAYS_INLINE void Epilogue32(__m256i acc, const float* sp,
