@@ -99,44 +99,23 @@ def _keras_models(name: str, seed: int = 0):
             build(kernel_quantizer=None, input_quantizer=None, **kwargs))
 
 
-def _int8(float_model, shape, seed: int) -> bytes:
-    import tensorflow as tf
-
-    rng = np.random.default_rng(seed + 1)
-
-    def representative():
-        for _ in range(8):
-            yield [rng.normal(size=(1,) + tuple(shape)).astype("float32")]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(float_model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.float32
-    conv.inference_output_type = tf.float32
-    return bytes(conv.convert())
-
-
-def _float32(float_model) -> bytes:
-    import tensorflow as tf
-
-    return bytes(tf.lite.TFLiteConverter.from_keras_model(float_model).convert())
-
-
 def build_models(name: str, cache: str, rebuild: bool = False) -> dict[str, bytes]:
     """The three ``.tflite`` files of one model (cached under ``cache``)."""
     paths = {f: os.path.join(cache, f"{name}.{f}.tflite") for f in FORMS}
     if not rebuild and all(os.path.exists(p) for p in paths.values()):
         return {f: open(p, "rb").read() for f, p in paths.items()}
     import sttn_keras as sttn
+    from sttn_keras.export import baselines
 
     sttn_model, float_model = _keras_models(name)
+    rng = np.random.default_rng(1)
+    representative = rng.normal(size=(8,) + tuple(MODELS[name][0])).astype("float32")
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         files = {
             "sttn": sttn.export.to_tflite(sttn_model),
-            "float32": _float32(float_model),
-            "int8": _int8(float_model, MODELS[name][0], 0),
+            "float32": baselines.float_tflite(float_model),
+            "int8": baselines.int8_tflite(float_model, representative),
         }
     os.makedirs(cache, exist_ok=True)
     for f, data in files.items():

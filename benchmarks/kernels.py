@@ -10,7 +10,7 @@ interleaved across rounds:
   SttnConv2D``: quantizing the input is included) run by
   ``sttn_keras.export.Interpreter(kernel="optimized" | "reference")``.
   ``sttn ref`` only on shapes up to ``--ref-max-mmac`` (it is a slow oracle).
-* ``f32 xnnpack`` / ``f32 builtin``: ``converter.float_tflite`` (the same
+* ``f32 xnnpack`` / ``f32 builtin``: ``baselines.float_tflite`` (the same
   architecture in float32: BN + Conv2D/Dense/DepthwiseConv2D with kernel
   ``trits * scale``) in the stock ``ai_edge_litert.interpreter.Interpreter``
   with its default XNNPACK delegate, and with
@@ -138,28 +138,16 @@ def _keras_model(case: Case, seed: int):
     return model
 
 
-def _int8_tflite(float_model, case: Case, seed: int) -> bytes:
-    import tensorflow as tf
-
+def _representative(case: Case, seed: int) -> np.ndarray:
+    """16 random inputs for the int8 converter's activation ranges."""
     rng = np.random.default_rng(seed + 1)
-
-    def representative():
-        for _ in range(16):
-            yield [rng.normal(size=(1,) + case.input_shape).astype("float32")]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(float_model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.float32
-    conv.inference_output_type = tf.float32
-    return bytes(conv.convert())
+    return rng.normal(size=(16,) + case.input_shape).astype("float32")
 
 
 def build_models(case: Case, seed: int = 0) -> dict[str, bytes]:
     """The three ``.tflite`` files of one case: "sttn", "f32" and "int8"."""
     import sttn_keras as sttn
-    from sttn_keras.export import converter
+    from sttn_keras.export import baselines
 
     model = _keras_model(case, seed)
     # The converters print SavedModel banners to stdout; keep the table readable.
@@ -167,8 +155,8 @@ def build_models(case: Case, seed: int = 0) -> dict[str, bytes]:
         warnings.simplefilter("ignore")
         return {
             "sttn": sttn.export.to_tflite(model),
-            "f32": converter.float_tflite(model),
-            "int8": _int8_tflite(converter.float_equivalent(model), case, seed),
+            "f32": baselines.float_tflite(model),
+            "int8": baselines.int8_tflite(model, _representative(case, seed)),
         }
 
 

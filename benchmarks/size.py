@@ -14,9 +14,9 @@ it writes
 * the STTN ``.tflite`` (``sttn.export.to_tflite``) for each ``float_layers``
   choice (``float32``, ``int8_weights``) x each ``weight_encoding``
   (``trit2`` = 2 bits per trit, ``base3`` = 1.6 bits per trit);
-* ``float32``: the same architecture in float (``converter.float_tflite``);
+* ``float32``: the same architecture in float (``baselines.float_tflite``);
 * ``int8``: full-integer post-training quantization of that float model
-  (``converter.int8_tflite``, stock converter, a representative dataset of 8
+  (``baselines.int8_tflite``, stock converter, a representative dataset of 8
   random inputs: enough for the size, which does not depend on the ranges),
 
 and measures the load time of the STTN files: ``sttn.export.Interpreter``
@@ -102,16 +102,16 @@ def _median_seconds(fn, reps):
 
 def measure(name, reps, invoke):
     import sttn_keras as sttn
-    from sttn_keras.export import converter
+    from sttn_keras.export import baselines
 
     model = build(name)
     shape = [1 if d is None else int(d) for d in model.inputs[0].shape]
     x = np.random.default_rng(1).normal(size=[8] + shape[1:]).astype("float32")
     row = {"model": name, "input_shape": shape[1:], "params": int(model.count_params())}
     t = time.perf_counter()
-    row["float32_bytes"] = len(converter.float_tflite(model))
+    row["float32_bytes"] = len(baselines.float_tflite(model))
     with contextlib.redirect_stderr(io.StringIO()):
-        row["int8_bytes"] = len(converter.int8_tflite(model, x))
+        row["int8_bytes"] = len(baselines.int8_tflite(model, x))
     files = {}
     for fl in FLOAT_LAYERS:
         for enc in ENCODINGS:
@@ -207,9 +207,9 @@ def main(argv=None):
         f"{meta['date']}, {meta['machine']}; Python {meta['python']}, TensorFlow "
         f"{meta['tensorflow']}, ai-edge-litert {meta['ai_edge_litert']}. Command: "
         "`python benchmarks/size.py`.\n\n"
-        "*float32*: the same architecture in float (`converter.float_tflite`). "
+        "*float32*: the same architecture in float (`baselines.float_tflite`). "
         "*int8 (full)*: full-integer post-training quantization of it "
-        "(`converter.int8_tflite`). *STTN*: `sttn.export.to_tflite(model, "
+        "(`baselines.int8_tflite`). *STTN*: `sttn.export.to_tflite(model, "
         "float_layers=..., weight_encoding=...)`; 2-bit = `trit2`, 1.6-bit = `base3`; "
         "*default*: `int8_weights` + `base3`. *load*: `sttn.export.Interpreter(bytes)` "
         "(construction + allocate, weights validated and unpacked), median of "

@@ -102,7 +102,7 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
     import keras
 
     import sttn_keras  # noqa: F401  (registers the layers for loading)
-    from . import converter, inspect_model
+    from . import baselines, converter, inspect_model
 
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"--model: no such file: {model_path!r}")
@@ -123,7 +123,7 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
     for name, count in sorted(hist.items(), key=lambda kv: (not kv[0].startswith("Sttn"), kv[0])):
         print_fn(f"  {name.ljust(width)}  {count}")
     if compare_float:
-        float_size = len(converter.float_tflite(model))
+        float_size = len(baselines.float_tflite(model))
         print_fn(
             f"Size: {_format_size(len(data))} vs {_format_size(float_size)} for float32 "
             f"TFLite ({float_size / len(data):.1f}x smaller)"

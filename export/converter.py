@@ -36,24 +36,19 @@ from . import folding
 from . import inspect_model
 from . import packing
 from .folding import ExportError
-from .op_format import DEFAULT_WEIGHT_ENCODING, WEIGHT_ENCODINGS
+from .op_format import (
+    DEFAULT_FLOAT_LAYERS,
+    DEFAULT_WEIGHT_ENCODING,
+    FLOAT_LAYERS,
+    INT8_MIN_ELEMENTS,
+    TFLITE_FILE_IDENTIFIER,
+    WEIGHT_ENCODINGS,
+    op_name_for,
+)
 
 __all__ = ["to_tflite", "build_export_model", "ExportError", "FLOAT_LAYERS",
            "DEFAULT_FLOAT_LAYERS"]
 
-# How the layers that stay float (stem conv, classifier, ...) are stored.
-# "float32": as trained. "int8_weights" (default): the float conv/dense
-# layers whose output reaches no ternary activation get int8 weights with
-# per-channel scales, float32 activations (TFLite's hybrid kernels): files
-# 1.05-2.9x smaller, no slower, argmax agreement with Keras >= 99.6% on
-# Fashion-MNIST and the CIFAR-10 copy. Full-integer "int8" is not offered.
-# See docs/op-format.md ("Float layers") for the measurements.
-FLOAT_LAYERS = ("float32", "int8_weights")
-DEFAULT_FLOAT_LAYERS = "int8_weights"
-# Weight tensors smaller than this stay float32 (as in the TFLite
-# converter's dynamic-range quantization: the saving is not worth the
-# rounding).
-INT8_MIN_ELEMENTS = 1024
 
 
 def _tf():
@@ -322,7 +317,7 @@ def _check_export(data, plan, model_name):
         raise ExportError(f"Export of '{model_name}' produced Flex ops {flex}.")
     expected = {}
     for folded in plan.layers.values():
-        name = inspect_model.op_name_for(folded.kind, folded.thresholds is None)
+        name = op_name_for(folded.kind, folded.thresholds is None)
         expected[name] = expected.get(name, 0) + 1
         if folded.thresholds is not None and not folded.input_packed:
             expected["SttnTernarize"] = expected.get("SttnTernarize", 0) + 1
@@ -461,7 +456,7 @@ def quantize_float_weights(data, min_elements=INT8_MIN_ELEMENTS):
                           "rewrite such a file.")
     m.buffers = [_AlignedBufferT(b) for b in m.buffers]
     builder = flatbuffers.Builder(len(data) + 1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    builder.Finish(m.Pack(builder), file_identifier=TFLITE_FILE_IDENTIFIER)
     return bytes(builder.Output())
 
 
@@ -502,86 +497,3 @@ def _check_sttn_constants(data, model_name):
                         f"constant {type_name} tensor without quantization parameters; "
                         f"received type {got}, constant={constant}, tensor "
                         f"'{tensor.name.decode() if tensor.name else ''}'.")
-
-
-def float_equivalent(model):
-    """The same architecture in float: each ternary layer becomes its Keras
-    counterpart with kernel ``trits * scale`` and no input quantizer.
-
-    Example:
-
-    >>> float_model = float_equivalent(model)                   # doctest: +SKIP
-    """
-    from sttn_keras import layers as sl
-
-    counterparts = {
-        sl.TernaryConv2D: keras.layers.Conv2D,
-        sl.TernaryDense: keras.layers.Dense,
-        sl.TernaryDepthwiseConv2D: keras.layers.DepthwiseConv2D,
-    }
-    made = {}
-
-    def replace(layer):
-        cls = counterparts.get(type(layer))
-        if cls is None:
-            return layer
-        config = {k: v for k, v in layer.get_config().items()
-                  if k not in ("kernel_quantizer", "input_quantizer")}
-        made[layer.name] = (layer, cls.from_config(config))
-        return made[layer.name][1]
-
-    clone = keras.models.clone_model(model, clone_function=replace)
-    for layer, new in made.values():
-        if layer.kernel_quantizer is None:
-            kernel = keras.ops.convert_to_numpy(layer.latent_kernels[0])
-        else:
-            kernel = keras.ops.convert_to_numpy(layer.quantized_kernel())
-        weights = [kernel] + ([keras.ops.convert_to_numpy(layer.bias)] if layer.use_bias else [])
-        new.set_weights(weights)
-    return clone
-
-
-def float_tflite(model):
-    """A plain float32 TFLite export of :func:`float_equivalent`, the
-    baseline for size and speed comparisons (builtins only)."""
-    tf = _tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(converter.convert())
-
-
-def int8_tflite(model, representative_data):
-    """A full-integer int8 TFLite export of :func:`float_equivalent` (stock
-    converter, builtins only, int8 inside, float32 input/output), the
-    baseline an STTN file must beat in size.
-
-    Args:
-        model: An STTN Keras model.
-        representative_data: A float32 array of example inputs (a few dozen
-            batches of 1 are drawn from it) for the activation ranges.
-
-    Example:
-
-    >>> x = converter.random_check_input(model, batch=8)       # doctest: +SKIP
-    >>> len(int8_tflite(model, x))                              # doctest: +SKIP
-    """
-    tf = _tf()
-    data = np.asarray(representative_data, np.float32)
-
-    def examples():
-        for i in range(min(len(data), 32)):
-            yield [data[i:i + 1]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(float_equivalent(model))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = examples
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(converter.convert())
-
-
-def random_check_input(model, batch=4, seed=0):
-    """A float32 batch shaped like the model's input, for fold checks."""
-    shape = [batch if d is None else int(d) for d in model.inputs[0].shape]
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")

@@ -9,23 +9,49 @@ import os
 
 import numpy as np
 
-from .op_format import OP_FOR_LAYER
+from .op_format import TFLITE_FILE_IDENTIFIER
 
-__all__ = ["op_histogram", "custom_ops", "op_name_for", "read_model"]
+__all__ = ["op_histogram", "custom_ops", "read_model", "read_tflite_bytes"]
 
 _CUSTOM = 32
 
 
-def op_name_for(kind, float_input):
-    """The custom op name of a folded layer kind."""
-    return OP_FOR_LAYER[(kind, bool(float_input))]
+def read_tflite_bytes(model: str | os.PathLike | bytes | bytearray | memoryview) -> bytes:
+    """The bytes of a ``.tflite`` model given as a path or as bytes.
 
+    Checks the flatbuffer file identifier (``TFL3`` at bytes 4..8) only; the
+    runtime and :func:`read_model` validate the rest.
 
-def _as_bytes(model):
+    Raises:
+        TypeError: ``model`` is neither a path nor bytes.
+        ValueError: the data is too short or lacks the identifier.
+
+    Example:
+
+    >>> read_tflite_bytes(b"1234")
+    Traceback (most recent call last):
+    ...
+    ValueError: Could not load the TFLite model from the model bytes: 4 bytes without the TFL3 file identifier (truncated or not a .tflite file).
+    """
     if isinstance(model, (bytes, bytearray, memoryview)):
-        return bytes(model)
-    with open(os.fspath(model), "rb") as f:
-        return f.read()
+        content = bytes(model)
+        origin = "the model bytes"
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        with open(path, "rb") as f:
+            content = f.read()
+        origin = f"'{path}'"
+    else:
+        raise TypeError(
+            "Received an invalid value for the model, expected a path or bytes. "
+            f"Received: {type(model).__name__}"
+        )
+    if len(content) < 8 or content[4:8] != TFLITE_FILE_IDENTIFIER:
+        raise ValueError(
+            f"Could not load the TFLite model from {origin}: {len(content)} bytes "
+            "without the TFL3 file identifier (truncated or not a .tflite file)."
+        )
+    return content
 
 
 def read_model(model):
@@ -36,12 +62,7 @@ def read_model(model):
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    data = _as_bytes(model)
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ValueError(
-            f"Not a TFLite flatbuffer: expected the identifier 'TFL3' at bytes 4..8. "
-            f"Received {len(data)} bytes starting {data[:8]!r}"
-        )
+    data = read_tflite_bytes(model)
     try:
         return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     except Exception as e:
@@ -130,7 +151,7 @@ def single_op_models(model):
     """
     import flatbuffers
 
-    content = _as_bytes(model)
+    content = read_tflite_bytes(model)
     names = _builtin_names()
     parsed = read_model(content)
     out = []
@@ -148,6 +169,6 @@ def single_op_models(model):
         graph.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
         graph.outputs = list(op.outputs)
         builder = flatbuffers.Builder(1024)
-        builder.Finish(one.Pack(builder), file_identifier=b"TFL3")
+        builder.Finish(one.Pack(builder), file_identifier=TFLITE_FILE_IDENTIFIER)
         out.append((names.get(builtin, str(builtin)), i, bytes(builder.Output())))
     return out

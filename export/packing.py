@@ -6,8 +6,11 @@
 * File packing of weights, encoding ``"base3"`` (op format version 2): 5
   trits per byte, byte ``b = d0 + 3 d1 + 9 d2 + 27 d3 + 81 d4`` for trits
   ``5b..5b+4`` with digit 0 = 0, 1 = +1, 2 = -1; bytes > 242 are invalid.
-* Compute packing (activations): per 32 channels a pair of 32-bit words
-  ``(mask, sign)``.
+
+The compute packing of activations (per 32 channels a pair of 32-bit words
+``(mask, sign)``) is written by the kernels and, for the export model's
+TensorFlow graph, by :mod:`.tf_ops`; ``tests/ternary_reference.py`` is the
+independent NumPy oracle of both packings and tests tie the copies together.
 """
 
 from __future__ import annotations
@@ -24,9 +27,6 @@ __all__ = [
     "encode_weights",
     "decode_weights",
     "weight_bytes",
-    "pack_activations",
-    "unpack_activations",
-    "packed_width",
 ]
 
 _CODE = {0: 0b00, 1: 0b01, -1: 0b11}
@@ -148,7 +148,8 @@ def unpack_weights_base3(packed, n):
     return _TRIT_OF_DIGIT[digits[:n]]
 
 
-def _check_encoding(encoding):
+def check_encoding(encoding: str) -> None:
+    """Raises ``ValueError`` unless ``encoding`` is a weight encoding."""
     if encoding not in WEIGHT_ENCODINGS:
         raise ValueError(
             "Received an invalid value for `weight_encoding`, expected one of "
@@ -163,13 +164,13 @@ def encode_weights(trits, encoding=TRIT2):
     >>> encode_weights(np.zeros(10, np.int8), "base3").size
     2
     """
-    _check_encoding(encoding)
+    check_encoding(encoding)
     return pack_weights_base3(trits) if encoding == BASE3 else pack_weights(trits)
 
 
 def decode_weights(packed, n, encoding=TRIT2):
     """Unpacks ``n`` trits in ``encoding``; inverse of :func:`encode_weights`."""
-    _check_encoding(encoding)
+    check_encoding(encoding)
     return unpack_weights_base3(packed, n) if encoding == BASE3 else unpack_weights(packed, n)
 
 
@@ -182,43 +183,5 @@ def weight_bytes(n, encoding=TRIT2):
     >>> weight_bytes(1000, "trit2"), weight_bytes(1000, "base3")
     (250, 200)
     """
-    _check_encoding(encoding)
+    check_encoding(encoding)
     return (int(n) + 4) // 5 if encoding == BASE3 else (int(n) + 3) // 4
-
-
-def packed_width(channels):
-    """Number of int32 words per pixel for ``channels`` packed trits."""
-    return 2 * ((int(channels) + 31) // 32)
-
-
-def pack_activations(trits):
-    """Packs trits along the last axis into (mask, sign) int32 word pairs.
-
-    Example:
-
-    >>> pack_activations(np.array([[1, -1, 0]])).tolist()
-    [[3, 2]]
-    """
-    trits = _check_trits(trits, "Activations")
-    *lead, c = trits.shape
-    blocks = (c + 31) // 32
-    padded = np.zeros((*lead, blocks * 32), np.int8)
-    padded[..., :c] = trits
-    padded = padded.reshape(*lead, blocks, 32)
-    weights = (np.uint64(1) << np.arange(32, dtype=np.uint64))
-    mask = ((padded != 0).astype(np.uint64) * weights).sum(-1)
-    sign = ((padded < 0).astype(np.uint64) * weights).sum(-1)
-    words = np.stack([mask, sign], axis=-1).astype(np.uint32).view(np.int32)
-    return words.reshape(*lead, 2 * blocks)
-
-
-def unpack_activations(packed, channels):
-    """Inverse of :func:`pack_activations`."""
-    packed = np.asarray(packed, np.int32)
-    *lead, w = packed.shape
-    words = packed.view(np.uint32).reshape(*lead, w // 2, 2)
-    bits = np.arange(32, dtype=np.uint32)
-    mask = (words[..., 0:1] >> bits) & 1
-    sign = (words[..., 1:2] >> bits) & 1
-    trits = mask.astype(np.int8) * (1 - 2 * sign.astype(np.int8))
-    return trits.reshape(*lead, -1)[..., :channels]

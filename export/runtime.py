@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert import interpreter as _litert
 
+from .inspect_model import read_tflite_bytes
 from .op_format import OP_FORMAT_VERSION
 
 __all__ = [
@@ -196,28 +197,6 @@ def native_library_info() -> dict[str, Any]:
     }
 
 
-def _read_model(model_path_or_bytes: str | os.PathLike | bytes | bytearray | memoryview) -> bytes:
-    if isinstance(model_path_or_bytes, (bytes, bytearray, memoryview)):
-        content = bytes(model_path_or_bytes)
-        origin = "the model bytes"
-    elif isinstance(model_path_or_bytes, (str, os.PathLike)):
-        path = os.fspath(model_path_or_bytes)
-        with open(path, "rb") as f:
-            content = f.read()
-        origin = f"'{path}'"
-    else:
-        raise TypeError(
-            "Received an invalid value for `model_path_or_bytes`, expected a "
-            f"path or bytes. Received: {type(model_path_or_bytes).__name__}"
-        )
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise ValueError(
-            f"Could not load the TFLite model from {origin}: {len(content)} bytes "
-            "without the TFL3 file identifier (truncated or not a .tflite file)."
-        )
-    return content
-
-
 class Interpreter:
     """Runs a ``.tflite`` model that contains sttn custom ops.
 
@@ -267,7 +246,7 @@ class Interpreter:
                 f"positive integer. Received: num_threads={num_threads!r}"
             )
         self._kernel = kernel
-        self._content = _read_model(model_path_or_bytes)
+        self._content = read_tflite_bytes(model_path_or_bytes)
         lib = _library()
         names = registered_ops()
         kernel_id = _KERNEL_TYPES[kernel]

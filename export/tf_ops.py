@@ -17,8 +17,8 @@ import functools
 
 import tensorflow as tf
 
-from .op_format import (  # noqa: F401  (re-exported for callers)
-    ALL_OPS,
+from . import packing
+from .op_format import (
     BASE3,
     CONV2D,
     CONV2D_FLOAT_IN,
@@ -94,9 +94,7 @@ def _unpack_weights(packed, n, encoding=TRIT2):
 
 
 def _weight_attrs(encoding):
-    if encoding not in (TRIT2, BASE3):
-        raise ValueError(f"Received an invalid value for `weight_encoding`, expected "
-                         f"'trit2' or 'base3'. Received: weight_encoding={encoding!r}")
+    packing.check_encoding(encoding)
     return {"weight_encoding": encoding}
 
 

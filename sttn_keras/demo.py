@@ -120,9 +120,9 @@ def main(argv=None):
     tflite_path = os.path.join(args.out, "fmnist_sttn.tflite")
     print("\n== Export")
     data_sttn = sttn.export.to_tflite(model, tflite_path)
-    from sttn_keras.export import converter
+    from sttn_keras.export import baselines
 
-    data_float = converter.float_tflite(model)
+    data_float = baselines.float_tflite(model)
     float_path = os.path.join(args.out, "fmnist_float32.tflite")
     with open(float_path, "wb") as f:
         f.write(data_float)

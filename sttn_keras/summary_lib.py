@@ -7,24 +7,14 @@ import math
 
 import keras
 
+# The export choices (sttn_keras.export.to_tflite) that change the file:
+# how the layers that stay float store their weights, and how trits are
+# packed.
+from .export.op_format import FLOAT_LAYERS, INT8_MIN_ELEMENTS, WEIGHT_ENCODINGS
+from .export.packing import weight_bytes as _trit_bytes
 from .layers import TernaryLayerMixin
 
 __all__ = ["summary", "LayerSummary", "ModelSummary"]
-
-TRIT_BITS = 2
-
-# The export choices (sttn_keras.export.to_tflite): how the layers that stay
-# float store their weights, and how trits are packed.
-FLOAT_LAYERS = ("float32", "int8_weights")
-WEIGHT_ENCODINGS = ("trit2", "base3")
-# int8_weights leaves weight tensors with fewer elements than this in float32
-# (sttn_keras.export.converter.INT8_MIN_ELEMENTS).
-INT8_MIN_ELEMENTS = 1024
-
-
-def _trit_bytes(n, weight_encoding):
-    """Bytes of ``n`` packed trits: 2 bits each (trit2) or 5 per byte (base3)."""
-    return math.ceil(n / 5) if weight_encoding == "base3" else math.ceil(n * TRIT_BITS / 8)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""NumPy reference of the sttn custom-op format (docs/op-format.md, version 1).
+"""NumPy reference of the sttn custom-op format (docs/op-format.md).
 
 Independent of the C++ kernels: the oracle for the kernel tests and the
 exporter's packing tests. Everything here is plain NumPy.
@@ -8,7 +8,7 @@ Example:
 >>> import numpy as np
 >>> t = np.array([1, 0, -1, 1, -1], dtype=np.int8)
 >>> pack_trits_file(t)
-array([ 49, 3], dtype=uint8)
+array([113,   3], dtype=uint8)
 >>> unpack_trits_file(pack_trits_file(t), 5)
 array([ 1,  0, -1,  1, -1], dtype=int8)
 """
@@ -16,8 +16,6 @@ array([ 1,  0, -1,  1, -1], dtype=int8)
 from __future__ import annotations
 
 import numpy as np
-
-OP_FORMAT_VERSION = 2
 
 _CODE_OF_TRIT = {0: 0b00, 1: 0b01, -1: 0b11}
 

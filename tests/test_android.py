@@ -35,6 +35,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from sttn_keras.export import op_format
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "android_demo")
 NATIVE = os.path.join(DEMO, "native")
@@ -42,15 +44,7 @@ JAVA_SRC = os.path.join(DEMO, "app", "src", "main", "java", "org", "sttnkeras", 
 JVMTEST_SRC = os.path.join(DEMO, "jvmtest", "org", "sttnkeras", "demo")
 IMAGES = os.path.join(DEMO, "app", "src", "main", "assets", "images")
 BUILD = os.path.join(ROOT, "build", "android_test")
-STTN_OPS = [
-    "SttnTernarize",
-    "SttnConv2D",
-    "SttnConv2DFloatIn",
-    "SttnFullyConnected",
-    "SttnFullyConnectedFloatIn",
-    "SttnDepthwiseConv2D",
-    "SttnDepthwiseConv2DFloatIn",
-]
+STTN_OPS = list(op_format.ALL_OPS)
 WARNINGS = "-O2 -Wall -Werror"
 # The host build only drives the JNI layer and the tool against the test
 # double: no optimisation needed (the aarch64 build checks -O2 warnings).

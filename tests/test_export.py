@@ -14,7 +14,8 @@ import pytest
 
 import sttn_keras as sttn
 from sttn_keras import layers as sl
-from sttn_keras.export import converter, folding, inspect_model, packing
+from sttn_keras.export import baselines, converter, folding, inspect_model, op_format, packing
+from tests.helpers import random_input
 
 
 def _randomize_batchnorms(model, seed=0):
@@ -75,7 +76,7 @@ def test_folds_match_the_keras_graph(model):
     assert plan.layers["t_dw"].input_packed
     assert plan.layers["t_conv"].output_thresholds is None  # feeds an Add
     export_model = converter.build_export_model(model, plan)
-    x = converter.random_check_input(model, batch=6, seed=1) * 2
+    x = random_input(model, batch=6, seed=1) * 2
     expected = keras.ops.convert_to_numpy(model(x))
     got = keras.ops.convert_to_numpy(export_model(x))
     assert np.abs(expected).max() > 0.1, "the check must see non-trivial outputs"
@@ -139,7 +140,7 @@ def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
             continue
         n_out = op["options"]["out_channels"]
         folded = next(f for f in plan.layers.values() if f.scale.shape[0] == n_out
-                      and inspect_model.op_name_for(f.kind, f.thresholds is None) == op["name"])
+                      and op_format.op_name_for(f.kind, f.thresholds is None) == op["name"])
         n = folded.trits.size
         assert op["input_bytes"][1] == (n + 4) // 5  # base3, the default encoding
         assert op["input_bytes"][1] <= 4 * n / 15 + 1
@@ -151,7 +152,7 @@ def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
 
 
 def test_file_is_much_smaller_than_float(model, exported):
-    assert len(converter.float_tflite(model)) > 3 * len(exported)
+    assert len(baselines.float_tflite(model)) > 3 * len(exported)
 
 
 def _one_layer(layer):

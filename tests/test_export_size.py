@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import sttn_keras as sttn
-from sttn_keras.export import converter, folding, inspect_model, packing
+from sttn_keras.export import converter, folding, inspect_model, op_format, packing
+from tests.helpers import random_input
 
 runtime = pytest.importorskip("sttn_keras.export.runtime")
 
@@ -65,7 +66,7 @@ def exports(model):
 
 @pytest.fixture(scope="module")
 def x(model):
-    return converter.random_check_input(model, batch=16, seed=2)
+    return random_input(model, batch=16, seed=2)
 
 
 def _tensor_types(data, op_names):
@@ -88,7 +89,7 @@ def test_base3_weights_take_one_fifth_byte_per_trit_and_decode(model, exports):
     plan = folding.fold_model(model)
     by_name = {}
     for f in plan.layers.values():
-        by_name[(inspect_model.op_name_for(f.kind, f.thresholds is None), f.scale.shape[0])] = f
+        by_name[(op_format.op_name_for(f.kind, f.thresholds is None), f.scale.shape[0])] = f
     ops = [op for op in inspect_model.custom_ops(exports[("float32", "base3")])
            if op["name"] != "SttnTernarize"]
     assert len(ops) == 3

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import sttn_keras as sttn
-from sttn_keras.export import converter
+from sttn_keras.export import baselines
 
 pytestmark = pytest.mark.slow
 
@@ -74,4 +74,4 @@ def test_tflite_matches_keras_on_the_test_set(trained, tmp_path):
     # The reference kernels give the same logits as the optimized ones.
     ref = sttn.export.Interpreter(str(path), kernel="reference")
     np.testing.assert_allclose(ref.predict(xt[:64]), interp.predict(xt[:64]), rtol=1e-5, atol=1e-5)
-    assert os.path.getsize(path) * 8 < len(converter.float_tflite(model))
+    assert os.path.getsize(path) * 8 < len(baselines.float_tflite(model))

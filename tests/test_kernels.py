@@ -293,17 +293,14 @@ def test_dynamic_batch_resize_and_batch_size():
 
 
 def test_registered_ops_and_verification():
+    # The names themselves are tied to op_format.ALL_OPS in test_op_contract.py.
     ops = runtime.registered_ops()
-    assert set(ops) == {
-        "SttnTernarize", "SttnConv2D", "SttnConv2DFloatIn", "SttnFullyConnected",
-        "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D", "SttnDepthwiseConv2DFloatIn"}
     model, *_ = _small_conv_model()
     for kernel in KERNELS + ("optimized",):
         interp = runtime.Interpreter(model, kernel=kernel)
         # Verified through the runtime's own virtual FindOp after registration.
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
-    assert info["op_format_version"] == runtime.OP_FORMAT_VERSION == 2
     assert info["optimized_popcount"] in ("avx512", "avx2", "neon", "popcnt", "portable")
     assert info["optimized_popcount"] in info["supported_kernels"]
 
