@@ -11,6 +11,7 @@ clang >= 12, C++17).
 
 import glob
 import os
+import re
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -65,9 +66,19 @@ native = Extension(
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
     long_description = f.read()
 
+
+def _version():
+    """``__version__`` of sttn_keras/__init__.py, its one home (not imported:
+    the package needs numpy, which a fresh build environment may lack)."""
+    with open(os.path.join(HERE, "sttn_keras", "__init__.py"), encoding="utf-8") as f:
+        match = re.search(r'^__version__ = "([^"]+)"$', f.read(), re.M)
+    if match is None:
+        raise RuntimeError("sttn_keras/__init__.py does not define __version__")
+    return match.group(1)
+
 setup(
     name="sttn-keras",
-    version="0.1.0",
+    version=_version(),
     description=(
         "Soft Threshold Ternary Networks for Keras 3, exported to TFLite "
         "with native ternary custom ops"

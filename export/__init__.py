@@ -7,9 +7,11 @@ are imported lazily.
 Example:
 
 >>> import sttn_keras as sttn
->>> sttn.export.to_tflite(model, "model.tflite")         # doctest: +SKIP
->>> interp = sttn.export.Interpreter("model.tflite")    # doctest: +SKIP
->>> probs = interp.predict(images)                      # doctest: +SKIP
+>>> data = sttn.export.to_tflite(model, "model.tflite")
+>>> interp = sttn.export.Interpreter("model.tflite")
+>>> probs = interp.predict(images)
+>>> probs.shape
+(4, 10)
 """
 
 import importlib

@@ -96,7 +96,12 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
 
     Example:
 
-    >>> export_file("m.keras", "m.tflite", weight_encoding="base3")  # doctest: +SKIP
+    >>> data = export_file("m.keras", "m.tflite", weight_encoding="base3")
+    Wrote m.tflite (107.7 KiB; float layers int8_weights, weight encoding base3)
+    Op histogram:
+      SttnConv2D          2
+      ...
+    Size: 107.7 KiB vs 1.50 MiB for float32 TFLite (14.2x smaller)
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -136,7 +141,9 @@ def run(argv=None) -> int:
 
     Example:
 
-    >>> run(["--model", "m.keras", "--output", "m.tflite"])    # doctest: +SKIP
+    >>> run(["--model", "m.keras", "--output", "m.tflite", "--no-compare_float"])
+    Wrote m.tflite (107.7 KiB; float layers int8_weights, weight encoding base3)
+    ...
     0
     """
     args = _parser().parse_args(argv)

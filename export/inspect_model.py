@@ -89,8 +89,8 @@ def op_histogram(model):
 
     Example:
 
-    >>> op_histogram("model.tflite")                            # doctest: +SKIP
-    {'CONV_2D': 1, 'SttnTernarize': 2, 'SttnConv2D': 1, 'MAX_POOL_2D': 1}
+    >>> op_histogram("model.tflite")
+    {'CONV_2D': 1, 'PRELU': 4, 'MAX_POOL_2D': 3, 'SttnTernarize': 3, 'SttnConv2D': 2, 'RESHAPE': 1, 'SttnFullyConnected': 1, 'FULLY_CONNECTED': 1}
     """
     m = read_model(model)
     names = _builtin_names()
@@ -146,8 +146,8 @@ def single_op_models(model):
 
     Example:
 
-    >>> [name for name, _, _ in single_op_models(data)]       # doctest: +SKIP
-    ['CONV_2D', 'PRELU', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED']
+    >>> [name for name, _, _ in single_op_models(data)][:3]
+    ['CONV_2D', 'PRELU', 'MAX_POOL_2D']
     """
     import flatbuffers
 

@@ -10,7 +10,7 @@ Example:
 
 >>> import keras, sttn_keras as sttn
 >>> layer = sttn.layers.TernaryDense(4)
->>> layer(keras.ops.ones((1, 8))).shape
+>>> tuple(layer(keras.ops.ones((1, 8))).shape)
 (1, 4)
 """
 

@@ -231,8 +231,8 @@ def load_fashion_mnist(data_dir=None):
     Example:
 
     >>> from sttn_keras import datasets
-    >>> (x, y), (xt, yt) = datasets.load_fashion_mnist()  # doctest: +SKIP
-    >>> x.shape, x.dtype, yt.shape  # doctest: +SKIP
+    >>> (x, y), (xt, yt) = datasets.load_fashion_mnist()
+    >>> x.shape, x.dtype, yt.shape
     ((60000, 28, 28, 1), dtype('uint8'), (10000,))
     """
     data_dir = _resolve_data_dir(data_dir)
@@ -264,8 +264,8 @@ def load_mnist(data_dir=None):
     Example:
 
     >>> from sttn_keras import datasets
-    >>> (x, y), (xt, yt) = datasets.load_mnist()  # doctest: +SKIP
-    >>> x.shape, int(y.max())  # doctest: +SKIP
+    >>> (x, y), (xt, yt) = datasets.load_mnist()
+    >>> x.shape, int(y.max())
     ((60000, 28, 28, 1), 9)
     """
     data_dir = _resolve_data_dir(data_dir)
@@ -401,8 +401,8 @@ def load_cifar10_jpeg(cache_dir=None, data_dir=None):
     Example:
 
     >>> from sttn_keras import datasets
-    >>> (x, y), (xt, yt) = datasets.load_cifar10_jpeg()  # doctest: +SKIP
-    >>> x.shape, datasets.CIFAR10_CLASS_NAMES[int(yt[0])]  # doctest: +SKIP
+    >>> (x, y), (xt, yt) = datasets.load_cifar10_jpeg()
+    >>> x.shape, datasets.CIFAR10_CLASS_NAMES[int(yt[0])]
     ((50000, 32, 32, 3), 'airplane')
     """
     resolved = _resolve_data_dir(data_dir)

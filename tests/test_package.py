@@ -39,3 +39,18 @@ def test_public_names():
         assert hasattr(sttn.layers, name)
     assert sttn.export.OP_FORMAT_VERSION == 2
     assert set(sttn.__all__) >= {"layers", "quantizers", "ternarize", "summary", "export"}
+
+
+def test_installed_version_is_the_package_version():
+    """setup.py reads ``__version__`` from sttn_keras/__init__.py (one home)."""
+    from importlib import metadata
+
+    import sttn_keras as sttn
+
+    assert metadata.version("sttn-keras") == sttn.__version__
+
+
+def test_export_errors_are_importable_from_the_package():
+    from sttn_keras.export import ExportError, folding
+
+    assert ExportError is folding.ExportError and issubclass(ExportError, ValueError)
