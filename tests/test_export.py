@@ -1,7 +1,9 @@
 """Export: folding checks, op histogram, packed size, refused layers, CLI.
 
-These tests need TensorFlow but not the native kernels; running the
-exported files is covered by test_runtime_e2e.py and test_kernels.py.
+Most of these tests check the export graph in TensorFlow and the file's
+structure; the packed-output chains also run the exported files on every
+kernel path. Running exported files at large is covered by
+test_fmnist_e2e.py (trained models) and test_kernels.py (every op and path).
 """
 
 import os

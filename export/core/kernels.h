@@ -1,12 +1,12 @@
-// TFLite-free math of the sttn custom ops (docs/op-format.md, version 1).
+// TFLite-free math of the sttn custom ops (docs/op-format.md, versions 1-2).
 //
 // Every op has a *reference* implementation (plain loops over int8 trits, the
 // oracle, kernels_reference.cc) and optimized ones, one file per op family
 // and, where the ISA matters, per ISA path (isa.h):
 //   * ternary conv2d / fully connected: the register-blocked ternary GEMM of
 //     ternary_gemm.h (portable, popcnt, avx2, avx512, neon micro-kernels);
-//   * depthwise (depthwise_optimized.cc) and SttnTernarize
-//     (ternarize_optimized.cc): scalar and AVX2 paths;
+//   * depthwise (depthwise_optimized.cc): scalar and AVX2 paths;
+//   * SttnTernarize (ternarize_optimized.cc): scalar, AVX2 and AVX-512;
 //   * float input (float_in_optimized.cc): float x trit loops over weights
 //     expanded once, vectorized by the compiler.
 // The optimized entry points take the Isa to run, so tests can run every

@@ -66,8 +66,9 @@ const TfLiteOperator* Register_DEPTHWISE_CONV2D_FLOAT_IN(
 
 extern "C" {
 // Number of custom ops, their custom names ("SttnConv2D", ...), and the
-// operator of op `index` for `kernel_type` (0 reference, 1 optimized);
-// nullptr for an index or kernel type out of range.
+// operator of op `index` for `kernel_type` (a KernelType: 0 reference,
+// 1 optimized, 2-6 one ISA path each); nullptr for an index or kernel type
+// out of range or not supported by this CPU and build.
 STTN_API int sttn_tflite_num_ops(void);
 STTN_API const char* sttn_tflite_op_name(int index);
 STTN_API const TfLiteOperator* sttn_tflite_operator(int index,
