@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import os
 
+from typing import Any, Union
+
 import numpy as np
 
 from .op_format import TFLITE_FILE_IDENTIFIER
 
 __all__ = ["op_histogram", "custom_ops", "read_model", "read_tflite_bytes"]
 
+# A ``.tflite`` model given as a path or as its bytes.
+ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
 _CUSTOM = 32
 
 
-def read_tflite_bytes(model: str | os.PathLike | bytes | bytearray | memoryview) -> bytes:
+def read_tflite_bytes(model: ModelSource) -> bytes:
     """The bytes of a ``.tflite`` model given as a path or as bytes.
 
     Checks the flatbuffer file identifier (``TFL3`` at bytes 4..8) only; the
@@ -54,7 +59,7 @@ def read_tflite_bytes(model: str | os.PathLike | bytes | bytearray | memoryview)
     return content
 
 
-def read_model(model):
+def read_model(model: ModelSource) -> Any:
     """Parses a ``.tflite`` file (path or bytes) into the schema object API.
 
     Raises:
@@ -75,7 +80,7 @@ def _builtin_names():
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
-def op_histogram(model):
+def op_histogram(model: ModelSource) -> dict[str, int]:
     """Counts the ops of a ``.tflite`` model by name.
 
     Builtins are named as in the schema (``CONV_2D``); custom ops by their
@@ -104,7 +109,7 @@ def op_histogram(model):
     return hist
 
 
-def custom_ops(model):
+def custom_ops(model: ModelSource) -> list[dict[str, Any]]:
     """The custom ops of a model with their decoded options and input sizes.
 
     Returns:
@@ -134,7 +139,7 @@ def custom_ops(model):
     return out
 
 
-def single_op_models(model):
+def single_op_models(model: ModelSource) -> list[tuple[str, int, bytes]]:
     """Every builtin op of a model cut out into a one-op ``.tflite`` model.
 
     The op keeps its constant inputs; its other inputs become the model's

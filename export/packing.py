@@ -44,7 +44,7 @@ def _check_trits(trits, what):
     return trits.astype(np.int8)
 
 
-def pack_weights(trits):
+def pack_weights(trits: np.ndarray) -> np.ndarray:
     """Packs trits (any shape, row-major) into the 2-bit file format.
 
     Args:
@@ -67,7 +67,7 @@ def pack_weights(trits):
     return (quads[:, 0] | (quads[:, 1] << 2) | (quads[:, 2] << 4) | (quads[:, 3] << 6)).astype(np.uint8)
 
 
-def unpack_weights(packed, n):
+def unpack_weights(packed: np.ndarray | bytes, n: int) -> np.ndarray:
     """Inverse of :func:`pack_weights` for the first ``n`` trits.
 
     Raises:
@@ -92,7 +92,7 @@ _DIGIT_OF_TRIT = np.array([2, 0, 1], np.int32)  # index trit + 1: -1 -> 2, 0 -> 
 _TRIT_OF_DIGIT = np.array([0, 1, -1], np.int8)
 
 
-def pack_weights_base3(trits):
+def pack_weights_base3(trits: np.ndarray) -> np.ndarray:
     """Packs trits (any shape, row-major) into the base-3 file format.
 
     Five trits per byte: trits ``5b..5b+4`` are the base-3 digits
@@ -118,7 +118,7 @@ def pack_weights_base3(trits):
     return (digits.reshape(-1, 5) @ _POW3).astype(np.uint8)
 
 
-def unpack_weights_base3(packed, n):
+def unpack_weights_base3(packed: np.ndarray | bytes, n: int) -> np.ndarray:
     """Inverse of :func:`pack_weights_base3` for ``n`` trits; validates like
     the kernels do.
 
@@ -156,7 +156,7 @@ def check_encoding(encoding: str) -> None:
             f"{WEIGHT_ENCODINGS}. Received: weight_encoding={encoding!r}")
 
 
-def encode_weights(trits, encoding=TRIT2):
+def encode_weights(trits: np.ndarray, encoding: str = TRIT2) -> np.ndarray:
     """Packs trits in ``encoding`` (``"trit2"`` or ``"base3"``).
 
     Example:
@@ -168,13 +168,15 @@ def encode_weights(trits, encoding=TRIT2):
     return pack_weights_base3(trits) if encoding == BASE3 else pack_weights(trits)
 
 
-def decode_weights(packed, n, encoding=TRIT2):
+def decode_weights(
+    packed: np.ndarray | bytes, n: int, encoding: str = TRIT2
+) -> np.ndarray:
     """Unpacks ``n`` trits in ``encoding``; inverse of :func:`encode_weights`."""
     check_encoding(encoding)
     return unpack_weights_base3(packed, n) if encoding == BASE3 else unpack_weights(packed, n)
 
 
-def weight_bytes(n, encoding=TRIT2):
+def weight_bytes(n: int, encoding: str = TRIT2) -> int:
     """Bytes of ``n`` packed trits: ``ceil(n / 4)`` (trit2) or ``ceil(n / 5)``
     (base3).
 

@@ -31,6 +31,9 @@ import tempfile
 
 import numpy as np
 
+# ``(x_train, y_train), (x_test, y_test)``.
+Splits = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
 __all__ = [
     "CIFAR10_CLASS_NAMES",
     "load_cifar10_jpeg",
@@ -92,7 +95,7 @@ def _resolve_data_dir(data_dir):
     return data_dir
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads one IDX file (the MNIST file format), gzip-compressed or not.
 
     The header is validated: two zero bytes, a type byte, a dimension-count
@@ -210,7 +213,7 @@ def _from_keras(name):
     )
 
 
-def load_fashion_mnist(data_dir=None):
+def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Splits:
     """Loads Fashion-MNIST: 60000 train and 10000 test 28x28 grey images.
 
     With a local copy (``data_dir`` or ``$STTN_DATA_DIR``), reads the four
@@ -241,7 +244,7 @@ def load_fashion_mnist(data_dir=None):
     return _load_idx_folder(os.path.join(data_dir, "fashion-mnist"))
 
 
-def load_mnist(data_dir=None):
+def load_mnist(data_dir: str | os.PathLike | None = None) -> Splits:
     """Loads MNIST: 60000 train and 10000 test 28x28 grey digit images.
 
     With a local copy (``data_dir`` or ``$STTN_DATA_DIR``), reads the four
@@ -369,7 +372,10 @@ def _read_split(root, split):
     return _decode_jpegs(paths), np.asarray(labels, np.int64)
 
 
-def load_cifar10_jpeg(cache_dir=None, data_dir=None):
+def load_cifar10_jpeg(
+    cache_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> Splits:
     """Loads the CIFAR-10 JPEG copy (quality 75): 50000 train, 10000 test.
 
     This is **not** CIFAR-10: the pixels went through lossy JPEG (quality 75,

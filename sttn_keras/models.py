@@ -44,6 +44,9 @@ from keras import ops
 
 from . import layers as sttn_layers
 
+# A quantizer argument: a registered name, an instance, or None (float).
+Quantizer = str | keras.Quantizer | None
+
 __all__ = ["ChannelZeroPad", "alexnet", "resnet18", "resnet20", "small_cnn"]
 
 _PACKAGE = "sttn"
@@ -74,7 +77,7 @@ class ChannelZeroPad(kl.Layer):
     (2, 4, 4, 8)
     """
 
-    def __init__(self, channels, **kwargs):
+    def __init__(self, channels: int, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
             raise ValueError(
@@ -211,11 +214,11 @@ def _model_name(base, kq, iq):
 
 
 def resnet18(
-    input_shape=(224, 224, 3),
-    num_classes=1000,
-    kernel_quantizer="sttn",
-    input_quantizer="ternary",
-):
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    num_classes: int = 1000,
+    kernel_quantizer: Quantizer = "sttn",
+    input_quantizer: Quantizer = "ternary",
+) -> keras.Model:
     """ResNet-18 as in the STTN reference implementation (ImageNet).
 
     Stem (float): 7x7/2 conv with 64 filters, BN, PReLU, 3x3/2 max-pool.
@@ -260,11 +263,11 @@ def resnet18(
 
 
 def resnet20(
-    input_shape=(32, 32, 3),
-    num_classes=10,
-    kernel_quantizer="sttn",
-    input_quantizer="ternary",
-):
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    num_classes: int = 10,
+    kernel_quantizer: Quantizer = "sttn",
+    input_quantizer: Quantizer = "ternary",
+) -> keras.Model:
     """CIFAR ResNet-20 in the block style of the STTN reference ResNet.
 
     Stem (float): 3x3 conv with 16 filters, BN, PReLU. Three stages of 16,
@@ -331,12 +334,12 @@ def _resnet(base, input_shape, num_classes, kq, iq, stem, stages):
 
 
 def alexnet(
-    input_shape=(224, 224, 3),
-    num_classes=1000,
-    kernel_quantizer="sttn",
-    input_quantizer="ternary",
-    dropout=0.5,
-):
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    num_classes: int = 1000,
+    kernel_quantizer: Quantizer = "sttn",
+    input_quantizer: Quantizer = "ternary",
+    dropout: float = 0.5,
+) -> keras.Model:
     """AlexNet (the torchvision layout) with ternary middle layers.
 
     Float: the first 11x11/4 conv (64 filters) and the last dense layer.
@@ -407,13 +410,13 @@ def alexnet(
 
 
 def small_cnn(
-    input_shape=(28, 28, 1),
-    num_classes=10,
-    kernel_quantizer="sttn",
-    input_quantizer="ternary",
-    filters=(32, 64, 128),
-    dense_units=256,
-):
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    kernel_quantizer: Quantizer = "sttn",
+    input_quantizer: Quantizer = "ternary",
+    filters: tuple[int, int, int] = (32, 64, 128),
+    dense_units: int = 256,
+) -> keras.Model:
     """A small CNN for 28x28 (or 32x32) images, cheap to train on a CPU.
 
     Layout with the defaults (28x28x1 input), about 7.8M multiply-adds per

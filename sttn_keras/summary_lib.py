@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from typing import Any
 
 import keras
 
@@ -77,19 +79,21 @@ class ModelSummary:
     name: str
     layers: tuple
 
-    def total(self, field):
+    def total(self, field: str) -> int:
         """Sum of one numeric field over all layers."""
         return sum(getattr(row, field) for row in self.layers)
 
     @property
-    def float32_bytes(self):
+    def float32_bytes(self) -> int:
         return self.total("float32_bytes")
 
     @property
-    def deployed_bytes(self):
+    def deployed_bytes(self) -> int:
         return self.total("deployed_bytes")
 
-    def deployed_bytes_for(self, float_layers="int8_weights", weight_encoding="base3"):
+    def deployed_bytes_for(
+        self, float_layers: str = "int8_weights", weight_encoding: str = "base3"
+    ) -> int:
         """Total deployed bytes for one export choice (see :func:`summary`).
 
         Example:
@@ -107,16 +111,16 @@ class ModelSummary:
         return sum(row.deployed_bytes_by_choice[key] for row in self.layers)
 
     @property
-    def compression_ratio(self):
+    def compression_ratio(self) -> float:
         """float32 memory divided by deployed memory."""
         return self.float32_bytes / max(self.deployed_bytes, 1)
 
     @property
-    def ternary_mac_fraction(self):
+    def ternary_mac_fraction(self) -> float:
         """Share of all MACs that are ternary x ternary."""
         return self.total("ternary_macs") / max(self.total("macs"), 1)
 
-    def as_table(self):
+    def as_table(self) -> str:
         """The printed table as a string."""
         header = (
             "Layer", "Type", "Precision", "Params", "float32", "Deployed",
@@ -288,7 +292,13 @@ def _flat_layers(model):
             yield layer
 
 
-def summary(model, print_fn=print, *, float_layers="int8_weights", weight_encoding="base3"):
+def summary(
+    model: keras.Model,
+    print_fn: Callable[[str], Any] | None = print,
+    *,
+    float_layers: str = "int8_weights",
+    weight_encoding: str = "base3",
+) -> ModelSummary:
     """Prints and returns per-layer precision, memory and MACs of a model.
 
     For each layer: its precision, its parameter count (an STTN layer's two

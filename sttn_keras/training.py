@@ -113,7 +113,10 @@ class DistillationLoss(keras.losses.Loss):
     """
 
     def __init__(
-        self, temperature=1.0, reduction="sum_over_batch_size", name="distillation"
+        self,
+        temperature: float = 1.0,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "distillation",
     ):
         _check_number("temperature", temperature, 0, low_inclusive=False)
         super().__init__(name=name, reduction=reduction)
@@ -196,12 +199,12 @@ class Distiller(keras.Model):
 
     def __init__(
         self,
-        student,
-        teacher,
-        temperature=1.0,
-        label_loss_weight=0.0,
-        label_loss=None,
-        recalibrate=True,
+        student: keras.Model,
+        teacher: keras.Model,
+        temperature: float = 1.0,
+        label_loss_weight: float = 0.0,
+        label_loss: keras.losses.Loss | None = None,
+        recalibrate: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -280,7 +283,7 @@ class Distiller(keras.Model):
         callbacks=None,
         validation_split=0.0,
         **kwargs,
-    ):
+    ) -> keras.callbacks.History:
         """``keras.Model.fit``, then BatchNorm recalibration (see the class doc).
 
         Args:
@@ -429,7 +432,12 @@ def _scale_for_distribution(value):
     return value
 
 
-def cosine_schedule(initial_lr, total_steps, warmup_steps=0, final_lr_fraction=0.0):
+def cosine_schedule(
+    initial_lr: float,
+    total_steps: int,
+    warmup_steps: int = 0,
+    final_lr_fraction: float = 0.0,
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Cosine learning-rate decay with an optional linear warm-up.
 
     ``lr(step)`` rises linearly from 0 to ``initial_lr`` over the first
@@ -485,7 +493,9 @@ def cosine_schedule(initial_lr, total_steps, warmup_steps=0, final_lr_fraction=0
     )
 
 
-def reference_optimizer(total_steps, learning_rate=5e-3, warmup_steps=0):
+def reference_optimizer(
+    total_steps: int, learning_rate: float = 5e-3, warmup_steps: int = 0
+) -> keras.optimizers.Optimizer:
     """The recipe's optimizer: Adam, no weight decay, cosine schedule.
 
     Args:
