@@ -123,16 +123,16 @@ def _check_shape(input_shape, rank=3):
     return tuple(input_shape)
 
 
-def _check_classes(num_classes):
-    if (
-        not isinstance(num_classes, int)
-        or isinstance(num_classes, bool)
-        or num_classes < 2
-    ):
+def _check_int(name, value, minimum):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(
-            "Received an invalid value for `num_classes`, expected an integer "
-            f">= 2. Received: num_classes={num_classes!r}"
+            f"Received an invalid value for `{name}`, expected an integer "
+            f">= {minimum}. Received: {name}={value!r}"
         )
+
+
+def _check_classes(num_classes):
+    _check_int("num_classes", num_classes, 2)
 
 
 def _is_float(kernel_quantizer, input_quantizer):
@@ -475,15 +475,7 @@ def small_cnn(
             "Received an invalid value for `filters`, expected three positive "
             f"integers. Received: filters={filters!r}"
         )
-    if (
-        not isinstance(dense_units, int)
-        or isinstance(dense_units, bool)
-        or dense_units < 0
-    ):
-        raise ValueError(
-            "Received an invalid value for `dense_units`, expected a "
-            f"non-negative integer. Received: dense_units={dense_units!r}"
-        )
+    _check_int("dense_units", dense_units, 0)
     kq, iq = kernel_quantizer, input_quantizer
     inputs = keras.Input(input_shape, name="image")
     x = kl.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv1")(inputs)

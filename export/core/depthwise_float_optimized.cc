@@ -8,6 +8,7 @@
 #include "export/core/avx2_epilogue.h"
 #include "export/core/cpu_target.h"
 #include "export/core/isa.h"
+#include "export/core/conv_loops.h"
 #include "export/core/kernels.h"
 
 
@@ -122,47 +123,32 @@ namespace {
 
 // Portable float depthwise (and any depth multiplier).
 void DepthwiseFloatScalar(const ConvShape& s, const float* x,
-                                   const float* w_float, const float* scale,
-                                   const float* bias, Activation act,
-                                   float* out) {
+                          const float* w_float, const float* scale,
+                          const float* bias, Activation act, float* out) {
   const int out_c = s.out_c;
   const int m_count = s.depth_multiplier;
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* __restrict o_row =
-            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
-                      out_c;
-        for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
-        for (int ky = 0; ky < s.kernel_h; ++ky) {
-          const int iy = oy * s.stride_h - s.pad_top + ky;
-          if (iy < 0 || iy >= s.in_h) continue;
-          for (int kx = 0; kx < s.kernel_w; ++kx) {
-            const int ix = ox * s.stride_w - s.pad_left + kx;
-            if (ix < 0 || ix >= s.in_w) continue;
-            const float* __restrict xr =
-                x + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                        s.in_c;
-            const float* __restrict wt =
-                w_float + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
-            if (m_count == 1) {
-              for (int c = 0; c < out_c; ++c) o_row[c] += xr[c] * wt[c];
-            } else {
-              for (int c = 0; c < s.in_c; ++c) {
-                const float xv = xr[c];
-                for (int m = 0; m < m_count; ++m) {
-                  o_row[c * m_count + m] += xv * wt[c * m_count + m];
-                }
-              }
-            }
+  ForEachOutputPixel(s, out, [&](float* __restrict o_row, int n, int oy,
+                                 int ox) {
+    for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+    ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
+      const float* __restrict xr = x + InputPixelOffset(s, n, iy, ix, s.in_c);
+      const float* __restrict wt =
+          w_float + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
+      if (m_count == 1) {
+        for (int c = 0; c < out_c; ++c) o_row[c] += xr[c] * wt[c];
+      } else {
+        for (int c = 0; c < s.in_c; ++c) {
+          const float xv = xr[c];
+          for (int m = 0; m < m_count; ++m) {
+            o_row[c * m_count + m] += xv * wt[c * m_count + m];
           }
         }
-        for (int o = 0; o < out_c; ++o) {
-          o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
-        }
       }
+    });
+    for (int o = 0; o < out_c; ++o) {
+      o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
     }
-  }
+  });
 }
 
 }  // namespace

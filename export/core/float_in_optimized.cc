@@ -2,6 +2,7 @@
 // loops over weights expanded to float once, laid out so the innermost loop
 // runs over contiguous output channels (the compiler vectorizes it). One
 // path for every ISA.
+#include "export/core/conv_loops.h"
 #include "export/core/kernels.h"
 
 namespace sttn {
@@ -24,43 +25,40 @@ void PrepareConv2DFloatWeights(const ConvShape& s, const int8_t* w_ohwi,
   }
 }
 
+// Adds x[c] * w[c][:] to a row of `out_c` sums for every channel c of one
+// input pixel (zeros skipped): the inner loop of the float-input conv2d and
+// fully connected kernels, over contiguous output channels.
+static inline void AccumulateRow(const float* xr, int in_c, const float* w_io,
+                                 int out_c, float* __restrict o_row) {
+  for (int c = 0; c < in_c; ++c) {
+    const float xv = xr[c];
+    if (xv == 0.0f) continue;
+    const float* __restrict wc = w_io + static_cast<int64_t>(c) * out_c;
+    for (int o = 0; o < out_c; ++o) o_row[o] += xv * wc[o];
+  }
+}
+
+static inline void RowEpilogue(const float* scale, const float* bias,
+                               Activation act, int out_c, float* o_row) {
+  for (int o = 0; o < out_c; ++o) {
+    o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
+  }
+}
+
 void Conv2DFloatOptimized(const ConvShape& s, const float* x,
                           const float* w_hwio, const float* scale,
                           const float* bias, Activation act, float* out) {
   const int out_c = s.out_c;
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* __restrict o_row =
-            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
-                      out_c;
-        for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
-        for (int ky = 0; ky < s.kernel_h; ++ky) {
-          const int iy = oy * s.stride_h - s.pad_top + ky;
-          if (iy < 0 || iy >= s.in_h) continue;
-          for (int kx = 0; kx < s.kernel_w; ++kx) {
-            const int ix = ox * s.stride_w - s.pad_left + kx;
-            if (ix < 0 || ix >= s.in_w) continue;
-            const float* xr =
-                x + ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                        s.in_c;
-            const float* wt =
-                w_hwio + (static_cast<int64_t>(ky) * s.kernel_w + kx) *
-                             s.in_c * out_c;
-            for (int c = 0; c < s.in_c; ++c) {
-              const float xv = xr[c];
-              if (xv == 0.0f) continue;
-              const float* __restrict wc = wt + static_cast<int64_t>(c) * out_c;
-              for (int o = 0; o < out_c; ++o) o_row[o] += xv * wc[o];
-            }
-          }
-        }
-        for (int o = 0; o < out_c; ++o) {
-          o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
-        }
-      }
-    }
-  }
+  ForEachOutputPixel(s, out, [&](float* o_row, int n, int oy, int ox) {
+    for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+    ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
+      const float* wt =
+          w_hwio + (static_cast<int64_t>(ky) * s.kernel_w + kx) * s.in_c * out_c;
+      AccumulateRow(x + InputPixelOffset(s, n, iy, ix, s.in_c), s.in_c, wt,
+                    out_c, o_row);
+    });
+    RowEpilogue(scale, bias, act, out_c, o_row);
+  });
 }
 
 void PrepareFullyConnectedFloatWeights(const FullyConnectedShape& s,
@@ -79,18 +77,11 @@ void FullyConnectedFloatOptimized(const FullyConnectedShape& s, const float* x,
                                   float* out) {
   const int out_c = s.out_c;
   for (int r = 0; r < s.rows; ++r) {
-    const float* xr = x + static_cast<int64_t>(r) * s.in_c;
-    float* __restrict o_row = out + static_cast<int64_t>(r) * out_c;
+    float* o_row = out + static_cast<int64_t>(r) * out_c;
     for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
-    for (int c = 0; c < s.in_c; ++c) {
-      const float xv = xr[c];
-      if (xv == 0.0f) continue;
-      const float* __restrict wc = w_io + static_cast<int64_t>(c) * out_c;
-      for (int o = 0; o < out_c; ++o) o_row[o] += xv * wc[o];
-    }
-    for (int o = 0; o < out_c; ++o) {
-      o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
-    }
+    AccumulateRow(x + static_cast<int64_t>(r) * s.in_c, s.in_c, w_io, out_c,
+                  o_row);
+    RowEpilogue(scale, bias, act, out_c, o_row);
   }
 }
 

@@ -72,6 +72,18 @@ inline float Epilogue(float acc, float scale, float bias, Activation act) {
 // SttnTernarize: t = sgn * ([x > hi] - [x < lo]) per channel, compute-packed.
 // thresholds: float[3][channels] (lo, hi, sgn), sgn in {+1, -1}.
 Status ValidateThresholds(const float* thresholds, int channels);
+
+// The three rows of SttnTernarize's thresholds.
+struct TernarizeThresholds {
+  TernarizeThresholds(const float* thresholds, int channels)
+      : lo(thresholds),
+        hi(thresholds + channels),
+        sgn(thresholds + 2 * static_cast<int64_t>(channels)) {}
+  const float* lo;
+  const float* hi;
+  const float* sgn;
+};
+
 void TernarizeReference(const float* x, int64_t rows, int channels,
                         const float* thresholds, int32_t* out);
 // `threads` > 1 splits the rows over core::ParallelFor.

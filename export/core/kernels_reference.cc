@@ -2,6 +2,7 @@
 // every other variant is tested against.
 #include <climits>
 
+#include "export/core/conv_loops.h"
 #include "export/core/kernels.h"
 
 namespace sttn {
@@ -115,9 +116,8 @@ Status ValidateThresholds(const float* thresholds, int channels) {
 
 void TernarizeReference(const float* x, int64_t rows, int channels,
                         const float* thresholds, int32_t* out) {
-  const float* lo = thresholds;
-  const float* hi = thresholds + channels;
-  const float* sgn = thresholds + 2 * static_cast<int64_t>(channels);
+  const TernarizeThresholds th(thresholds, channels);
+  const float *lo = th.lo, *hi = th.hi, *sgn = th.sgn;
   const int width = PackedWidth(channels);
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * channels;
@@ -141,17 +141,51 @@ void TernarizeReference(const float* x, int64_t rows, int channels,
 }
 
 // ---------------------------------------------------------------------------
-// Conv2D reference.
+// Conv2D, depthwise and fully connected references: one loop nest each,
+// parameterised by how an input element is read (a trit of the packed
+// activations, or a float) and the accumulator type (exact int32, or float
+// summed in (tap, channel) order).
 namespace {
 
-// Input element (n, iy, ix) row offset in elements of `row_width`.
-inline int64_t PixelOffset(const ConvShape& s, int n, int iy, int ix,
-                           int row_width) {
-  return ((static_cast<int64_t>(n) * s.in_h + iy) * s.in_w + ix) * row_width;
+template <typename Acc, typename TapDot>
+void ConvReference(const ConvShape& s, const float* scale, const float* bias,
+                   Activation act, float* out, TapDot tap_dot) {
+  ForEachOutputPixel(s, out, [&](float* o_row, int n, int oy, int ox) {
+    for (int o = 0; o < s.out_c; ++o) {
+      Acc acc = 0;
+      ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
+        acc += tap_dot(n, iy, ix, ky, kx, o);
+      });
+      o_row[o] = Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
+    }
+  });
 }
 
-inline int64_t OutOffset(const ConvShape& s, int n, int oy, int ox) {
-  return ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) * s.out_c;
+// Weights of output channel o at tap (ky, kx), OHWI.
+inline const int8_t* ConvWeights(const ConvShape& s, const int8_t* w_ohwi,
+                                 int o, int ky, int kx) {
+  return w_ohwi +
+         ((static_cast<int64_t>(o) * s.kernel_h + ky) * s.kernel_w + kx) *
+             s.in_c;
+}
+
+// Weight of output channel o at tap (ky, kx), depthwise HWO.
+inline int8_t DepthwiseWeight(const ConvShape& s, const int8_t* w_hwo, int o,
+                              int ky, int kx) {
+  return w_hwo[(static_cast<int64_t>(ky) * s.kernel_w + kx) * s.out_c + o];
+}
+
+template <typename Acc, typename RowDot>
+void FullyConnectedReference(const FullyConnectedShape& s, const int8_t* w,
+                             const float* scale, const float* bias,
+                             Activation act, float* out, RowDot row_dot) {
+  for (int r = 0; r < s.rows; ++r) {
+    for (int o = 0; o < s.out_c; ++o) {
+      const Acc acc = row_dot(r, w + static_cast<int64_t>(o) * s.in_c);
+      out[static_cast<int64_t>(r) * s.out_c + o] =
+          Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
+    }
+  }
 }
 
 }  // namespace
@@ -160,63 +194,34 @@ void Conv2DTernaryReference(const ConvShape& s, const int32_t* x_packed,
                             const int8_t* w_ohwi, const float* scale,
                             const float* bias, Activation act, float* out) {
   const int width = PackedWidth(s.in_c);
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* o_row = out + OutOffset(s, n, oy, ox);
-        for (int o = 0; o < s.out_c; ++o) {
-          int32_t acc = 0;
-          for (int ky = 0; ky < s.kernel_h; ++ky) {
-            const int iy = oy * s.stride_h - s.pad_top + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int kx = 0; kx < s.kernel_w; ++kx) {
-              const int ix = ox * s.stride_w - s.pad_left + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const int32_t* xr = x_packed + PixelOffset(s, n, iy, ix, width);
-              const int8_t* wr =
-                  w_ohwi +
-                  ((static_cast<int64_t>(o) * s.kernel_h + ky) * s.kernel_w +
-                   kx) * s.in_c;
-              for (int c = 0; c < s.in_c; ++c) acc += TritAt(xr, c) * wr[c];
-            }
-          }
-          o_row[o] = Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
-        }
-      }
-    }
-  }
+  ConvReference<int32_t>(
+      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
+        const int32_t* xr = x_packed + InputPixelOffset(s, n, iy, ix, width);
+        const int8_t* wr = ConvWeights(s, w_ohwi, o, ky, kx);
+        int32_t dot = 0;
+        for (int c = 0; c < s.in_c; ++c) dot += TritAt(xr, c) * wr[c];
+        return dot;
+      });
 }
 
 void Conv2DFloatReference(const ConvShape& s, const float* x,
                           const int8_t* w_ohwi, const float* scale,
                           const float* bias, Activation act, float* out) {
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* o_row = out + OutOffset(s, n, oy, ox);
-        for (int o = 0; o < s.out_c; ++o) {
-          float acc = 0.0f;
-          for (int ky = 0; ky < s.kernel_h; ++ky) {
-            const int iy = oy * s.stride_h - s.pad_top + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int kx = 0; kx < s.kernel_w; ++kx) {
-              const int ix = ox * s.stride_w - s.pad_left + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const float* xr = x + PixelOffset(s, n, iy, ix, s.in_c);
-              const int8_t* wr =
-                  w_ohwi +
-                  ((static_cast<int64_t>(o) * s.kernel_h + ky) * s.kernel_w +
-                   kx) * s.in_c;
-              for (int c = 0; c < s.in_c; ++c) {
-                acc += xr[c] * static_cast<float>(wr[c]);
-              }
-            }
-          }
-          o_row[o] = Epilogue(acc, scale[o], bias[o], act);
+  // Accumulates straight into the pixel's sum (no per-tap partial sums), so
+  // the float rounding order is (tap, channel) as in the optimized kernel.
+  ForEachOutputPixel(s, out, [&](float* o_row, int n, int oy, int ox) {
+    for (int o = 0; o < s.out_c; ++o) {
+      float acc = 0.0f;
+      ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
+        const float* xr = x + InputPixelOffset(s, n, iy, ix, s.in_c);
+        const int8_t* wr = ConvWeights(s, w_ohwi, o, ky, kx);
+        for (int c = 0; c < s.in_c; ++c) {
+          acc += xr[c] * static_cast<float>(wr[c]);
         }
-      }
+      });
+      o_row[o] = Epilogue(acc, scale[o], bias[o], act);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -226,32 +231,28 @@ void FullyConnectedTernaryReference(const FullyConnectedShape& s,
                                     const float* scale, const float* bias,
                                     Activation act, float* out) {
   const int width = PackedWidth(s.in_c);
-  for (int r = 0; r < s.rows; ++r) {
-    const int32_t* xr = x_packed + static_cast<int64_t>(r) * width;
-    for (int o = 0; o < s.out_c; ++o) {
-      const int8_t* wr = w + static_cast<int64_t>(o) * s.in_c;
-      int32_t acc = 0;
-      for (int c = 0; c < s.in_c; ++c) acc += TritAt(xr, c) * wr[c];
-      out[static_cast<int64_t>(r) * s.out_c + o] =
-          Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
-    }
-  }
+  FullyConnectedReference<int32_t>(
+      s, w, scale, bias, act, out, [&](int r, const int8_t* wr) {
+        const int32_t* xr = x_packed + static_cast<int64_t>(r) * width;
+        int32_t acc = 0;
+        for (int c = 0; c < s.in_c; ++c) acc += TritAt(xr, c) * wr[c];
+        return acc;
+      });
 }
 
 void FullyConnectedFloatReference(const FullyConnectedShape& s, const float* x,
                                   const int8_t* w, const float* scale,
                                   const float* bias, Activation act,
                                   float* out) {
-  for (int r = 0; r < s.rows; ++r) {
-    const float* xr = x + static_cast<int64_t>(r) * s.in_c;
-    for (int o = 0; o < s.out_c; ++o) {
-      const int8_t* wr = w + static_cast<int64_t>(o) * s.in_c;
-      float acc = 0.0f;
-      for (int c = 0; c < s.in_c; ++c) acc += xr[c] * static_cast<float>(wr[c]);
-      out[static_cast<int64_t>(r) * s.out_c + o] =
-          Epilogue(acc, scale[o], bias[o], act);
-    }
-  }
+  FullyConnectedReference<float>(
+      s, w, scale, bias, act, out, [&](int r, const int8_t* wr) {
+        const float* xr = x + static_cast<int64_t>(r) * s.in_c;
+        float acc = 0.0f;
+        for (int c = 0; c < s.in_c; ++c) {
+          acc += xr[c] * static_cast<float>(wr[c]);
+        }
+        return acc;
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -262,64 +263,24 @@ void DepthwiseConv2DTernaryReference(const ConvShape& s,
                                      const float* bias, Activation act,
                                      float* out) {
   const int width = PackedWidth(s.in_c);
-  const int m_count = s.depth_multiplier;
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* o_row = out + OutOffset(s, n, oy, ox);
-        for (int o = 0; o < s.out_c; ++o) {
-          const int c = o / m_count;
-          int32_t acc = 0;
-          for (int ky = 0; ky < s.kernel_h; ++ky) {
-            const int iy = oy * s.stride_h - s.pad_top + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int kx = 0; kx < s.kernel_w; ++kx) {
-              const int ix = ox * s.stride_w - s.pad_left + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const int32_t* xr = x_packed + PixelOffset(s, n, iy, ix, width);
-              const int8_t wv =
-                  w_hwo[(static_cast<int64_t>(ky) * s.kernel_w + kx) * s.out_c +
-                        o];
-              acc += TritAt(xr, c) * wv;
-            }
-          }
-          o_row[o] = Epilogue(static_cast<float>(acc), scale[o], bias[o], act);
-        }
-      }
-    }
-  }
+  ConvReference<int32_t>(
+      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
+        const int32_t* xr = x_packed + InputPixelOffset(s, n, iy, ix, width);
+        return TritAt(xr, o / s.depth_multiplier) *
+               DepthwiseWeight(s, w_hwo, o, ky, kx);
+      });
 }
 
 void DepthwiseConv2DFloatReference(const ConvShape& s, const float* x,
                                    const int8_t* w_hwo, const float* scale,
                                    const float* bias, Activation act,
                                    float* out) {
-  const int m_count = s.depth_multiplier;
-  for (int n = 0; n < s.batch; ++n) {
-    for (int oy = 0; oy < s.out_h; ++oy) {
-      for (int ox = 0; ox < s.out_w; ++ox) {
-        float* o_row = out + OutOffset(s, n, oy, ox);
-        for (int o = 0; o < s.out_c; ++o) {
-          const int c = o / m_count;
-          float acc = 0.0f;
-          for (int ky = 0; ky < s.kernel_h; ++ky) {
-            const int iy = oy * s.stride_h - s.pad_top + ky;
-            if (iy < 0 || iy >= s.in_h) continue;
-            for (int kx = 0; kx < s.kernel_w; ++kx) {
-              const int ix = ox * s.stride_w - s.pad_left + kx;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const float xv = x[PixelOffset(s, n, iy, ix, s.in_c) + c];
-              const int8_t wv =
-                  w_hwo[(static_cast<int64_t>(ky) * s.kernel_w + kx) * s.out_c +
-                        o];
-              acc += xv * static_cast<float>(wv);
-            }
-          }
-          o_row[o] = Epilogue(acc, scale[o], bias[o], act);
-        }
-      }
-    }
-  }
+  ConvReference<float>(
+      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
+        const float xv =
+            x[InputPixelOffset(s, n, iy, ix, s.in_c) + o / s.depth_multiplier];
+        return xv * static_cast<float>(DepthwiseWeight(s, w_hwo, o, ky, kx));
+      });
 }
 
 }  // namespace core

@@ -47,26 +47,31 @@ Status UnpackTritsFile(const uint8_t* data, size_t num_bytes, int64_t n,
   return Status::Ok();
 }
 
+namespace {
+
+// The base-3 digit of a trit (0 -> 0, +1 -> 1, -1 -> 2); false for a value
+// that is not a trit.
+inline bool Base3Digit(int8_t trit, unsigned* digit) {
+  if (trit < -1 || trit > 1) return false;
+  *digit = trit == -1 ? 2u : static_cast<unsigned>(trit);
+  return true;
+}
+
+Status NotATrit(const int8_t* trits, int64_t i) {
+  return Status::Error("value %d at index %" PRId64 " is not a trit", trits[i],
+                       i);
+}
+
+}  // namespace
+
 Status PackTritsFile(const int8_t* trits, int64_t n, uint8_t* out) {
   if (n < 0) return Status::Error("negative trit count %" PRId64, n);
   const int64_t bytes = FilePackedBytes(n);
   for (int64_t b = 0; b < bytes; ++b) out[b] = 0;
   for (int64_t i = 0; i < n; ++i) {
-    unsigned code;
-    switch (trits[i]) {
-      case 0:
-        code = 0;
-        break;
-      case 1:
-        code = 1;
-        break;
-      case -1:
-        code = 3;
-        break;
-      default:
-        return Status::Error("value %d at index %" PRId64 " is not a trit",
-                             trits[i], i);
-    }
+    unsigned digit;
+    if (!Base3Digit(trits[i], &digit)) return NotATrit(trits, i);
+    const unsigned code = digit == 2 ? 3u : digit;  // 0b00, 0b01, 0b11
     out[i >> 2] = static_cast<uint8_t>(out[i >> 2] | (code << (2 * (i & 3))));
   }
   return Status::Ok();
@@ -148,22 +153,7 @@ Status PackTritsBase3(const int8_t* trits, int64_t n, uint8_t* out) {
     for (int i = 4; i >= 0; --i) {
       const int64_t k = 5 * b + i;
       unsigned digit = 0;
-      if (k < n) {
-        switch (trits[k]) {
-          case 0:
-            digit = 0;
-            break;
-          case 1:
-            digit = 1;
-            break;
-          case -1:
-            digit = 2;
-            break;
-          default:
-            return Status::Error("value %d at index %" PRId64 " is not a trit",
-                                 trits[k], k);
-        }
-      }
+      if (k < n && !Base3Digit(trits[k], &digit)) return NotATrit(trits, k);
       v = 3 * v + digit;
     }
     out[b] = static_cast<uint8_t>(v);

@@ -19,13 +19,20 @@ MicroKernels TernaryGemmMicroKernels(Isa isa) {
       return internal::PortableMicroKernels();
     case Isa::kPopcnt:
       return internal::PopcntMicroKernels();
+#if STTN_X86_DISPATCH
     case Isa::kAvx2:
       return internal::Avx2MicroKernels();
     case Isa::kAvx512:
       return internal::Avx512MicroKernels();
+#endif
+#if defined(__aarch64__)
     case Isa::kNeon:
       return internal::NeonMicroKernels();
+#endif
+    default:
+      break;
   }
+  // A path this build lacks: lanes == 0.
   return MicroKernels();
 }
 
@@ -247,6 +254,31 @@ struct GemmJob {
   int width = 0;                  // words per input pixel / row
 };
 
+// The fields a conv and a fully connected GEMM share; a conv then sets its
+// pointer-table fields (conv, image_words, pixels_per_image).
+GemmJob MakeJob(Isa isa, int taps, int in_c, int out_c, int64_t pixels,
+                const int32_t* x_packed, const uint32_t* packed,
+                Activation act, float* out, const PackedOutput* packed_out,
+                const ScratchLayout* layout, void* scratch) {
+  GemmJob j;
+  j.mk = TernaryGemmMicroKernels(isa);
+  j.isa = isa;
+  j.packed_out = packed_out;
+  j.taps = taps;
+  j.blocks = NumBlocks(in_c);
+  j.groups = Groups(out_c, j.mk.lanes);
+  j.out_c = out_c;
+  j.pixels = pixels;
+  j.packed = packed;
+  j.act = act;
+  j.out = out;
+  j.layout = layout;
+  j.scratch = AlignedBase(scratch);
+  j.x = reinterpret_cast<const uint32_t*>(x_packed);
+  j.width = PackedWidth(in_c);
+  return j;
+}
+
 void FillTable(const GemmJob& j, int64_t p0, int n, const uint32_t** table) {
   const uint32_t* zero =
       reinterpret_cast<const uint32_t*>(j.scratch + j.layout->zero_row);
@@ -423,28 +455,13 @@ void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
                        const uint32_t* packed, Activation act, int threads,
                        void* scratch, float* out,
                        const PackedOutput* packed_out) {
-  const int taps = s.kernel_h * s.kernel_w;
-  const int width = PackedWidth(s.in_c);
   const ScratchLayout l = ConvLayout(isa, s, packed_out != nullptr);
-  GemmJob j;
-  j.mk = TernaryGemmMicroKernels(isa);
-  j.isa = isa;
-  j.packed_out = packed_out;
-  j.taps = taps;
-  j.blocks = NumBlocks(s.in_c);
-  j.groups = Groups(s.out_c, j.mk.lanes);
-  j.out_c = s.out_c;
-  j.pixels = static_cast<int64_t>(s.batch) * s.out_h * s.out_w;
-  j.packed = packed;
-  j.act = act;
-  j.out = out;
-  j.layout = &l;
-  j.scratch = AlignedBase(scratch);
+  GemmJob j = MakeJob(isa, s.kernel_h * s.kernel_w, s.in_c, s.out_c,
+                      static_cast<int64_t>(s.batch) * s.out_h * s.out_w,
+                      x_packed, packed, act, out, packed_out, &l, scratch);
   j.conv = true;
-  j.x = reinterpret_cast<const uint32_t*>(x_packed);
-  j.image_words = static_cast<int64_t>(s.in_h) * s.in_w * width;
+  j.image_words = static_cast<int64_t>(s.in_h) * s.in_w * j.width;
   j.pixels_per_image = static_cast<int64_t>(s.out_h) * s.out_w;
-  j.width = width;
   RunGemm(&j, threads);
 }
 
@@ -468,26 +485,10 @@ void FullyConnectedTernaryGemm(Isa isa, const FullyConnectedShape& s,
                                const int32_t* x_packed, const uint32_t* packed,
                                Activation act, int threads, void* scratch,
                                float* out, const PackedOutput* packed_out) {
-  const int width = PackedWidth(s.in_c);
-  const ScratchLayout l =
-      MakeLayout(isa, width, 0, 1, s.out_c, packed_out != nullptr);
-  GemmJob j;
-  j.mk = TernaryGemmMicroKernels(isa);
-  j.isa = isa;
-  j.packed_out = packed_out;
-  j.taps = 1;
-  j.blocks = NumBlocks(s.in_c);
-  j.groups = Groups(s.out_c, j.mk.lanes);
-  j.out_c = s.out_c;
-  j.pixels = s.rows;
-  j.packed = packed;
-  j.act = act;
-  j.out = out;
-  j.layout = &l;
-  j.scratch = AlignedBase(scratch);
-  j.conv = false;
-  j.x = reinterpret_cast<const uint32_t*>(x_packed);
-  j.width = width;
+  const ScratchLayout l = MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c,
+                                     packed_out != nullptr);
+  GemmJob j = MakeJob(isa, 1, s.in_c, s.out_c, s.rows, x_packed, packed, act,
+                      out, packed_out, &l, scratch);
   RunGemm(&j, threads);
 }
 

@@ -54,9 +54,7 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   int pending = 0;
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
-    const uint32_t* x[P];
-    STTN_UNROLL
-    for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
+    const TapRows<P> x(a, t);
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       STTN_MCA_BEGIN(P == kTile, "avx2");
       const __m256i wm =
@@ -149,8 +147,6 @@ STTN_AVX2 void Single(const MicroKernelArgs& a) { Micro<1>(a); }
 MicroKernels Avx2MicroKernels() {
   return MicroKernels{kLanes, kTile, Full, Single};
 }
-#else
-MicroKernels Avx2MicroKernels() { return MicroKernels(); }
 #endif
 
 }  // namespace internal

@@ -23,6 +23,18 @@ constexpr int kAndXor = 0x60;
 #define STTN_AVX512 \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")))
 
+// The lanes of this channel group that hold an existing channel.
+STTN_AVX512 STTN_ALWAYS_INLINE __mmask16 ExistingLanes(
+    const MicroKernelArgs& a) {
+  const int channels = a.channels < kLanes ? a.channels : kLanes;
+  return static_cast<__mmask16>((1u << channels) - 1u);
+}
+
+// The dot products from the popcount sums: acc_m - 2 acc_n.
+STTN_AVX512 STTN_ALWAYS_INLINE __m512i Dot(__m512i acc_m, __m512i acc_n) {
+  return _mm512_sub_epi32(acc_m, _mm512_add_epi32(acc_n, acc_n));
+}
+
 template <int P>
 STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   __m512i acc_m[P];
@@ -34,9 +46,7 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   }
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
-    const uint32_t* x[P];
-    STTN_UNROLL
-    for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
+    const TapRows<P> x(a, t);
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       STTN_MCA_BEGIN(P == kTile, "avx512");
       const __m512i wm = _mm512_loadu_si512(w);
@@ -59,13 +69,11 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     const __m512i lower = _mm512_loadu_si512(a.lower);
     const __mmask16 flip = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(a.flip),
                                                    _mm512_setzero_si512());
-    const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
-    const __mmask16 valid = static_cast<__mmask16>((1u << valid_lanes) - 1u);
+    const __mmask16 valid = ExistingLanes(a);
     STTN_UNROLL
     for (int p = 0; p < P; ++p) {
       if (p >= a.pixels) break;
-      const __m512i acc =
-          _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
+      const __m512i acc = Dot(acc_m[p], acc_n[p]);
       const __mmask16 ge = _mm512_cmpge_epi32_mask(acc, upper);
       const __mmask16 le = _mm512_cmple_epi32_mask(acc, lower);
       const uint16_t mask = static_cast<uint16_t>((ge ^ le) & valid);
@@ -79,13 +87,11 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const __m512 scale = _mm512_loadu_ps(a.scale);
   const __m512 bias = _mm512_loadu_ps(a.bias);
   const __m512 zero = _mm512_setzero_ps();
-  const int channels = a.channels < kLanes ? a.channels : kLanes;
-  const __mmask16 store = static_cast<__mmask16>((1u << channels) - 1u);
+  const __mmask16 store = ExistingLanes(a);
   STTN_UNROLL
   for (int p = 0; p < P; ++p) {
-      if (p >= a.pixels) break;
-    const __m512i acc =
-        _mm512_sub_epi32(acc_m[p], _mm512_add_epi32(acc_n[p], acc_n[p]));
+    if (p >= a.pixels) break;
+    const __m512i acc = Dot(acc_m[p], acc_n[p]);
     // scale * acc + bias, rounded twice like the reference's Epilogue.
     __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale),
                              bias);
@@ -102,8 +108,6 @@ STTN_AVX512 void Single(const MicroKernelArgs& a) { Micro<1>(a); }
 MicroKernels Avx512MicroKernels() {
   return MicroKernels{kLanes, kTile, Full, Single};
 }
-#else
-MicroKernels Avx512MicroKernels() { return MicroKernels(); }
 #endif
 
 }  // namespace internal

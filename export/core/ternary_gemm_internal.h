@@ -1,6 +1,7 @@
 // Internal to the ternary GEMM: the per-ISA micro-kernel tables (each
-// defined in its own ternary_gemm_<isa>.cc; lanes == 0 where the build
-// lacks the path) and helpers they share.
+// defined in its own ternary_gemm_<isa>.cc, and only where the build has the
+// path: TernaryGemmMicroKernels returns lanes == 0 for the others) and
+// helpers they share.
 #ifndef STTN_EXPORT_CORE_TERNARY_GEMM_INTERNAL_H_
 #define STTN_EXPORT_CORE_TERNARY_GEMM_INTERNAL_H_
 
@@ -52,6 +53,18 @@ MicroKernels PopcntMicroKernels();
 MicroKernels Avx2MicroKernels();
 MicroKernels Avx512MicroKernels();
 MicroKernels NeonMicroKernels();
+
+// The input rows of tap t for a tile's P pixels (the driver's pointer
+// table holds, per pixel, one row pointer per tap).
+template <int P>
+struct TapRows {
+  STTN_ALWAYS_INLINE TapRows(const MicroKernelArgs& a, int t) {
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) row[p] = a.x[p * a.taps + t];
+  }
+  STTN_ALWAYS_INLINE const uint32_t* operator[](int p) const { return row[p]; }
+  const uint32_t* row[P];
+};
 
 // Stores `lanes` floats of one pixel, or the first `channels` of them.
 STTN_ALWAYS_INLINE void StoreLanes(const float* y, int lanes, int channels,

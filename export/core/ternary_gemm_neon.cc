@@ -57,9 +57,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   int pending = 0;
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
-    const uint32_t* x[P];
-    STTN_UNROLL
-    for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
+    const TapRows<P> x(a, t);
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       STTN_MCA_BEGIN(P == kTile, "neon");
       const uint32x4_t wm[2] = {vld1q_u32(w), vld1q_u32(w + 4)};
@@ -145,8 +143,6 @@ void Single(const MicroKernelArgs& a) { Micro<1>(a); }
 MicroKernels NeonMicroKernels() {
   return MicroKernels{kLanes, kTile, Full, Single};
 }
-#else
-MicroKernels NeonMicroKernels() { return MicroKernels(); }
 #endif
 
 }  // namespace internal

@@ -36,9 +36,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   int32_t acc[P][kLanes] = {};
   const uint32_t* w = a.w;
   for (int t = 0; t < a.taps; ++t) {
-    const uint32_t* x[P];
-    STTN_UNROLL
-    for (int p = 0; p < P; ++p) x[p] = a.x[p * a.taps + t];
+    const TapRows<P> x(a, t);
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       STTN_UNROLL
       for (int p = 0; p < P; ++p) {

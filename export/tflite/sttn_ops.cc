@@ -495,6 +495,34 @@ bool LoadFloatVector(TfLiteOpaqueContext* ctx, OpData* od,
   return true;
 }
 
+// Validates and copies a constant float32 [3, channels] thresholds tensor
+// (rows lo, hi, sgn) into `dst`.
+bool LoadThresholds(TfLiteOpaqueContext* ctx, OpData* od,
+                    const TfLiteOpaqueTensor* th, const char* what,
+                    int channels, HeapArray<float>* dst) {
+  if (!CheckTensor(ctx, od, th, what, kTfLiteFloat32, 2)) return false;
+  if (TfLiteOpaqueTensorDim(th, 0) != 3 ||
+      TfLiteOpaqueTensorDim(th, 1) != channels) {
+    Report(ctx, od, "%s must have shape [3, %d], received [%d, %d]", what,
+           channels, static_cast<int>(TfLiteOpaqueTensorDim(th, 0)),
+           static_cast<int>(TfLiteOpaqueTensorDim(th, 1)));
+    return false;
+  }
+  if (!CheckConstant(ctx, od, th, what)) return false;
+  const size_t n = 3 * static_cast<size_t>(channels);
+  if (TfLiteOpaqueTensorByteSize(th) != n * sizeof(float) || !dst->Resize(n)) {
+    Report(ctx, od, "%s has a wrong byte size or could not be copied", what);
+    return false;
+  }
+  std::memcpy(dst->data(), TfLiteOpaqueTensorData(th), n * sizeof(float));
+  const core::Status st = core::ValidateThresholds(dst->data(), channels);
+  if (!st.ok()) {
+    Report(ctx, od, "%s: %s", what, st.message());
+    return false;
+  }
+  return true;
+}
+
 // Validates and unpacks the file-packed weights (in od->weight_encoding)
 // into od->w_trits, once, in Prepare.
 bool LoadWeights(TfLiteOpaqueContext* ctx, OpData* od,
@@ -619,28 +647,8 @@ TfLiteStatus PrepareTernarize(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     return kTfLiteError;
   }
   if (!od->constants_ready) {
-    const char* what = "input 1 (`thresholds`)";
-    if (!CheckTensor(ctx, od, th, what, kTfLiteFloat32, 2)) return kTfLiteError;
-    if (TfLiteOpaqueTensorDim(th, 0) != 3 ||
-        TfLiteOpaqueTensorDim(th, 1) != od->channels) {
-      Report(ctx, od, "%s must have shape [3, %d], received [%d, %d]", what,
-             od->channels, static_cast<int>(TfLiteOpaqueTensorDim(th, 0)),
-             static_cast<int>(TfLiteOpaqueTensorDim(th, 1)));
-      return kTfLiteError;
-    }
-    if (!CheckConstant(ctx, od, th, what)) return kTfLiteError;
-    const size_t n = 3 * static_cast<size_t>(od->channels);
-    if (TfLiteOpaqueTensorByteSize(th) != n * sizeof(float) ||
-        !od->thresholds.Resize(n)) {
-      Report(ctx, od, "%s has a wrong byte size or could not be copied", what);
-      return kTfLiteError;
-    }
-    std::memcpy(od->thresholds.data(), TfLiteOpaqueTensorData(th),
-                n * sizeof(float));
-    const core::Status st =
-        core::ValidateThresholds(od->thresholds.data(), od->channels);
-    if (!st.ok()) {
-      Report(ctx, od, "%s: %s", what, st.message());
+    if (!LoadThresholds(ctx, od, th, "input 1 (`thresholds`)", od->channels,
+                        &od->thresholds)) {
       return kTfLiteError;
     }
     od->constants_ready = true;
@@ -680,32 +688,9 @@ TfLiteType OutputType(const OpData* od) {
 // Packed output: validates and copies the thresholds (input 4).
 bool LoadOutputThresholds(TfLiteOpaqueContext* ctx, OpData* od,
                           TfLiteOpaqueNode* node) {
-  const char* what = "input 4 (`output_thresholds`)";
-  const TfLiteOpaqueTensor* th = TfLiteOpaqueNodeGetInput(ctx, node, 4);
-  if (!CheckTensor(ctx, od, th, what, kTfLiteFloat32, 2)) return false;
-  if (TfLiteOpaqueTensorDim(th, 0) != 3 ||
-      TfLiteOpaqueTensorDim(th, 1) != od->out_c) {
-    Report(ctx, od, "%s must have shape [3, %d], received [%d, %d]", what,
-           od->out_c, static_cast<int>(TfLiteOpaqueTensorDim(th, 0)),
-           static_cast<int>(TfLiteOpaqueTensorDim(th, 1)));
-    return false;
-  }
-  if (!CheckConstant(ctx, od, th, what)) return false;
-  const size_t n = 3 * static_cast<size_t>(od->out_c);
-  if (TfLiteOpaqueTensorByteSize(th) != n * sizeof(float) ||
-      !od->out_thresholds.Resize(n)) {
-    Report(ctx, od, "%s has a wrong byte size or could not be copied", what);
-    return false;
-  }
-  std::memcpy(od->out_thresholds.data(), TfLiteOpaqueTensorData(th),
-              n * sizeof(float));
-  const core::Status st =
-      core::ValidateThresholds(od->out_thresholds.data(), od->out_c);
-  if (!st.ok()) {
-    Report(ctx, od, "%s: %s", what, st.message());
-    return false;
-  }
-  return true;
+  return LoadThresholds(ctx, od, TfLiteOpaqueNodeGetInput(ctx, node, 4),
+                        "input 4 (`output_thresholds`)", od->out_c,
+                        &od->out_thresholds);
 }
 
 // Packed output of the ternary GEMM: integer thresholds on the accumulator
