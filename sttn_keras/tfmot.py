@@ -333,8 +333,9 @@ class TwnKernelQuantizer(_qk.quantizers.Quantizer):
 
     >>> import tensorflow as tf
     >>> q = TwnKernelQuantizer(reduce_axes=(0,))
-    >>> q(tf.constant([[1.0], [-0.1]]), False, {}).numpy().ravel().tolist()
-    [1.0, 0.0]
+    >>> y = q(tf.constant([[1.0], [-0.1]]), False, {}).numpy().ravel()
+    >>> (y != 0).tolist(), float(y[0])
+    ([True, False], 1.0)
     """
 
     def __init__(self, reduce_axes: tuple = (0,), threshold_factor: float = 0.7):
