@@ -42,7 +42,7 @@ def test_plain_import_keeps_tfmot_out_and_tfmot_import_keeps_keras3():
         assert "tf_keras" not in sys.modules, "import sttn_keras pulled tf_keras"
         assert "tensorflow_model_optimization" not in sys.modules
         from sttn_keras import tfmot
-        assert "TF_USE_LEGACY_KERAS" not in os.environ, os.environ["TF_USE_LEGACY_KERAS"]
+        assert "TF_USE_LEGACY_KERAS" not in os.environ, os.environ
         import keras, tensorflow as tf
         assert keras.__version__.startswith("3."), keras.__version__
         assert tf.keras.__name__.startswith("keras"), tf.keras.__name__
@@ -123,8 +123,8 @@ def _functional(kernel_quantizer="sttn", ternary_outputs=True):
     return tf_keras.Model(inp, out)
 
 
-@pytest.mark.parametrize("kernel_quantizer", ["sttn", "twn"])
-@pytest.mark.parametrize("ternary_outputs", [True, False])
+@pytest.mark.parametrize("kernel_quantizer, ternary_outputs",
+                         [("sttn", True), ("twn", False)])
 def test_to_keras3_computes_the_same(kernel_quantizer, ternary_outputs):
     qat = st.quantize_apply(_functional(kernel_quantizer, ternary_outputs))
     x = np.random.default_rng(2).normal(size=(16, 12, 12, 2)).astype("float32")
@@ -134,8 +134,8 @@ def test_to_keras3_computes_the_same(kernel_quantizer, ternary_outputs):
     assert kinds.count("TernaryDepthwiseConv2D") == 1
     ternary = [ly for ly in k3.layers if type(ly).__name__.startswith("Ternary")]
     for layer in ternary:
-        assert type(layer.kernel_quantizer).__name__ == (
-            "SoftThresholdTernary" if kernel_quantizer == "sttn" else "HardThresholdTernary")
+        want = {"sttn": "SoftThresholdTernary", "twn": "HardThresholdTernary"}
+        assert type(layer.kernel_quantizer).__name__ == want[kernel_quantizer]
         assert (layer.input_quantizer is not None) == ternary_outputs
     np.testing.assert_allclose(k3.predict(x, verbose=0), qat.predict(x, verbose=0),
                                rtol=1e-4, atol=1e-4)
@@ -144,15 +144,17 @@ def test_to_keras3_computes_the_same(kernel_quantizer, ternary_outputs):
 def test_sttn_warm_start_and_clamp():
     # W1, W2 start at the TWN warm start of the float kernel: clamped to
     # [-1, 1], with the TWN zeros; both carry the LatentClip constraint.
-    model = tf_keras.Sequential([L.InputLayer((6,)), L.Dense(5, kernel_initializer="ones")])
-    model.layers[0].kernel.assign(np.linspace(-3, 3, 30).reshape(6, 5).astype("float32"))
+    model = tf_keras.Sequential([L.InputLayer((6,)), L.Dense(5)])
+    kernel = np.linspace(-3, 3, 30).reshape(6, 5).astype("float32")
+    model.layers[0].kernel.assign(kernel)
     float_kernel = model.layers[0].kernel.numpy()
     annotated = tf_keras.Sequential([L.InputLayer((6,)), st.annotate(model.layers[0])])
     qat = st.quantize_apply(annotated)
     wrapper = qat.layers[0]
     w1 = [w for w in wrapper.weights if w.name.endswith("/kernel:0")][0]
     w2 = [w for w in wrapper.weights if w.name.endswith("kernel_latent_2:0")][0]
-    want1, want2 = sttn.convert.warm_start_latent_kernels(float_kernel, sq.get("sttn"))
+    want1, want2 = sttn.convert.warm_start_latent_kernels(float_kernel,
+                                                          sq.get("sttn"))
     np.testing.assert_allclose(w1.numpy(), want1, rtol=1e-6)
     np.testing.assert_allclose(w2.numpy(), want2, rtol=1e-6)
     assert isinstance(w1.constraint, st.LatentClip)
@@ -201,7 +203,9 @@ def test_to_keras3_refuses_a_ternary_output_feeding_a_float_layer():
 
 def test_sttn_config_needs_the_clamp():
     model = tf_keras.Sequential([
-        L.InputLayer((4,)), qk.quantize_annotate_layer(L.Dense(3), st.SttnDenseConfig())])
+        L.InputLayer((4,)),
+        qk.quantize_annotate_layer(L.Dense(3), st.SttnDenseConfig()),
+    ])
     with pytest.raises(ValueError, match="must be clamped to \\[-1, 1\\]"):
         st.quantize_apply(model)
 
@@ -209,7 +213,9 @@ def test_sttn_config_needs_the_clamp():
 def test_config_on_the_wrong_layer_type():
     model = tf_keras.Sequential([
         L.InputLayer((4, 4, 1)),
-        qk.quantize_annotate_layer(L.Conv2D(2, 3, name="c"), st.SttnDenseConfig("twn"))])
+        qk.quantize_annotate_layer(L.Conv2D(2, 3, name="c"),
+                                   st.SttnDenseConfig("twn")),
+    ])
     with pytest.raises(ValueError, match="layer 'c' of type Conv2D"):
         st.quantize_apply(model)
 
@@ -240,8 +246,12 @@ def test_fashion_mnist_train_convert_export(tmp_path):
         (x, y), (xt, yt) = sttn.datasets.load_fashion_mnist()
     except Exception as e:  # noqa: BLE001 (no STTN_DATA_DIR and no network)
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
-    prep = lambda a: (a.astype("float32") / 255.0).reshape(len(a), 28, 28, 1)  # noqa: E731
-    x, y, xt, yt = prep(x[:4000]), y[:4000].astype("int32"), prep(xt[:2000]), yt[:2000]
+
+    def prep(a):
+        return (a.astype("float32") / 255.0).reshape(len(a), 28, 28, 1)
+
+    x, y = prep(x[:4000]), y[:4000].astype("int32")
+    xt, yt = prep(xt[:2000]), yt[:2000]
 
     tf_keras.utils.set_random_seed(0)
     inp = L.Input((28, 28, 1))
@@ -275,8 +285,8 @@ def test_fashion_mnist_train_convert_export(tmp_path):
         w1 = [w for w in wrapper.weights if w.name.endswith(f"/{attr}:0")][0]
         w2 = [w for w in wrapper.weights if w.name.endswith(f"{attr}_latent_2:0")][0]
         assert np.abs(w1.numpy()).max() <= 1.0 and np.abs(w2.numpy()).max() <= 1.0
-        quantized = st.SttnKernelQuantizer(
-            wrapper.quantize_config._reduce_axes(w1))(w1, False, {"latent_2": w2}).numpy()
+        q = st.SttnKernelQuantizer(wrapper.quantize_config._reduce_axes(w1))
+        quantized = q(w1, False, {"latent_2": w2}).numpy()
         trits, scale = k3.get_layer(wrapper.layer.name).get_ternary_kernel()
         assert set(np.unique(trits)) == {-1, 0, 1}
         if trits.ndim == 4 and attr == "depthwise_kernel":  # (kh, kw, C, mult)
