@@ -59,10 +59,12 @@ $(VENV)/android-sdk/d8.jar: $(VENV)/.deps
 	mv $(VENV)/android-sdk.tmp/android.jar $(VENV)/android-sdk.tmp/d8.jar $(VENV)/android-sdk/
 	rm -rf $(VENV)/android-sdk.tmp
 
-$(VENV)/.deps: requirements-dev.txt $(VENV)/.toolchain
+$(VENV)/.deps: requirements-dev.txt requirements-tfmot.txt $(VENV)/.toolchain
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# --no-deps: see requirements-tfmot.txt (tf-keras would pull in `tensorflow`).
+	$(PY) -m pip install -q --no-deps -r requirements-tfmot.txt
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.deps setup.py pyproject.toml $(NATIVE_SOURCES)

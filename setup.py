@@ -101,7 +101,16 @@ setup(
     extras_require={
         # Training and export. Deployment (sttn_keras.export.Interpreter)
         # needs neither.
-        "train": ["keras>=3.10,<4", "tensorflow-cpu>=2.18", "absl-py>=2"],
+        "train": ["keras>=3.10,<4", "tensorflow-cpu>=2.18", "absl-py>=1.4"],
+        # sttn_keras.tfmot: train with tf_keras (Keras 2) and TF-MOT, export
+        # through Keras 3. tf-keras requires the `tensorflow` distribution
+        # (not tensorflow-cpu); TF-MOT 0.8.1 requires absl-py<2, hence the
+        # train extra's absl-py>=1.4 (it needs only absl.app/flags/logging).
+        "tfmot": [
+            "tensorflow-model-optimization>=0.8.1",
+            "tf-keras>=2.16",
+            "keras>=3.10,<4",
+        ],
     },
     entry_points={
         "console_scripts": [
