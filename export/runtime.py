@@ -214,8 +214,8 @@ def native_library_info() -> dict[str, Any]:
 
     Example:
 
-    >>> native_library_info()["op_format_version"]
-    1
+    >>> native_library_info()["op_format_version"] == OP_FORMAT_VERSION
+    True
     """
     lib = _library()
     return {

@@ -47,18 +47,21 @@ from tests import ternary_reference as ref  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
 runtime = pytest.importorskip("sttn_keras.export.runtime")
-from sttn_keras.export import runtime_versions as rv  # noqa: E402
+rv = pytest.importorskip("sttn_keras.export.runtime_versions")
 
 
 # ---------------------------------------------------------------------------
 # Spot checks: (name, model bytes, input, expected output).
+
 
 def _trits(rng, shape):
     return rng.integers(-1, 2, shape).astype(np.int8)
 
 
 def _affine(rng, n):
-    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(np.float32)
+    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(
+        np.float32
+    )
     bias = (rng.integers(-16, 16, n) / 8.0).astype(np.float32)
     return scale, bias
 
@@ -78,47 +81,97 @@ def spot_checks() -> list[tuple[str, bytes, np.ndarray, np.ndarray]]:
     hi = lo + np.abs(rng.normal(1.0, 0.3, c)).astype(np.float32)
     th = np.stack([lo, hi, rng.choice([-1.0, 1.0], c)]).astype(np.float32)
     x = _exact(rng, (2, 2, 3, c))
-    cases.append(("ternarize", tb.ternarize_model(c, th, rank=4, spatial=(2, 3)), x,
-                  ref.pack_activations(ref.ternarize(x, th))))
+    cases.append(
+        (
+            "ternarize",
+            tb.ternarize_model(c, th, rank=4, spatial=(2, 3)),
+            x,
+            ref.pack_activations(ref.ternarize(x, th)),
+        )
+    )
 
     for name, cin, cout, k, s, pad, float_in, enc in (
-            ("conv2d_ternary_in", 33, 6, 3, 2, "SAME", False, None),
-            ("conv2d_float_in_base3", 31, 5, 3, 1, "VALID", True, "base3")):
+        ("conv2d_ternary_in", 33, 6, 3, 2, "SAME", False, None),
+        ("conv2d_float_in_base3", 31, 5, 3, 1, "VALID", True, "base3"),
+    ):
         wt = _trits(rng, (cout, k, k, cin))
         scale, bias = _affine(rng, cout)
         x = _exact(rng, (2, 7, 6, cin)) if float_in else _trits(rng, (2, 7, 6, cin))
         model = tb.conv_model(
-            "conv2d", in_channels=cin, out_channels=cout, kernel=(k, k), strides=(s, s),
-            padding=pad, activation="RELU",
-            weights_packed=(ref.pack_trits_base3(wt) if enc else ref.pack_trits_file(wt)),
-            scale=scale, bias=bias, input_hw=(7, 6), float_in=float_in,
-            weight_encoding=enc)
+            "conv2d",
+            in_channels=cin,
+            out_channels=cout,
+            kernel=(k, k),
+            strides=(s, s),
+            padding=pad,
+            activation="RELU",
+            weights_packed=(
+                ref.pack_trits_base3(wt) if enc else ref.pack_trits_file(wt)
+            ),
+            scale=scale,
+            bias=bias,
+            input_hw=(7, 6),
+            float_in=float_in,
+            weight_encoding=enc,
+        )
         expected = ref.affine(ref.conv2d(x, wt, (s, s), pad), scale, bias, "RELU")
-        cases.append((name, model, x if float_in else ref.pack_activations(x), expected))
+        cases.append(
+            (name, model, x if float_in else ref.pack_activations(x), expected)
+        )
 
     cin, mult = 65, 2
     wt = _trits(rng, (3, 3, cin * mult))
     scale, bias = _affine(rng, cin * mult)
     x = _trits(rng, (1, 6, 7, cin))
     model = tb.conv_model(
-        "depthwise", in_channels=cin, out_channels=cin * mult, kernel=(3, 3),
-        strides=(1, 1), padding="SAME", activation="NONE",
-        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias, input_hw=(6, 7),
-        depth_multiplier=mult)
-    cases.append(("depthwise_ternary_in", model, ref.pack_activations(x),
-                  ref.affine(ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME"),
-                             scale, bias, "NONE")))
+        "depthwise",
+        in_channels=cin,
+        out_channels=cin * mult,
+        kernel=(3, 3),
+        strides=(1, 1),
+        padding="SAME",
+        activation="NONE",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=scale,
+        bias=bias,
+        input_hw=(6, 7),
+        depth_multiplier=mult,
+    )
+    cases.append(
+        (
+            "depthwise_ternary_in",
+            model,
+            ref.pack_activations(x),
+            ref.affine(
+                ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME"), scale, bias, "NONE"
+            ),
+        )
+    )
 
-    for name, cin, cout, float_in in (("fc_ternary_in", 100, 9, False),
-                                      ("fc_float_in", 65, 7, True)):
+    for name, cin, cout, float_in in (
+        ("fc_ternary_in", 100, 9, False),
+        ("fc_float_in", 65, 7, True),
+    ):
         wt = _trits(rng, (cout, cin))
         scale, bias = _affine(rng, cout)
         x = _exact(rng, (3, cin)) if float_in else _trits(rng, (3, cin))
-        model = tb.fc_model(in_channels=cin, out_channels=cout, activation="RELU",
-                            weights_packed=ref.pack_trits_file(wt), scale=scale,
-                            bias=bias, float_in=float_in)
-        cases.append((name, model, x if float_in else ref.pack_activations(x),
-                      ref.affine(ref.fully_connected(x, wt), scale, bias, "RELU")))
+        model = tb.fc_model(
+            in_channels=cin,
+            out_channels=cout,
+            activation="RELU",
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            float_in=float_in,
+        )
+        cases.append(
+            (
+                name,
+                model,
+                x if float_in else ref.pack_activations(x),
+                ref.affine(ref.fully_connected(x, wt), scale, bias, "RELU"),
+            )
+        )
     return cases
 
 
@@ -131,8 +184,9 @@ def _run_spot_checks(backend: str | None) -> int:
     for name, model, x, expected in spot_checks():
         for kernel in SPOT_KERNELS:
             for threads in SPOT_THREADS:
-                interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads,
-                                             backend=backend)
+                interp = runtime.Interpreter(
+                    model, kernel=kernel, num_threads=threads, backend=backend
+                )
                 y = interp.predict(x)
                 assert y.shape == expected.shape, name
                 np.testing.assert_array_equal(y, expected, err_msg=f"{name}/{kernel}")
@@ -142,6 +196,7 @@ def _run_spot_checks(backend: str | None) -> int:
 
 # ---------------------------------------------------------------------------
 # One range, everywhere.
+
 
 def _setup_kwargs() -> dict:
     """setup.py's setup() arguments, captured without building anything."""
@@ -167,10 +222,14 @@ def test_setup_py_requires_the_runtime_range():
 
     from packaging.requirements import Requirement
 
-    installed = [Requirement(r) for r in importlib.metadata.requires("sttn-keras") or []
-                 if Requirement(r).name == rv.LITERT_DISTRIBUTION]
-    assert [r.specifier for r in installed] == [Requirement(rv.LITERT_REQUIREMENT).specifier], (
-        "the installed metadata is stale: rerun `make setup`", installed)
+    installed = [
+        Requirement(r)
+        for r in importlib.metadata.requires("sttn-keras") or []
+        if Requirement(r).name == rv.LITERT_DISTRIBUTION
+    ]
+    assert [r.specifier for r in installed] == [
+        Requirement(rv.LITERT_REQUIREMENT).specifier
+    ], ("the installed metadata is stale: rerun `make setup`", installed)
 
 
 def test_docs_and_dev_pin_agree_with_the_range():
@@ -184,16 +243,31 @@ def test_docs_and_dev_pin_agree_with_the_range():
     assert dev in rv.TESTED_LITERT_VERSIONS and rv.litert_version_supported(dev)
     for v in rv.TESTED_LITERT_VERSIONS:
         assert rv.litert_version_supported(v), v
-    assert rv.CI_LITERT_VERSIONS == (rv.LITERT_MIN_VERSION, max(
-        rv.TESTED_LITERT_VERSIONS, key=lambda v: rv.parse_release(v)[0]))
+    assert rv.CI_LITERT_VERSIONS == (
+        rv.LITERT_MIN_VERSION,
+        max(rv.TESTED_LITERT_VERSIONS, key=lambda v: rv.parse_release(v)[0]),
+    )
 
 
-@pytest.mark.parametrize("version,supported", [
-    ("1.0.1", False), ("1.1.0", False), ("1.1.1rc1", False), ("1.1.1", True),
-    ("2.0.3", True), ("2.3.0", True), ("2.3.1", True), ("2.3.0rc1", True),
-    ("2.4.0.dev20261101", False), ("2.4", False), ("2.4.0", False), ("3.0.0", False),
-    ("unknown", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "version,supported",
+    [
+        ("1.0.1", False),
+        ("1.1.0", False),
+        ("1.1.1rc1", False),
+        ("1.1.1", True),
+        ("2.0.3", True),
+        ("2.3.0", True),
+        ("2.3.1", True),
+        ("2.3.0rc1", True),
+        ("2.4.0.dev20261101", False),
+        ("2.4", False),
+        ("2.4.0", False),
+        ("3.0.0", False),
+        ("unknown", False),
+        ("", False),
+    ],
+)
 def test_litert_version_supported(version, supported):
     assert rv.litert_version_supported(version) is supported
     # The same answer as pip's reading of the specifier.
@@ -204,11 +278,15 @@ def test_litert_version_supported(version, supported):
         parsed = Version(version)
     except InvalidVersion:
         return
-    assert SpecifierSet(rv.LITERT_SPECIFIER).contains(parsed, prereleases=True) is supported
+    assert (
+        SpecifierSet(rv.LITERT_SPECIFIER).contains(parsed, prereleases=True)
+        is supported
+    )
 
 
 # ---------------------------------------------------------------------------
 # Refusals: a clear error, never a crash.
+
 
 def _small_model():
     name, model, x, expected = spot_checks()[1]
@@ -242,7 +320,8 @@ class _ProbeOnFakeResolver:
 
     def sttn_host_register(self, _address, kernel, error, size):
         return self._lib.sttn_host_register(
-            ctypes.addressof(self.fake), kernel, error, size)
+            ctypes.addressof(self.fake), kernel, error, size
+        )
 
 
 def _zeroed(buf):
@@ -257,8 +336,10 @@ def _wrong_members(buf):
         buf[i] = 0xFF
 
 
-@pytest.mark.parametrize("fill,member", [(_zeroed, "vtable pointer"),
-                                         (_wrong_members, "may_directly_contain")])
+@pytest.mark.parametrize(
+    "fill,member",
+    [(_zeroed, "vtable pointer"), (_wrong_members, "may_directly_contain")],
+)
 def test_unrecognised_resolver_layout_is_refused(monkeypatch, fill, member):
     fake = _ProbeOnFakeResolver(runtime._library(), fill)
     monkeypatch.setattr(runtime, "_library", lambda: fake)
@@ -274,9 +355,11 @@ def test_unrecognised_resolver_layout_is_refused(monkeypatch, fill, member):
 # ---------------------------------------------------------------------------
 # The tf.lite fallback (TensorFlow 2.21 in the dev venv).
 
+
 def _tensorflow_or_skip():
     return pytest.importorskip(
-        "tensorflow", reason="TensorFlow is not installed: no tf.lite fallback to test")
+        "tensorflow", reason="TensorFlow is not installed: no tf.lite fallback to test"
+    )
 
 
 @pytest.fixture
@@ -285,8 +368,11 @@ def quiet_tflite_deprecation():
 
     with warnings.catch_warnings():
         # TF 2.21 announces tf.lite.Interpreter's deletion on each construction.
-        warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated",
-                                category=UserWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message=r".*tf\.lite\.Interpreter is deprecated",
+            category=UserWarning,
+        )
         warnings.filterwarnings("ignore", message=r".*Interpreter.*deprecated")
         yield
 
@@ -299,12 +385,16 @@ def test_tflite_backend_runs_the_spot_checks(quiet_tflite_deprecation):
     assert _run_spot_checks("tflite") == len(spot_checks()) * 4
     model, x, expected = _small_model()
     interp = runtime.Interpreter(model, backend="tflite")
-    assert interp.backend == "tflite" and "tensorflow" in type(
-        interp.litert_interpreter).__module__
+    assert (
+        interp.backend == "tflite"
+        and "tensorflow" in type(interp.litert_interpreter).__module__
+    )
     np.testing.assert_array_equal(interp.predict(x), expected)
 
 
-def test_without_litert_auto_falls_back_to_tflite(monkeypatch, quiet_tflite_deprecation):
+def test_without_litert_auto_falls_back_to_tflite(
+    monkeypatch, quiet_tflite_deprecation
+):
     _tensorflow_or_skip()
     monkeypatch.delenv("STTN_RUNTIME", raising=False)
     assert runtime.installed_runtime().backend == "litert"
@@ -314,7 +404,9 @@ def test_without_litert_auto_falls_back_to_tflite(monkeypatch, quiet_tflite_depr
     interp = runtime.Interpreter(model)
     assert interp.backend == "tflite"
     np.testing.assert_array_equal(interp.predict(x), expected)
-    with pytest.raises(ImportError, match=re.escape(f"pip install '{rv.LITERT_REQUIREMENT}'")):
+    with pytest.raises(
+        ImportError, match=re.escape(f"pip install '{rv.LITERT_REQUIREMENT}'")
+    ):
         runtime.Interpreter(model, backend="litert")
 
 
@@ -322,7 +414,9 @@ def test_without_any_runtime_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     model, *_ = _small_model()
-    with pytest.raises(ImportError, match=r"neither ai-edge-litert nor TensorFlow") as e:
+    with pytest.raises(
+        ImportError, match=r"neither ai-edge-litert nor TensorFlow"
+    ) as e:
         runtime.Interpreter(model)
     assert rv.LITERT_REQUIREMENT in str(e.value)
     with pytest.raises(ImportError, match="TensorFlow is not installed"):
@@ -334,11 +428,15 @@ def test_backend_choice_and_bad_values(monkeypatch, quiet_tflite_deprecation):
     model, *_ = _small_model()
     monkeypatch.setenv("STTN_RUNTIME", "tflite")
     assert runtime.Interpreter(model).backend == "tflite"
-    assert runtime.Interpreter(model, backend="litert").backend == "litert"  # argument wins
+    assert (
+        runtime.Interpreter(model, backend="litert").backend == "litert"
+    )  # argument wins
     monkeypatch.setenv("STTN_RUNTIME", "litert")
     assert runtime.Interpreter(model).backend == "litert"
     monkeypatch.setenv("STTN_RUNTIME", "tensorflow")
-    with pytest.raises(ValueError, match=r"STTN_RUNTIME.*Received: STTN_RUNTIME='tensorflow'"):
+    with pytest.raises(
+        ValueError, match=r"STTN_RUNTIME.*Received: STTN_RUNTIME='tensorflow'"
+    ):
         runtime.Interpreter(model)
     with pytest.raises(ValueError, match=r"`backend`.*Received: backend='tf'"):
         runtime.Interpreter(model, backend="tf")
@@ -346,6 +444,7 @@ def test_backend_choice_and_bad_values(monkeypatch, quiet_tflite_deprecation):
 
 # ---------------------------------------------------------------------------
 # Every claimed release, each in its own virtual environment.
+
 
 def _versions_to_test() -> tuple[str, ...]:
     chosen = os.environ.get("STTN_LITERT_VERSIONS", "").strip()
@@ -362,8 +461,11 @@ def _litert_venv(version: str) -> str:
     env_dir = os.path.join(REPO, ".venv", f"litert-{version}")
     py = os.path.join(env_dir, "bin", "python")
     stamp = os.path.join(env_dir, ".sttn-installed")
-    want = {"ai-edge-litert": version, "numpy": np.__version__,
-            "python": sys.version.split()[0]}
+    want = {
+        "ai-edge-litert": version,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
     try:
         with open(stamp) as f:
             if json.load(f) == want and os.path.exists(py):
@@ -376,12 +478,27 @@ def _litert_venv(version: str) -> str:
     # the wheel's optional extras (tqdm, protobuf, ...) out: the interpreter
     # module imports only numpy.
     pip = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", py, "install", "-q", "--no-deps",
-         "--disable-pip-version-check", f"numpy=={np.__version__}",
-         f"ai-edge-litert=={version}"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            py,
+            "install",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            f"numpy=={np.__version__}",
+            f"ai-edge-litert=={version}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert pip.returncode == 0, (
-        f"pip could not install ai-edge-litert=={version} from PyPI: {pip.stderr[-1500:]}")
+        f"pip could not install ai-edge-litert=={version} from PyPI: "
+        f"{pip.stderr[-1500:]}"
+    )
     with open(stamp, "w") as f:
         json.dump(want, f)
     return py
@@ -435,7 +552,8 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("version", _versions_to_test())
 def test_litert_release_runs_the_spot_checks(tmp_path, version):
     assert rv.litert_version_supported(version), (
-        f"{version} is outside the claimed range {rv.LITERT_SPECIFIER}")
+        f"{version} is outside the claimed range {rv.LITERT_SPECIFIER}"
+    )
     start = time.time()
     py = _litert_venv(version)
     site = tmp_path / "site"
@@ -447,13 +565,28 @@ def test_litert_release_runs_the_spot_checks(tmp_path, version):
         arrays[f"{name}/x"], arrays[f"{name}/y"] = x, expected
     np.savez(tmp_path / "cases.npz", **arrays)
     (tmp_path / "cases.json").write_text(json.dumps([c[0] for c in cases]))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "STTN_RUNTIME", "STTN_OPS_LIBRARY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "STTN_RUNTIME", "STTN_OPS_LIBRARY")
+    }
     env["PYTHONPATH"] = str(site)
-    proc = subprocess.run([py, "-c", _CHILD, version, str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=str(site),
-                          env=env)
+    proc = subprocess.run(
+        [py, "-c", _CHILD, version, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(site),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     expected_runs = len(cases) * len(SPOT_KERNELS) * len(SPOT_THREADS)
     assert f"SPOT_OK {version} {expected_runs}" in proc.stdout, proc.stdout
     assert time.time() - start < 120
+
+
+def test_public_names():
+    import sttn_keras as sttn
+
+    assert sttn.export.UnsupportedRuntimeError is runtime.UnsupportedRuntimeError
+    assert "UnsupportedRuntimeError" in dir(sttn.export)
