@@ -253,6 +253,11 @@ class RuntimeInfo:
         backend: ``"litert"`` (ai_edge_litert) or ``"tflite"`` (tf.lite).
         version: the installed version of that package.
         interpreter_class: its ``InterpreterWithCustomOps`` class.
+
+    Example:
+
+    >>> installed_runtime("litert").description.startswith("ai-edge-litert ")
+    True
     """
 
     backend: str

@@ -189,7 +189,9 @@ def _run_spot_checks(backend: str | None) -> int:
                 )
                 y = interp.predict(x)
                 assert y.shape == expected.shape, name
-                np.testing.assert_array_equal(y, expected, err_msg=f"{name}/{kernel}")
+                np.testing.assert_array_equal(
+                    y, expected, err_msg=f"{name}/{kernel}/{threads}"
+                )
                 n += 1
     return n
 
