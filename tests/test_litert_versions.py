@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import sys
 import textwrap
 import time
 import venv
+import warnings
 
 import numpy as np
 import pytest
@@ -352,6 +354,38 @@ def test_unrecognised_resolver_layout_is_refused(monkeypatch, fill, member):
     version = runtime.installed_runtime("litert").version
     assert f"layout of ai-edge-litert {version}" in message
     assert member in message and rv.LITERT_REQUIREMENT in message
+    # The tf.lite fallback is refused the same way ("otherwise a clear message").
+    if importlib.util.find_spec("tensorflow") is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(runtime.UnsupportedRuntimeError) as info:
+                runtime.Interpreter(model, backend="tflite")
+        tf_version = runtime.installed_runtime("tflite").version
+        assert f"layout of tensorflow {tf_version} (tf.lite)" in str(info.value)
+        assert member in str(info.value)
+
+
+def test_prepare_time_layout_mismatch_is_an_unsupported_runtime_error(monkeypatch):
+    # What Python looks for is the text the built library reports from its
+    # per-Prepare layout check (host_registration.cc, CheckRuntimeLayout).
+    with open(runtime.native_library_info()["path"], "rb") as f:
+        assert runtime._LAYOUT_MISMATCH_MARKER.encode() in f.read()
+    model, x, expected = _small_model()
+    interp = runtime.Interpreter(model, backend="litert")
+    np.testing.assert_array_equal(interp.predict(x), expected)
+
+    def refuse():
+        raise RuntimeError(
+            "SttnConv2D: the TFLite runtime's TfLiteContext/TfLiteTensor "
+            f"{runtime._LAYOUT_MISMATCH_MARKER} (...); refusing to run. "
+            "Node number 0 (SttnConv2D) failed to prepare."
+        )
+
+    monkeypatch.setattr(interp.litert_interpreter, "allocate_tensors", refuse)
+    with pytest.raises(runtime.UnsupportedRuntimeError) as info:
+        interp.predict(np.concatenate([x, x]))  # a new batch: resize, allocate
+    message = str(info.value)
+    assert "ai-edge-litert " in message and rv.LITERT_REQUIREMENT in message
 
 
 # ---------------------------------------------------------------------------
