@@ -12,11 +12,16 @@ clang >= 12, C++17).
 import glob
 import os
 import re
+import runpy
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The supported ai-edge-litert range, defined once in export/runtime_versions.py
+# (standard library only, so it runs here before anything is installed).
+LITERT_REQUIREMENT = runpy.run_path(
+    os.path.join(HERE, "export", "runtime_versions.py"))["LITERT_REQUIREMENT"]
 
 
 def _sources():
@@ -94,9 +99,10 @@ setup(
     install_requires=[
         "numpy>=1.26",
         "flatbuffers>=24.3.25",
-        # The host runtime adapts our opaque-API kernels to the classic
-        # TfLiteRegistration structs of this exact runtime build: pinned.
-        "ai-edge-litert==2.3.0",
+        # The host layer adapts our opaque-API kernels to the classic
+        # TfLiteRegistration structs; every release of this range is tested
+        # (tests/test_litert_versions.py) and the layout is probed at load time.
+        LITERT_REQUIREMENT,
     ],
     extras_require={
         # Training and export. Deployment (sttn_keras.export.Interpreter)

@@ -25,6 +25,7 @@ _LAZY = {
     "ExportError": "folding",
     "supported_kernels": "runtime",
     "OpProfile": "runtime",
+    "UnsupportedRuntimeError": "runtime",
 }
 
 __all__ = sorted(_LAZY)

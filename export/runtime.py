@@ -1,45 +1,71 @@
 """Deployment runtime: runs exported sttn ``.tflite`` models with the native
-ternary kernels inside ai-edge-litert.
+ternary kernels inside ai-edge-litert (or, without it, TensorFlow's tf.lite).
 
-Imports only numpy, ctypes and ai_edge_litert (no Keras, no TensorFlow), so a
-deployment environment needs ``pip install numpy ai-edge-litert==2.3.0`` and
-this package.
+Imports only numpy and ctypes at module level, and the TFLite runtime when an
+``Interpreter`` is created: ai-edge-litert in the supported range
+(``runtime_versions.LITERT_REQUIREMENT``, ``>=1.1.1,<2.4``; every release in it
+is tested), or, where ai-edge-litert is not installed but TensorFlow is,
+``tf.lite``'s interpreter. A deployment environment needs only numpy,
+ai-edge-litert and this package (no Keras, no TensorFlow).
 
 The kernels live in ``_sttn_ops*.so`` next to this file (built from
 ``export/core``, ``export/tflite``, ``export/host``). They are registered into
 the interpreter's op resolver through ``InterpreterWithCustomOps``; the host
-layer verifies the registration through the runtime's own lookup and any
-failure surfaces here as a ``RuntimeError``.
+layer probes the runtime's layout, verifies the registration through the
+runtime's own lookup, and any failure surfaces here as a ``RuntimeError``
+(``UnsupportedRuntimeError`` when the runtime is not one the host layer
+supports), never as a crash.
 
 Example:
 
 >>> from sttn_keras.export.runtime import Interpreter
 >>> interp = Interpreter("model.tflite")                  # doctest: +SKIP
 >>> probs = interp.predict(images, batch_size=256)        # doctest: +SKIP
->>> interp.kernel_path                                    # doctest: +SKIP
-'optimized'
+>>> interp.kernel_path, interp.backend                    # doctest: +SKIP
+('optimized', 'litert')
 """
 
 from __future__ import annotations
 
 import ctypes
 import glob
+import importlib
+import importlib.metadata
+import importlib.util
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ai_edge_litert import interpreter as _litert
 
 from .inspect_model import read_tflite_bytes
 from .op_format import OP_FORMAT_VERSION
+from .runtime_versions import (
+    LITERT_REQUIREMENT,
+    TESTED_TENSORFLOW_VERSIONS,
+    litert_version_supported,
+)
 
 __all__ = [
+    "BACKENDS",
     "Interpreter",
+    "LITERT_REQUIREMENT",
     "OP_FORMAT_VERSION",
+    "RuntimeInfo",
+    "UnsupportedRuntimeError",
+    "installed_runtime",
     "native_library_info",
     "registered_ops",
 ]
+
+# Interpreter(backend=...) and the STTN_RUNTIME environment variable: "litert"
+# (ai_edge_litert.interpreter), "tflite" (TensorFlow's tf.lite), or "auto"
+# (the default: ai-edge-litert where it is installed, else tf.lite).
+BACKENDS = ("auto", "litert", "tflite")
+_BACKEND_ENV = "STTN_RUNTIME"
+# What the host layer's per-Prepare layout check reports (host_registration.cc).
+_LAYOUT_MISMATCH_MARKER = "layout does not match the sttn host layer"
 
 
 # sttn::tflite::KernelType: reference, the best path, and one per ISA path.
@@ -53,6 +79,11 @@ _KERNEL_TYPES = {
     "neon": 6,
 }
 _ERROR_BUFFER_SIZE = 1024
+# sttn_host_register's return codes (host_registration.cc): 2, the runtime's
+# op resolver failed the layout probe; 3, the runtime's own FindOp did not
+# return our registrations. Both mean an unrecognised runtime layout.
+_HOST_PROBE_FAILED = 2
+_HOST_VERIFICATION_FAILED = 3
 
 _lib: ctypes.CDLL | None = None
 _lib_lock = threading.Lock()
@@ -184,8 +215,8 @@ def native_library_info() -> dict[str, Any]:
 
     Example:
 
-    >>> native_library_info()["op_format_version"]
-    1
+    >>> native_library_info()["op_format_version"] == OP_FORMAT_VERSION
+    True
     """
     lib = _library()
     return {
@@ -195,6 +226,164 @@ def native_library_info() -> dict[str, Any]:
         "optimized_popcount": lib.sttn_optimized_popcount_path().decode(),
         "supported_kernels": supported_kernels(),
     }
+
+
+# -- the TFLite runtime ----------------------------------------------------------
+
+
+class UnsupportedRuntimeError(RuntimeError):
+    """The installed TFLite runtime is not one the sttn host layer supports.
+
+    Raised for an ai-edge-litert version outside ``LITERT_REQUIREMENT``, and
+    for a runtime (of any version, tf.lite included) whose layout the host
+    layer's probe does not recognise. The message names the installed runtime
+    and version and the supported range.
+
+    Example:
+
+    >>> issubclass(UnsupportedRuntimeError, RuntimeError)
+    True
+    """
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """The TFLite runtime an ``Interpreter`` runs on.
+
+    Attributes:
+        backend: ``"litert"`` (ai_edge_litert) or ``"tflite"`` (tf.lite).
+        version: the installed version of that package.
+        interpreter_class: its ``InterpreterWithCustomOps`` class.
+
+    Example:
+
+    >>> installed_runtime("litert").description.startswith("ai-edge-litert ")
+    True
+    """
+
+    backend: str
+    version: str
+    interpreter_class: type
+
+    @property
+    def description(self) -> str:
+        """E.g. ``"ai-edge-litert 2.3.0"`` or ``"tensorflow 2.21.0 (tf.lite)"``."""
+        if self.backend == "litert":
+            return f"ai-edge-litert {self.version}"
+        return f"tensorflow {self.version} (tf.lite)"
+
+
+def _installed_litert_version(module: Any) -> str:
+    """The version of the imported ``ai_edge_litert`` package."""
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str) and version:
+        return version
+    try:
+        return importlib.metadata.version("ai-edge-litert")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _supported_range_text() -> str:
+    return (
+        f"the sttn host layer supports {LITERT_REQUIREMENT} (or, without "
+        "ai-edge-litert, TensorFlow's tf.lite where its layout probe passes; "
+        f"tested: TensorFlow {', '.join(TESTED_TENSORFLOW_VERSIONS)})"
+    )
+
+
+def _requested_backend(backend: str | None) -> str:
+    if backend is None:
+        requested = os.environ.get(_BACKEND_ENV, "").strip() or "auto"
+        if requested not in BACKENDS:
+            raise ValueError(
+                f"Received an invalid value for the {_BACKEND_ENV} environment "
+                f"variable, expected one of {list(BACKENDS)}. "
+                f"Received: {_BACKEND_ENV}={requested!r}"
+            )
+        return requested
+    if backend not in BACKENDS:
+        raise ValueError(
+            "Received an invalid value for `backend`, expected one of "
+            f"{list(BACKENDS)}. Received: backend={backend!r}"
+        )
+    return backend
+
+
+def _litert_runtime() -> RuntimeInfo:
+    import ai_edge_litert
+    from ai_edge_litert import interpreter as litert_interpreter
+
+    version = _installed_litert_version(ai_edge_litert)
+    if not litert_version_supported(version):
+        raise UnsupportedRuntimeError(
+            f"ai-edge-litert {version} is installed, but {_supported_range_text()}. "
+            f"Install a supported version: pip install '{LITERT_REQUIREMENT}'."
+        )
+    return RuntimeInfo("litert", version, litert_interpreter.InterpreterWithCustomOps)
+
+
+def _tflite_runtime() -> RuntimeInfo:
+    import tensorflow as tf
+
+    # tf.lite exports Interpreter only; InterpreterWithCustomOps (the same
+    # class as ai_edge_litert's) lives beside it in the module that defines
+    # tf.lite.Interpreter.
+    module = importlib.import_module(tf.lite.Interpreter.__module__)
+    cls = getattr(module, "InterpreterWithCustomOps", None)
+    if cls is None:
+        raise UnsupportedRuntimeError(
+            f"TensorFlow {tf.__version__}'s tf.lite offers no "
+            f"InterpreterWithCustomOps to register the sttn ops into; "
+            f"{_supported_range_text()}. Install pip install '{LITERT_REQUIREMENT}'."
+        )
+    return RuntimeInfo("tflite", str(tf.__version__), cls)
+
+
+def installed_runtime(backend: str | None = None) -> RuntimeInfo:
+    """The TFLite runtime ``Interpreter(backend=backend)`` would run on.
+
+    Args:
+        backend: ``"litert"``, ``"tflite"`` or ``"auto"``; ``None`` reads the
+            ``STTN_RUNTIME`` environment variable (default ``"auto"``: the
+            installed ai-edge-litert, else TensorFlow's tf.lite).
+
+    Returns:
+        A :class:`RuntimeInfo` (backend, version, interpreter class).
+
+    Raises:
+        ValueError: ``backend`` (or ``STTN_RUNTIME``) is not one of ``BACKENDS``.
+        ImportError: the requested runtime is not installed (for ``"auto"``:
+            neither ai-edge-litert nor TensorFlow is).
+        UnsupportedRuntimeError: ai-edge-litert is installed in a version
+            outside ``LITERT_REQUIREMENT``.
+
+    Example:
+
+    >>> info = installed_runtime("litert")
+    >>> info.backend, litert_version_supported(info.version)
+    ('litert', True)
+    """
+    requested = _requested_backend(backend)
+    if requested in ("auto", "litert"):
+        if importlib.util.find_spec("ai_edge_litert") is not None:
+            return _litert_runtime()
+        if requested == "litert":
+            raise ImportError(
+                f"{_BACKEND_ENV}/backend asks for ai-edge-litert, which is not "
+                f"installed: pip install '{LITERT_REQUIREMENT}'."
+            )
+    if importlib.util.find_spec("tensorflow") is not None:
+        return _tflite_runtime()
+    if requested == "tflite":
+        raise ImportError(
+            f"{_BACKEND_ENV}/backend asks for TensorFlow's tf.lite, but "
+            "TensorFlow is not installed."
+        )
+    raise ImportError(
+        "No TFLite runtime is installed (neither ai-edge-litert nor "
+        f"TensorFlow): pip install '{LITERT_REQUIREMENT}'."
+    )
 
 
 class Interpreter:
@@ -207,13 +396,21 @@ class Interpreter:
             ``"reference"`` (plain loops, the oracle), or one ISA path of
             ``supported_kernels()`` (``"portable"``, ``"popcnt"``,
             ``"avx2"``, ``"avx512"``, ``"neon"``) to test or compare paths.
+        backend: the TFLite runtime: ``"litert"`` (ai-edge-litert),
+            ``"tflite"`` (TensorFlow's ``tf.lite``) or ``"auto"``;
+            ``None`` (default) reads the ``STTN_RUNTIME`` environment
+            variable, itself ``"auto"`` when unset: ai-edge-litert where it
+            is installed, else tf.lite. See :func:`installed_runtime`.
 
     Raises:
         ValueError: the model is not a valid TFLite model, or a custom op in
             it fails validation (wrong ``version``, missing option, wrong
             channel count, invalid packed weights, ...).
-        RuntimeError: the kernels could not be registered into this
-            ai-edge-litert runtime.
+        ImportError: no TFLite runtime (or not the requested one) is installed.
+        UnsupportedRuntimeError: ai-edge-litert is installed in a version
+            outside ``LITERT_REQUIREMENT``, or the runtime's layout is not
+            one the host layer recognises (a ``RuntimeError``).
+        RuntimeError: the kernels could not be registered into the runtime.
 
     Example:
 
@@ -228,6 +425,7 @@ class Interpreter:
         model_path_or_bytes: str | os.PathLike | bytes,
         num_threads: int = 1,
         kernel: str = "optimized",
+        backend: str | None = None,
     ) -> None:
         if kernel not in _KERNEL_TYPES:
             raise ValueError(
@@ -247,6 +445,7 @@ class Interpreter:
             )
         self._kernel = kernel
         self._content = read_tflite_bytes(model_path_or_bytes)
+        self._runtime = installed_runtime(backend)
         lib = _library()
         names = registered_ops()
         kernel_id = _KERNEL_TYPES[kernel]
@@ -265,7 +464,7 @@ class Interpreter:
                 )
 
         try:
-            self._interp = _litert.InterpreterWithCustomOps(
+            self._interp = self._runtime.interpreter_class(
                 custom_op_registerers=[registerer],
                 model_content=self._content,
                 num_threads=num_threads,
@@ -279,23 +478,37 @@ class Interpreter:
         self._outputs = self._interp.get_output_details()
         self._allocate()
 
-    @staticmethod
-    def _raise_registration_error(state: dict[str, Any], cause: Exception | None) -> None:
+    def _raise_registration_error(
+        self, state: dict[str, Any], cause: Exception | None
+    ) -> None:
+        runtime = self._runtime.description
         if not state["called"]:
             if cause is None:
                 raise RuntimeError(
-                    "ai-edge-litert did not call the sttn custom-op registerer.")
+                    f"{runtime} did not call the sttn custom-op registerer.")
             return
+        if state["rc"] in (_HOST_PROBE_FAILED, _HOST_VERIFICATION_FAILED):
+            raise UnsupportedRuntimeError(
+                f"The sttn host layer does not recognise the layout of {runtime}: "
+                f"{state['error']}. Refusing to register the sttn ops; "
+                f"{_supported_range_text()}."
+            ) from cause
         if state["rc"] != 0:
             raise RuntimeError(
-                "Could not register the sttn custom ops into this ai-edge-litert "
-                f"runtime: {state['error']}"
+                f"Could not register the sttn custom ops into {runtime}: "
+                f"{state['error']}"
             ) from cause
 
     def _allocate(self) -> None:
         try:
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
+            if _LAYOUT_MISMATCH_MARKER in str(e):
+                raise UnsupportedRuntimeError(
+                    f"{self._runtime.description} passed the sttn kernels a "
+                    f"TfLiteContext/TfLiteTensor layout the host layer does not "
+                    f"recognise: {e}; {_supported_range_text()}."
+                ) from e
             raise ValueError(f"The model failed validation: {e}") from e
 
     # -- properties -----------------------------------------------------------
@@ -321,8 +534,18 @@ class Interpreter:
         return self._interp.get_output_details()
 
     @property
+    def backend(self) -> str:
+        """The TFLite runtime in use: ``"litert"`` or ``"tflite"``."""
+        return self._runtime.backend
+
+    @property
+    def runtime(self) -> RuntimeInfo:
+        """The TFLite runtime in use (backend, version), see :class:`RuntimeInfo`."""
+        return self._runtime
+
+    @property
     def litert_interpreter(self) -> Any:
-        """The underlying ``ai_edge_litert`` interpreter (advanced use)."""
+        """The underlying interpreter object (``ai_edge_litert`` or ``tf.lite``)."""
         return self._interp
 
     # -- invoke-level access ---------------------------------------------------
@@ -438,5 +661,5 @@ class Interpreter:
         return np.concatenate(results) if len(results) > 1 else results[0]
 
     def __repr__(self) -> str:
-        return (f"Interpreter(kernel={self._kernel!r}, inputs="
+        return (f"Interpreter(kernel={self._kernel!r}, backend={self.backend!r}, inputs="
                 f"{[tuple(d['shape_signature']) for d in self._inputs]})")

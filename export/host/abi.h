@@ -1,12 +1,15 @@
 // Our declarations of the *classic* TFLite structs as laid out by the runtime
-// inside ai-edge-litert 2.3.0 (TFLite of the LiteRT 2.x tree, LP64 Linux,
-// libstdc++): TfLiteIntArray, TfLiteTensor, TfLiteNode, TfLiteContext,
-// TfLiteRegistration, and the parts of tflite::OpResolver /
-// tflite::MutableOpResolver the host layer touches. Learnt from the public
-// TFLite/LiteRT headers of that era (tflite/core/c/common.h,
-// tflite/core/api/op_resolver.h, tflite/mutable_op_resolver.h); only the
-// layout is reproduced here, as our own code. Checked by static_asserts below
-// and at run time (see host_registration.cc).
+// inside ai-edge-litert 1.1.1 ... 2.3.x (the supported range, defined in
+// export/runtime_versions.py; the TFLite those wheels ship, LP64
+// Linux, libstdc++) and TensorFlow 2.21's tf.lite: TfLiteIntArray,
+// TfLiteTensor, TfLiteNode, TfLiteContext, TfLiteRegistration, and the parts
+// of tflite::OpResolver / tflite::MutableOpResolver the host layer touches.
+// Every release of that range runs with this one layout: each passes the
+// probes and the spot checks of tests/test_litert_versions.py. Learnt from the public TFLite/LiteRT
+// headers of that era (tflite/core/c/common.h, tflite/core/api/op_resolver.h,
+// tflite/mutable_op_resolver.h); only the layout is reproduced here, as our
+// own code. Checked by static_asserts below and at run time (see
+// host_registration.cc).
 #ifndef STTN_EXPORT_HOST_ABI_H_
 #define STTN_EXPORT_HOST_ABI_H_
 

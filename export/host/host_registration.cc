@@ -109,7 +109,8 @@ bool CheckRuntimeLayout(abi::Context* ctx, abi::Node* node, const char* op) {
     ctx->ReportError(ctx,
                      "%s: the TFLite runtime's TfLiteContext/TfLiteTensor "
                      "layout does not match the sttn host layer (built for "
-                     "ai-edge-litert 2.3.0); refusing to run",
+                     "the ai-edge-litert range of "
+                     "sttn_keras/export/runtime_versions.py); refusing to run",
                      op);
   }
   return ok;
@@ -309,8 +310,7 @@ bool ProbeMutableOpResolver(const unsigned char* obj, char* why,
   if (failed != nullptr) {
     std::snprintf(why, why_size,
                   "the runtime's tflite::MutableOpResolver does not have the "
-                  "expected layout (member %s); this host layer targets "
-                  "ai-edge-litert 2.3.0",
+                  "expected layout (member %s)",
                   failed);
     return false;
   }

@@ -1,0 +1,88 @@
+"""The public API is typed and documented.
+
+Every name in a library module's ``__all__`` that is a function, or a class
+method that is not a Keras hook the class overrides, has type hints on its
+parameters and return value, and every public function or class has a
+docstring with an example (``>>>``; ``test_docstring_examples.py`` runs
+them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import sttn_keras
+import sttn_keras.export
+
+
+def _modules():
+    names = ["sttn_keras", "sttn_keras.export"]
+    for package in (sttn_keras, sttn_keras.export):
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                names.append(info.name)
+    return sorted(set(names))
+
+
+def _public(module):
+    for name in getattr(module, "__all__", ()):
+        obj = getattr(module, name, None)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and getattr(
+            obj, "__module__", None
+        ) == module.__name__:
+            yield name, obj
+
+
+def _overrides_a_base(cls, name):
+    """True for a method a base class already defines (a Keras hook such as
+    ``call``, ``build``, ``get_config`` or ``fit``): its signature is the
+    base's."""
+    return any(name in vars(base) for base in cls.__mro__[1:])
+
+
+def _functions(module):
+    for name, obj in _public(module):
+        if inspect.isfunction(obj):
+            yield name, obj
+            continue
+        for attr, member in vars(obj).items():
+            if isinstance(member, (staticmethod, classmethod)):
+                member = member.__func__
+            if not inspect.isfunction(member):
+                continue
+            if attr.startswith("_") and attr != "__init__":
+                continue
+            if attr != "__init__" and _overrides_a_base(obj, attr):
+                continue
+            yield f"{name}.{attr}", member
+
+
+MODULES = _modules()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_functions_have_type_hints(name):
+    module = importlib.import_module(name)
+    missing = []
+    for qualname, fn in _functions(module):
+        sig = inspect.signature(fn)
+        for p in sig.parameters.values():
+            if p.name in ("self", "cls") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if p.annotation is inspect.Parameter.empty:
+                missing.append(f"{qualname}({p.name})")
+        if (sig.return_annotation is inspect.Signature.empty
+                and not qualname.endswith("__init__")):
+            missing.append(f"{qualname} -> ?")
+    assert missing == [], f"{name}: no type hints on {missing}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_names_have_an_example(name):
+    module = importlib.import_module(name)
+    without = [n for n, obj in _public(module) if ">>>" not in (obj.__doc__ or "")]
+    assert without == [], f"{name}: public names without a docstring example: {without}"
