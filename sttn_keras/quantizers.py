@@ -31,6 +31,8 @@ import abc
 import keras
 from keras import ops
 
+from ._registry import register_serializable
+
 __all__ = [
     "Quantizer",
     "KernelQuantizer",
@@ -44,8 +46,6 @@ __all__ = [
     "serialize",
     "deserialize",
 ]
-
-_PACKAGE = "sttn"
 
 
 def _binary_sign(w):
@@ -296,7 +296,7 @@ class KernelQuantizer(Quantizer):
         """
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class TernaryActivation(Quantizer):
     """Ternary activation quantizer (alias ``"ternary"``).
 
@@ -328,7 +328,7 @@ class TernaryActivation(Quantizer):
         return {"threshold": self.threshold, "clip_value": self.clip_value}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class SoftThresholdTernary(KernelQuantizer):
     """The STTN weight quantizer (alias ``"sttn"``).
 
@@ -365,7 +365,7 @@ class SoftThresholdTernary(KernelQuantizer):
         return ops.cast(trits, "int8"), 2.0 * alpha
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class HardThresholdTernary(KernelQuantizer):
     """The TWN weight quantizer (alias ``"twn"``), the paper's baseline.
 
