@@ -95,6 +95,11 @@ class TernaryLayerMixin:
 
     Subclasses name the Keras layer's kernel arguments in
     ``_initializer_attr``, ``_regularizer_attr`` and ``_constraint_attr``.
+
+    Example:
+
+    >>> isinstance(TernaryDense(4), TernaryLayerMixin)
+    True
     """
 
     _initializer_attr = "kernel_initializer"
@@ -142,6 +147,14 @@ class TernaryLayerMixin:
         per output channel; the latent kernel itself (copied) when
         ``kernel_quantizer`` is None. The trainable variables are
         :attr:`latent_kernels`.
+
+        Example:
+
+        >>> layer = TernaryDense(2, kernel_quantizer="twn")
+        >>> layer.build((None, 3))
+        >>> trits, scale = layer.get_ternary_kernel()
+        >>> bool(keras.ops.all(layer.kernel == trits * scale))
+        True
         """
         return self.quantized_kernel()
 
@@ -151,7 +164,18 @@ class TernaryLayerMixin:
 
     @property
     def latent_kernels(self):
-        """The latent float kernels, in the quantizer's argument order."""
+        """The latent float kernels, in the quantizer's argument order.
+
+        These are the trainable variables: W1 and W2 for ``"sttn"``, one
+        kernel for ``"twn"`` or a float kernel.
+
+        Example:
+
+        >>> layer = TernaryDense(2, name="fc")
+        >>> layer.build((None, 3))
+        >>> [k.path for k in layer.latent_kernels]
+        ['fc/kernel', 'fc/kernel_2']
+        """
         first = self._first_latent_kernel()
         if getattr(self, "kernel_2", None) is not None:
             return [first, self.kernel_2]
@@ -194,7 +218,15 @@ class TernaryLayerMixin:
     def quantized_kernel(self):
         """The kernel the layer computes with (float values, ternary times a
         per-output-channel scale when a kernel quantizer is set); the value of
-        :attr:`kernel`."""
+        :attr:`kernel`.
+
+        Example:
+
+        >>> layer = TernaryConv2D(4, 3)
+        >>> layer.build((None, 5, 5, 2))
+        >>> tuple(layer.quantized_kernel().shape)
+        (3, 3, 2, 4)
+        """
         # Tensors, not variables: tf.custom_gradient must not see variables.
         kernels = [ops.copy(k) for k in self.latent_kernels]
         if self.kernel_quantizer is None:
@@ -202,7 +234,15 @@ class TernaryLayerMixin:
         return self.kernel_quantizer(*kernels, reduce_axes=self._reduce_axes())
 
     def quantize_input(self, inputs):
-        """Applies the input quantizer (identity if ``None``)."""
+        """Applies the input quantizer (identity if ``None``).
+
+        Example:
+
+        >>> layer = TernaryDense(2)
+        >>> x = keras.ops.array([[0.9, 0.2, -0.7]])
+        >>> keras.ops.convert_to_numpy(layer.quantize_input(x)).tolist()
+        [[1.0, 0.0, -1.0]]
+        """
         if self.input_quantizer is None:
             return inputs
         return self.input_quantizer(inputs)
@@ -320,7 +360,7 @@ class TernaryConv2D(TernaryLayerMixin, keras.layers.Conv2D):
     Example:
 
     >>> layer = TernaryConv2D(8, 3, padding="same")
-    >>> layer(keras.ops.ones((2, 5, 5, 4))).shape
+    >>> tuple(layer(keras.ops.ones((2, 5, 5, 4))).shape)
     (2, 5, 5, 8)
     """
 
@@ -390,7 +430,7 @@ class TernaryDense(TernaryLayerMixin, keras.layers.Dense):
     Example:
 
     >>> layer = TernaryDense(10)
-    >>> layer(keras.ops.ones((2, 16))).shape
+    >>> tuple(layer(keras.ops.ones((2, 16))).shape)
     (2, 10)
     """
 
@@ -468,7 +508,7 @@ class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
     Example:
 
     >>> layer = TernaryDepthwiseConv2D(3, padding="same")
-    >>> layer(keras.ops.ones((1, 6, 6, 4))).shape
+    >>> tuple(layer(keras.ops.ones((1, 6, 6, 4))).shape)
     (1, 6, 6, 4)
     """
 
