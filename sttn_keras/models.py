@@ -50,6 +50,7 @@ Quantizer = str | keras.Quantizer | None
 
 __all__ = ["ChannelZeroPad", "alexnet", "resnet18", "resnet20", "small_cnn"]
 
+
 @register_serializable
 class ChannelZeroPad(kl.Layer):
     """Appends zero channels so that the input has ``channels`` channels.
