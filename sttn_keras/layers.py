@@ -9,10 +9,22 @@ Speed: during training these layers run Keras's float convolution on
 {-1, 0, +1} values; they are **not** faster than the float layers. The speed
 comes at inference, from the bit-packed kernels of ``sttn_keras.export``.
 
+How they extend Keras: each layer overrides only the points where its
+Keras layer reads the kernel or the input, and Keras's own ``call`` does the
+rest (bias, activation, masking, dtype policy and autocasting):
+
+* ``kernel`` is a read-only property, as it is in Keras when LoRA is on: the
+  kernel the layer computes with, ``kernel_quantizer(*latent_kernels)``, a
+  tensor. The trainable variables are ``latent_kernels``.
+* ``TernaryConv2D.convolution_op`` (Keras's hook for a conv with a
+  transformed kernel) quantizes the input. ``Dense`` and ``DepthwiseConv2D``
+  have no input hook in Keras 3.15, so their ``call`` quantizes the input and
+  hands over to Keras's ``call``, with Keras's signature.
+
 Weights:
 
-* ``kernel_quantizer="sttn"``: two latent kernels, ``kernel`` (W1) and
-  ``kernel_2`` (W2), both drawn from the layer's kernel initializer and
+* ``kernel_quantizer="sttn"``: two latent kernels, W1 (saved as ``kernel``)
+  and W2 (``kernel_2``), both drawn from the layer's kernel initializer and
   clamped to ``[-1, 1]`` after each update (composed with any user
   constraint). Two independent draws matter: if ``W1 == W2`` the two kernels
   get identical gradients and no zero ever appears.
@@ -26,6 +38,7 @@ import keras
 from keras import ops
 
 from . import quantizers as quantizers_lib
+from ._registry import register_serializable
 
 __all__ = [
     "TernaryConv2D",
@@ -34,10 +47,8 @@ __all__ = [
     "TernaryLayerMixin",
 ]
 
-_PACKAGE = "sttn"
 
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class _ClipConstraint(keras.constraints.Constraint):
     """Clamps a latent kernel to ``[min_value, max_value]`` then applies
     ``inner`` (a user constraint) if given."""
@@ -82,12 +93,15 @@ def _independent_initializer(initializer):
 class TernaryLayerMixin:
     """Shared machinery of the ternary layers.
 
-    Subclasses set ``_kernel_attr`` (the attribute holding the first latent
-    kernel), ``_initializer_attr``, ``_regularizer_attr`` and
-    ``_constraint_attr`` (the names of the Keras layer's kernel arguments).
+    Subclasses name the Keras layer's kernel arguments in
+    ``_initializer_attr``, ``_regularizer_attr`` and ``_constraint_attr``.
+
+    Example:
+
+    >>> isinstance(TernaryDense(4), TernaryLayerMixin)
+    True
     """
 
-    _kernel_attr = "_kernel"
     _initializer_attr = "kernel_initializer"
     _regularizer_attr = "kernel_regularizer"
     _constraint_attr = "kernel_constraint"
@@ -106,12 +120,63 @@ class TernaryLayerMixin:
                 "instead. Received: kernel_quantizer=None, input_quantizer=None"
             )
 
-    # -- weights -------------------------------------------------------------
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_latent_kernels()
+
+    # -- kernels ---------------------------------------------------------------
+
+    # Why the `kernel` property is the hook (Keras 3.15):
+    # * Keras's Dense.call, BaseConv.call and DepthwiseConv2D.call all compute
+    #   with `self.kernel`; Dense and DepthwiseConv2D have no other hook, and
+    #   BaseConv.convolution_op receives what `self.kernel` returns. With this
+    #   property Keras's own `call` adds the bias and the activation and
+    #   applies masking and the dtype policy, as for its own layers.
+    # * Keras does the same with LoRA: `kernel` is then computed from the
+    #   stored variable and is no longer the variable.
+    # * Saving does not read it: `save_own_variables` below writes the latent
+    #   variables (Keras's own versions would save `self.kernel`).
+    # * `quantize()` and `enable_lora()`, the Keras features that change what
+    #   Keras's `kernel` property returns, are refused below, so that property
+    #   (read through `super()`) is always the stored first latent kernel.
+    @property
+    def kernel(self):
+        """The kernel the layer computes with, a tensor (not a variable).
+
+        ``kernel_quantizer(*latent_kernels)``: ternary values times one scale
+        per output channel; the latent kernel itself (copied) when
+        ``kernel_quantizer`` is None. The trainable variables are
+        :attr:`latent_kernels`.
+
+        Example:
+
+        >>> layer = TernaryDense(2, kernel_quantizer="twn")
+        >>> layer.build((None, 3))
+        >>> trits, scale = layer.get_ternary_kernel()
+        >>> bool(keras.ops.all(layer.kernel == trits * scale))
+        True
+        """
+        return self.quantized_kernel()
+
+    def _first_latent_kernel(self):
+        # Keras's own `kernel` property: its stored kernel variable.
+        return super().kernel
 
     @property
     def latent_kernels(self):
-        """The latent float kernels, in the quantizer's argument order."""
-        first = getattr(self, self._kernel_attr)
+        """The latent float kernels, in the quantizer's argument order.
+
+        These are the trainable variables: W1 and W2 for ``"sttn"``, one
+        kernel for ``"twn"`` or a float kernel.
+
+        Example:
+
+        >>> layer = TernaryDense(2, name="fc")
+        >>> layer.build((None, 3))
+        >>> [k.path for k in layer.latent_kernels]
+        ['fc/kernel', 'fc/kernel_2']
+        """
+        first = self._first_latent_kernel()
         if getattr(self, "kernel_2", None) is not None:
             return [first, self.kernel_2]
         return [first]
@@ -119,7 +184,7 @@ class TernaryLayerMixin:
     def _build_latent_kernels(self):
         """Adds the second latent kernel and the latent clamp after the Keras
         layer's own ``build`` created the first one."""
-        first = getattr(self, self._kernel_attr)
+        first = self._first_latent_kernel()
         q = self.kernel_quantizer
         user_constraint = getattr(self, self._constraint_attr)
         self.kernel_2 = None
@@ -147,12 +212,21 @@ class TernaryLayerMixin:
 
     def _reduce_axes(self):
         """Axes of the kernel holding one output channel's weights."""
-        ndim = len(getattr(self, self._kernel_attr).shape)
+        ndim = len(self._first_latent_kernel().shape)
         return tuple(range(ndim - 1))
 
     def quantized_kernel(self):
         """The kernel the layer computes with (float values, ternary times a
-        per-output-channel scale when a kernel quantizer is set)."""
+        per-output-channel scale when a kernel quantizer is set); the value of
+        :attr:`kernel`.
+
+        Example:
+
+        >>> layer = TernaryConv2D(4, 3)
+        >>> layer.build((None, 5, 5, 2))
+        >>> tuple(layer.quantized_kernel().shape)
+        (3, 3, 2, 4)
+        """
         # Tensors, not variables: tf.custom_gradient must not see variables.
         kernels = [ops.copy(k) for k in self.latent_kernels]
         if self.kernel_quantizer is None:
@@ -160,7 +234,15 @@ class TernaryLayerMixin:
         return self.kernel_quantizer(*kernels, reduce_axes=self._reduce_axes())
 
     def quantize_input(self, inputs):
-        """Applies the input quantizer (identity if ``None``)."""
+        """Applies the input quantizer (identity if ``None``).
+
+        Example:
+
+        >>> layer = TernaryDense(2)
+        >>> x = keras.ops.array([[0.9, 0.2, -0.7]])
+        >>> keras.ops.convert_to_numpy(layer.quantize_input(x)).tolist()
+        [[1.0, 0.0, -1.0]]
+        """
         if self.input_quantizer is None:
             return inputs
         return self.input_quantizer(inputs)
@@ -210,7 +292,7 @@ class TernaryLayerMixin:
     # -- serialisation --------------------------------------------------------
 
     def _variables_in_order(self):
-        variables = [getattr(self, self._kernel_attr)]
+        variables = [self._first_latent_kernel()]
         if self.use_bias:
             variables.append(self.bias)
         if getattr(self, "kernel_2", None) is not None:
@@ -237,8 +319,9 @@ class TernaryLayerMixin:
         for i, variable in enumerate(variables):
             variable.assign(store[str(i)])
 
-    def _quantizer_config(self):
+    def get_config(self):
         return {
+            **super().get_config(),
             "kernel_quantizer": quantizers_lib.serialize(self.kernel_quantizer),
             "input_quantizer": quantizers_lib.serialize(self.input_quantizer),
         }
@@ -259,16 +342,7 @@ class TernaryLayerMixin:
         )
 
 
-def _add_bias(outputs, bias, data_format, rank):
-    channels = bias.shape[0]
-    if data_format == "channels_last":
-        shape = (1,) * (rank + 1) + (channels,)
-    else:
-        shape = (1, channels) + (1,) * rank
-    return ops.add(outputs, ops.reshape(bias, shape))
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class TernaryConv2D(TernaryLayerMixin, keras.layers.Conv2D):
     """2D convolution with a ternary kernel and ternary inputs.
 
@@ -286,7 +360,7 @@ class TernaryConv2D(TernaryLayerMixin, keras.layers.Conv2D):
     Example:
 
     >>> layer = TernaryConv2D(8, 3, padding="same")
-    >>> layer(keras.ops.ones((2, 5, 5, 4))).shape
+    >>> tuple(layer(keras.ops.ones((2, 5, 5, 4))).shape)
     (2, 5, 5, 8)
     """
 
@@ -333,25 +407,13 @@ class TernaryConv2D(TernaryLayerMixin, keras.layers.Conv2D):
         )
         self._init_quantizers(kernel_quantizer, input_quantizer)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_latent_kernels()
-
-    def call(self, inputs):
-        outputs = self.convolution_op(
-            self.quantize_input(inputs), self.quantized_kernel()
-        )
-        if self.use_bias:
-            outputs = _add_bias(outputs, self.bias, self.data_format, self.rank)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        return {**super().get_config(), **self._quantizer_config()}
+    def convolution_op(self, inputs, kernel):
+        # Keras's Conv2D.call passes `self.kernel`, already quantized, then
+        # adds the bias and the activation itself.
+        return super().convolution_op(self.quantize_input(inputs), kernel)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class TernaryDense(TernaryLayerMixin, keras.layers.Dense):
     """Densely-connected layer with a ternary kernel and ternary inputs.
 
@@ -368,7 +430,7 @@ class TernaryDense(TernaryLayerMixin, keras.layers.Dense):
     Example:
 
     >>> layer = TernaryDense(10)
-    >>> layer(keras.ops.ones((2, 16))).shape
+    >>> tuple(layer(keras.ops.ones((2, 16))).shape)
     (2, 10)
     """
 
@@ -417,26 +479,19 @@ class TernaryDense(TernaryLayerMixin, keras.layers.Dense):
         )
         self._init_quantizers(kernel_quantizer, input_quantizer)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_latent_kernels()
-
     def call(self, inputs, training=None):
-        outputs = ops.matmul(self.quantize_input(inputs), self.quantized_kernel())
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        # Keras's Dense has no input hook: quantize here, then Keras's call
+        # multiplies by `self.kernel` (quantized) and adds bias and activation.
+        return super().call(self.quantize_input(inputs), training=training)
 
     def get_config(self):
         config = super().get_config()
         for key in ("lora_rank", "lora_alpha", "quantization_config"):
             config.pop(key, None)
-        return {**config, **self._quantizer_config()}
+        return config
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
     """Depthwise 2D convolution with a ternary kernel and ternary inputs.
 
@@ -453,11 +508,10 @@ class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
     Example:
 
     >>> layer = TernaryDepthwiseConv2D(3, padding="same")
-    >>> layer(keras.ops.ones((1, 6, 6, 4))).shape
+    >>> tuple(layer(keras.ops.ones((1, 6, 6, 4))).shape)
     (1, 6, 6, 4)
     """
 
-    _kernel_attr = "kernel"
     _initializer_attr = "depthwise_initializer"
     _regularizer_attr = "depthwise_regularizer"
     _constraint_attr = "depthwise_constraint"
@@ -503,9 +557,16 @@ class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
         )
         self._init_quantizers(kernel_quantizer, input_quantizer)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_latent_kernels()
+    # Keras's DepthwiseConv2D keeps its kernel variable in a plain attribute:
+    # its build runs `self.kernel = self.add_weight(...)`. Here `kernel` is
+    # the quantized kernel (TernaryLayerMixin.kernel), so the variable that
+    # build hands over is kept as the first latent kernel.
+    @TernaryLayerMixin.kernel.setter
+    def kernel(self, variable):
+        self._latent_kernel = variable
+
+    def _first_latent_kernel(self):
+        return self._latent_kernel
 
     def _reduce_axes(self):
         # Kernel (kh, kw, in_channels, depth_multiplier): one output channel
@@ -513,19 +574,7 @@ class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
         return (0, 1)
 
     def call(self, inputs):
-        outputs = ops.depthwise_conv(
-            self.quantize_input(inputs),
-            self.quantized_kernel(),
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            data_format=self.data_format,
-        )
-        if self.use_bias:
-            outputs = _add_bias(outputs, self.bias, self.data_format, self.rank)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        return {**super().get_config(), **self._quantizer_config()}
+        # Keras's DepthwiseConv2D has no input hook: quantize here, then
+        # Keras's call convolves with `self.kernel` (quantized) and adds bias
+        # and activation.
+        return super().call(self.quantize_input(inputs))

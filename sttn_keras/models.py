@@ -43,16 +43,15 @@ from keras import layers as kl
 from keras import ops
 
 from . import layers as sttn_layers
+from ._registry import register_serializable
 
 # A quantizer argument: a registered name, an instance, or None (float).
 Quantizer = str | keras.Quantizer | None
 
 __all__ = ["ChannelZeroPad", "alexnet", "resnet18", "resnet20", "small_cnn"]
 
-_PACKAGE = "sttn"
 
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class ChannelZeroPad(kl.Layer):
     """Appends zero channels so that the input has ``channels`` channels.
 

@@ -73,7 +73,7 @@ import numpy as np
 import tensorflow as tf
 
 from .convert import warm_start_latent_kernels
-from .quantizers import SoftThresholdTernary
+from .quantizers import SoftThresholdTernary, _check_positive
 
 
 def _import_tfmot():
@@ -193,12 +193,18 @@ def _ternary_activation(x, threshold, clip_value):
     return ternary(x)
 
 
-def _check_positive(owner, name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for `{name}` of {owner}, expected a "
-            f"positive number. Received: {name}={value!r}"
-        )
+class _ConfigEquality:
+    """``from_config`` and equality by config, for the classes below."""
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __ne__(self, other):
+        return not self == other
 
 
 # ---------------------------------------------------------------------------
@@ -242,7 +248,7 @@ def _kernel_of(wrapper, attr):
 
 
 @_register
-class SttnKernelQuantizer(_qk.quantizers.Quantizer):
+class SttnKernelQuantizer(_ConfigEquality, _qk.quantizers.Quantizer):
     """STTN kernel quantizer: the layer's kernel is ``W1``, it adds ``W2``.
 
     Forward ``alpha * (sign W1 + sign W2)``, ``alpha`` per output channel
@@ -310,19 +316,9 @@ class SttnKernelQuantizer(_qk.quantizers.Quantizer):
             "warm_start": self.warm_start,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __ne__(self, other):
-        return not self == other
-
 
 @_register
-class TwnKernelQuantizer(_qk.quantizers.Quantizer):
+class TwnKernelQuantizer(_ConfigEquality, _qk.quantizers.Quantizer):
     """TWN kernel quantizer (the baseline): a hard threshold on one kernel.
 
     ``Delta = threshold_factor * mean|W|``, ``alpha = mean(|W| > Delta)`` per
@@ -356,19 +352,9 @@ class TwnKernelQuantizer(_qk.quantizers.Quantizer):
             "threshold_factor": self.threshold_factor,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __ne__(self, other):
-        return not self == other
-
 
 @_register
-class TernaryActivationQuantizer(_qk.quantizers.Quantizer):
+class TernaryActivationQuantizer(_ConfigEquality, _qk.quantizers.Quantizer):
     """Ternary activation: ``+1 if x > threshold, -1 if x < -threshold, else 0``.
 
     Backward: the gradient passes where ``|x| < clip_value``
@@ -397,23 +383,13 @@ class TernaryActivationQuantizer(_qk.quantizers.Quantizer):
     def get_config(self):
         return {"threshold": self.threshold, "clip_value": self.clip_value}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __ne__(self, other):
-        return not self == other
-
 
 # ---------------------------------------------------------------------------
 # QuantizeConfigs
 # ---------------------------------------------------------------------------
 
 
-class _TernaryKernelConfig(_qk.QuantizeConfig):
+class _TernaryKernelConfig(_ConfigEquality, _qk.QuantizeConfig):
     """Shared logic of the STTN/TWN kernel configs."""
 
     _layer_class_name = ""
@@ -499,16 +475,6 @@ class _TernaryKernelConfig(_qk.QuantizeConfig):
             "threshold_factor": self.threshold_factor,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __ne__(self, other):
-        return not self == other
-
 
 _CONFIG_DOC = """QuantizeConfig training the kernel of a ``tf_keras.layers.{layer}``
     as an STTN (or TWN) ternary kernel.
@@ -570,7 +536,7 @@ class SttnDepthwiseConv2DConfig(_TernaryKernelConfig):
 
 
 @_register
-class TernaryOutputConfig(_qk.QuantizeConfig):
+class TernaryOutputConfig(_ConfigEquality, _qk.QuantizeConfig):
     """QuantizeConfig making a layer's output ternary (STTN activations).
 
     Put it on the layer that feeds STTN layers, typically the
@@ -615,16 +581,6 @@ class TernaryOutputConfig(_qk.QuantizeConfig):
 
     def get_config(self):
         return {"threshold": self.threshold, "clip_value": self.clip_value}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __ne__(self, other):
-        return not self == other
 
 
 _CONFIGS = (SttnConv2DConfig, SttnDenseConfig, SttnDepthwiseConv2DConfig)

@@ -50,6 +50,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ._registry import register_serializable
+
 __all__ = [
     "BatchNormChange",
     "BatchNormRecalibration",
@@ -60,8 +62,6 @@ __all__ = [
     "recalibrate_batchnorm",
     "reference_optimizer",
 ]
-
-_PACKAGE = "sttn"
 
 
 def _check_number(name, value, low=None, low_inclusive=True, integer=False):
@@ -79,7 +79,7 @@ def _check_number(name, value, low=None, low_inclusive=True, integer=False):
         )
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class DistillationLoss(keras.losses.Loss):
     """KL divergence from the teacher's softmax to the student's.
 
@@ -134,7 +134,7 @@ class DistillationLoss(keras.losses.Loss):
         return {**super().get_config(), "temperature": self.temperature}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@register_serializable
 class Distiller(keras.Model):
     """Trains a student to match a frozen teacher (knowledge distillation).
 

@@ -63,7 +63,7 @@ def test_options_change_what_is_converted():
     assert student.get_layer("conv_a").input_quantizer is None
     # TWN keeps the float kernel as its latent kernel.
     np.testing.assert_array_equal(
-        ops.convert_to_numpy(student.get_layer("conv_a").kernel),
+        ops.convert_to_numpy(student.get_layer("conv_a").latent_kernels[0]),
         ops.convert_to_numpy(model.get_layer("conv_a").kernel),
     )
 

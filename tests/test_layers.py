@@ -33,6 +33,17 @@ DEPTHWISE_CASES = [
 ]
 
 
+# Checks of Keras's own wiring (its call, dtype policy and masking), which is
+# the same Python on every backend: run once, under TensorFlow. Under JAX,
+# where each eager op is compiled, they would add about 35 s to the rerun of
+# this file; the equality, gradient and fit tests of this file run there and
+# go through the same `kernel` property and Keras call.
+keras_wiring = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="Keras wiring is checked once, under TensorFlow (about 35 s more under JAX)",
+)
+
+
 def _input(shape, seed=0):
     return np.random.default_rng(seed).normal(0, 1, shape).astype("float32")
 
@@ -185,6 +196,79 @@ def test_config_round_trip(cls, keras_cls):
     assert restored.get_config() == config
     assert restored.kernel_quantizer == sq.HardThresholdTernary(0.6)
     assert restored.input_quantizer == sq.TernaryActivation(0.4)
+
+
+@pytest.mark.parametrize("cls,keras_cls", PAIRS)
+def test_call_is_keras_call_with_keras_signature(cls, keras_cls):
+    # Keras's own call adds bias and activation: the ternary layers override
+    # only hooks, and a call they override keeps Keras's signature.
+    assert inspect.signature(cls.call) == inspect.signature(keras_cls.call)
+    if cls is sl.TernaryConv2D:
+        assert cls.call is keras_cls.call
+    else:
+        source = inspect.getsource(cls.call)
+        assert "super().call(" in source and "self.bias" not in source
+
+
+@keras_wiring
+@pytest.mark.parametrize("cls,keras_cls", PAIRS)
+def test_kernel_is_the_quantized_kernel(cls, keras_cls):
+    layer = _small_layer(cls)
+    layer.build((None, 5, 5, 4) if cls is not sl.TernaryDense else (None, 4))
+    trits, scale = layer.get_ternary_kernel()
+    if cls is sl.TernaryDepthwiseConv2D:
+        scale = scale.reshape(1, 1, *trits.shape[2:])
+    np.testing.assert_allclose(ops.convert_to_numpy(layer.kernel), trits * scale, rtol=1e-6)
+    assert not isinstance(layer.kernel, keras.Variable)
+    assert [w.name for w in layer.trainable_weights] == ["kernel", "bias", "kernel_2"]
+    assert layer.latent_kernels == [layer.trainable_weights[0], layer.trainable_weights[2]]
+
+
+def _small_layer(cls, **kwargs):
+    if cls is sl.TernaryDense:
+        return cls(6, **kwargs)
+    if cls is sl.TernaryConv2D:
+        return cls(3, 3, padding="same", **kwargs)
+    return cls(3, padding="same", **kwargs)
+
+
+def _three_layer_model(dtype=None):
+    return keras.Sequential([
+        keras.Input((5, 5, 4)),
+        sl.TernaryConv2D(6, 3, padding="same", bias_initializer="random_normal", dtype=dtype),
+        sl.TernaryDepthwiseConv2D(3, bias_initializer="random_normal", activation="relu", dtype=dtype),
+        keras.layers.Flatten(dtype=dtype),
+        sl.TernaryDense(5, bias_initializer="random_normal", activation="relu", dtype=dtype),
+    ])
+
+
+@keras_wiring
+def test_mixed_precision_policy_computes_in_bfloat16():
+    # Keras's dtype policy: float32 variables, compute (and output) in bfloat16.
+    keras.utils.set_random_seed(0)
+    full, mixed = _three_layer_model(), _three_layer_model("mixed_bfloat16")
+    mixed.set_weights(full.get_weights())
+    x = _input((2, 5, 5, 4), seed=6) * 1.5
+    y = mixed(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    assert {keras.backend.standardize_dtype(w.dtype) for w in mixed.weights} == {"float32"}
+    y32 = ops.convert_to_numpy(full(x))
+    assert y32.min() >= 0 and (y32 > 0).any()  # Keras's "relu" string applied
+    np.testing.assert_allclose(ops.convert_to_numpy(ops.cast(y, "float32")), y32, rtol=3e-2, atol=5e-2)
+
+
+@keras_wiring
+def test_keras_masking_passes_through_dense():
+    # Keras's Dense supports masking; so does TernaryDense: the pooling after
+    # it averages over the unmasked steps only.
+    tokens = np.array([[3, 5, 0, 0], [7, 0, 0, 0]], "int32")
+    inputs = keras.Input((4,), dtype="int32")
+    h = keras.layers.Embedding(10, 6, mask_zero=True)(inputs)
+    h = sl.TernaryDense(5, bias_initializer="random_normal")(h)
+    pooled = keras.layers.GlobalAveragePooling1D()(h)
+    per_step, pooled = (ops.convert_to_numpy(t) for t in keras.Model(inputs, [h, pooled])(tokens))
+    np.testing.assert_allclose(pooled[0], per_step[0, :2].mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pooled[1], per_step[1, 0], rtol=1e-5, atol=1e-6)
 
 
 def _model():
