@@ -199,17 +199,25 @@ def _spatial_positions(output_shape, data_format):
     return math.prod(int(d) for d in spatial)
 
 
+def _kernel_shape(layer):
+    # A ternary layer's `kernel` is computed (the quantized kernel); its
+    # first latent kernel has the same shape and costs nothing to read.
+    if isinstance(layer, TernaryLayerMixin):
+        return tuple(layer.latent_kernels[0].shape)
+    return tuple(layer.kernel.shape)
+
+
 def _layer_macs(layer):
     """MACs per example for conv, depthwise and dense layers, else 0."""
     out = _output_shape(layer)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        kh, kw, cin, mult = layer.kernel.shape
+        kh, kw, cin, mult = _kernel_shape(layer)
         return _spatial_positions(out, layer.data_format) * kh * kw * cin * mult
     if isinstance(layer, keras.layers.Conv2D):
-        kh, kw, cin_per_group, cout = layer.kernel.shape
+        kh, kw, cin_per_group, cout = _kernel_shape(layer)
         return _spatial_positions(out, layer.data_format) * kh * kw * cin_per_group * cout
     if isinstance(layer, keras.layers.Dense):
-        cin, cout = layer.kernel.shape
+        cin, cout = _kernel_shape(layer)
         rows = math.prod(int(d) for d in out[1:-1]) if out else 1
         return rows * cin * cout
     return 0
