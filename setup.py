@@ -9,7 +9,7 @@ extension module) by setuptools' ``build_ext``: ``pip install .`` and
 clang >= 12, C++17).
 """
 
-import glob
+import importlib.util
 import os
 import re
 import runpy
@@ -24,12 +24,14 @@ LITERT_REQUIREMENT = runpy.run_path(
     os.path.join(HERE, "export", "runtime_versions.py"))["LITERT_REQUIREMENT"]
 
 
-def _sources():
-    patterns = ("export/core/*.cc", "export/tflite/*.cc", "export/host/*.cc")
-    found = []
-    for pattern in patterns:
-        found.extend(sorted(glob.glob(pattern, root_dir=HERE)))
-    return found
+def _native_build():
+    """export/native_build.py, loaded by path: the package is not installed yet."""
+    spec = importlib.util.spec_from_file_location(
+        "_sttn_native_build", os.path.join(HERE, "export", "native_build.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class BuildNativeLibrary(build_ext):
@@ -44,28 +46,17 @@ class BuildNativeLibrary(build_ext):
         super().build_extension(ext)
 
 
+# Sources and flags: export/native_build.json, the list BUILD, the Android
+# CMake and the tests use too.
+nb = _native_build()
 native = Extension(
     "sttn_keras.export._sttn_ops",
-    sources=_sources(),
+    sources=nb.sources("shared_library", root=HERE),
     include_dirs=[HERE],
     language="c++",
-    extra_compile_args=[
-        "-std=c++17",
-        "-O3",
-        "-fvisibility=hidden",
-        "-fno-exceptions",
-        # Optimized and reference kernels round scale * acc + bias the same
-        # way (no fused multiply-add), so their outputs are bit-identical.
-        "-ffp-contract=off",
-        "-pthread",
-        "-Wall",
-        "-Wextra",
-    ],
-    extra_link_args=[
-        # Export only the sttn_* C API (see export/host/exports.map).
-        "-pthread",
-        "-Wl,--version-script=" + os.path.join(HERE, "export/host/exports.map"),
-    ],
+    extra_compile_args=nb.release_copts() + nb.copts(),
+    # Export only the sttn_* C API (see export/host/exports.map).
+    extra_link_args=[*nb.linkopts(), "-Wl,--version-script=" + nb.version_script(HERE)],
 )
 
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
@@ -94,7 +85,8 @@ setup(
     python_requires=">=3.10",
     packages=["sttn_keras", "sttn_keras.export"],
     package_dir={"sttn_keras": "sttn_keras", "sttn_keras.export": "export"},
-    ext_modules=[native] if _sources() else [],
+    package_data={"sttn_keras.export": ["native_build.json"]},
+    ext_modules=[native],
     cmdclass={"build_ext": BuildNativeLibrary},
     install_requires=[
         "numpy>=1.26",

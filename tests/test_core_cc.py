@@ -1,21 +1,24 @@
-"""Builds and runs the C++ unit test of the TFLite-free core with sanitizers.
+"""Builds and runs the C++ unit test of the TFLite-free core, with sanitizers.
 
-``tests/cc/core_test.cc`` links only ``export/core/*.cc`` and the FlexBuffer
-reader; it is compiled with ``-fsanitize=address,undefined`` so a stray read,
-overflow or UB in the math fails the test. Skipped when no C++ compiler is
+``tests/cc/core_test.cc`` (GoogleTest) links only the ``core_test`` sources of
+``export/native_build.json`` (the core and the FlexBuffer reader); it is
+compiled with ``-fsanitize=address,undefined`` so a stray read, overflow or UB
+in the math fails the test, and cross-compiled for aarch64 and run under qemu.
+Sources and flags come from the manifest (``tests/native.py``), as for
+``setup.py``, ``BUILD`` and the Android CMake. Skipped when no C++ compiler is
 installed.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.native import ROOT as REPO
+from tests.native import abs_sources, compile_objects, gtest_libs, link, native_build
 
 
 def _compiler() -> str | None:
@@ -25,31 +28,58 @@ def _compiler() -> str | None:
     return None
 
 
+def _check_gtest_run(run: subprocess.CompletedProcess, isas: tuple[str, ...]) -> None:
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "[  PASSED  ]" in run.stdout and "[  FAILED  ]" not in run.stdout, (
+        run.stdout[-4000:]
+    )
+    # Every ISA path this CPU runs was exercised (the per-ISA suites' names).
+    for isa in isas:
+        assert f"IsaTest.Conv2DTernaryMatchesReference/{isa} (" in run.stdout, (
+            run.stdout[-4000:]
+        )
+
+
+SANITIZE = ["-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all"]
+# The GoogleTest program itself (tests/cc/core_test.cc) is compiled once per
+# compiler at -O0: its many TEST bodies take several times longer to optimize
+# than the kernels, whose optimization levels are what the variants vary.
+_TEST_OBJECTS: dict[tuple, str] = {}
+
+
+def _program(cxx: str, opt: str, extra: list[str], libs: list[str], out) -> str:
+    """core_test: the kernels at ``opt``, the test at -O0, linked with ``libs``."""
+    *kernels, test = abs_sources("core_test")
+    flags = [*native_build.copts(library=False), *extra, "-Werror"]
+    key = (cxx, tuple(flags))
+    units = [(k, [opt, *flags]) for k in kernels]
+    if key not in _TEST_OBJECTS:
+        units.append((test, ["-O0", *flags]))
+    objects = compile_objects(cxx, units, str(out / "obj"))
+    if key not in _TEST_OBJECTS:
+        # Kept beside the first binary, for the other variants of this session.
+        _TEST_OBJECTS[key] = objects.pop()
+    binary = str(out / "core_test")
+    link(cxx, [*objects, _TEST_OBJECTS[key]], [*extra, *libs], binary)
+    return binary
+
+
 @pytest.mark.parametrize("opt", ("-O1", "-O3"))
 def test_core_cc_with_sanitizers(tmp_path, opt):
     cxx = _compiler()
     if cxx is None:
         pytest.skip("no C++ compiler (g++ or clang++) on PATH")
-    sources = sorted(glob.glob(os.path.join(REPO, "export", "core", "*.cc")))
-    sources += [
-        os.path.join(REPO, "export", "tflite", "flexbuffer_map.cc"),
-        os.path.join(REPO, "tests", "cc", "core_test.cc"),
-    ]
-    binary = tmp_path / "core_test"
-    cmd = [cxx, "-std=c++17", opt, "-g", "-fno-omit-frame-pointer", "-pthread",
-           "-ffp-contract=off", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-           "-Wall", "-Wextra", "-Werror", "-I", REPO, *sources, "-o", str(binary)]
-    build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr[-4000:]
+    libs, why = gtest_libs(cxx, native=True)
+    if libs is None:
+        pytest.skip(why)
+    binary = _program(cxx, opt, SANITIZE, libs, tmp_path)
     env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
-    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=600,
-                         env=env)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    assert "0 failures" in run.stdout, run.stdout
-    # Every ISA path this CPU runs was exercised (x86-64: at least these).
-    if os.uname().machine == "x86_64":
-        assert "portable" in run.stdout and "popcnt" in run.stdout, run.stdout
+    run = subprocess.run([binary], check=False, capture_output=True, text=True,
+                         timeout=600, env=env)
+    x86 = os.uname().machine == "x86_64"
+    _check_gtest_run(run, ("portable", "popcnt") if x86 else ())
 
 
 AARCH64_CXX = "aarch64-linux-gnu-g++"
@@ -63,20 +93,14 @@ def test_core_cc_on_aarch64_under_qemu(tmp_path):
     installs g++-aarch64-linux-gnu and qemu-user-static from Debian."""
     if shutil.which(AARCH64_CXX) is None or shutil.which(QEMU) is None:
         pytest.skip(f"{AARCH64_CXX} or {QEMU} not installed (make setup installs them)")
-    sources = sorted(glob.glob(os.path.join(REPO, "export", "core", "*.cc")))
-    sources += [os.path.join(REPO, "export", "tflite", "flexbuffer_map.cc"),
-                os.path.join(REPO, "tests", "cc", "core_test.cc")]
-    binary = tmp_path / "core_test_aarch64"
-    build = subprocess.run(
-        [AARCH64_CXX, "-std=c++17", "-O2", "-pthread", "-ffp-contract=off", "-Wall",
-         "-Wextra", "-Werror", "-I", REPO, *sources, "-o", str(binary)],
-        capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr[-4000:]
-    run = subprocess.run([QEMU, "-L", "/usr/aarch64-linux-gnu", str(binary)],
+    # GoogleTest for aarch64: built from Debian's sources, cached in build/.
+    libs, why = gtest_libs(AARCH64_CXX, native=False)
+    if libs is None:
+        pytest.skip(why)
+    binary = _program(AARCH64_CXX, "-O2", [], libs, tmp_path)
+    run = subprocess.run([QEMU, "-L", "/usr/aarch64-linux-gnu", binary], check=False,
                          capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "0 failures" in run.stdout, run.stdout
-    assert "neon" in run.stdout, run.stdout
+    _check_gtest_run(run, ("portable", "neon"))
 
 
 def test_whole_library_compiles_for_aarch64(tmp_path):
@@ -84,16 +108,14 @@ def test_whole_library_compiles_for_aarch64(tmp_path):
     -Wall -Werror, as the Android app and the aarch64 wheel compile them."""
     if shutil.which(AARCH64_CXX) is None:
         pytest.skip(f"{AARCH64_CXX} not installed (make setup installs it)")
-    sources = []
-    for folder in ("core", "tflite", "host"):
-        sources += sorted(glob.glob(os.path.join(REPO, "export", folder, "*.cc")))
-    lib = tmp_path / "libsttn_ops_aarch64.so"
-    build = subprocess.run(
-        [AARCH64_CXX, "-std=c++17", "-O2", "-fPIC", "-shared", "-pthread",
-         "-fvisibility=hidden", "-fno-exceptions", "-ffp-contract=off", "-Wall", "-Wextra",
-         "-Werror", "-I", REPO, *sources, "-o", str(lib)],
-        capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr[-4000:]
+    flags = ["-O2", "-fPIC", *native_build.copts(), "-Werror"]
+    objects = compile_objects(
+        AARCH64_CXX, [(src, flags) for src in abs_sources("shared_library")],
+        str(tmp_path / "obj"))
+    link(AARCH64_CXX, objects,
+         ["-shared", *native_build.linkopts(),
+          "-Wl,--version-script=" + native_build.version_script()],
+         str(tmp_path / "libsttn_ops_aarch64.so"))
 
 
 @pytest.mark.slow
@@ -104,15 +126,12 @@ def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
     cxx = _compiler()
     if cxx is None or "g++" not in cxx:
         pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
-    sources = []
-    for folder in ("core", "tflite", "host"):
-        sources += sorted(glob.glob(os.path.join(REPO, "export", folder, "*.cc")))
     lib = tmp_path / "sttn_ops_asan.so"
-    cmd = [cxx, "-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared",
-           "-pthread", "-ffp-contract=off",
-           "-fvisibility=hidden", "-fno-exceptions", "-fsanitize=address,undefined",
-           "-fno-sanitize-recover=all", "-I", REPO, *sources,
-           "-Wl,--version-script=" + os.path.join(REPO, "export", "host", "exports.map"),
+    cmd = [cxx, "-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared",
+           *native_build.copts(), "-fsanitize=address,undefined",
+           "-fno-sanitize-recover=all", "-I", REPO, *abs_sources("shared_library"),
+           *native_build.linkopts(),
+           "-Wl,--version-script=" + native_build.version_script(),
            "-o", str(lib)]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-4000:]

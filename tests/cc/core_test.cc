@@ -1,15 +1,18 @@
-// Unit test of the TFLite-free core (export/core) and of the FlexBuffer map
-// reader (export/tflite/flexbuffer_map.cc, also TFLite-free). Built and run by
-// tests/test_core_cc.py with -fsanitize=address,undefined; also a Bazel
-// cc_test (BUILD). A tiny harness of our own: no gtest dependency.
+// GoogleTest unit test of the TFLite-free core (export/core) and of the
+// FlexBuffer map reader (export/tflite/flexbuffer_map.cc, also TFLite-free).
+// Run by `bazel test //:core_test` (BUILD) and by tests/test_core_cc.py: with
+// -fsanitize=address,undefined, and cross-compiled for aarch64 under qemu.
 //
 // Every optimized kernel is compared with the reference kernel on random data
-// over a shape grid; the reference kernels are checked against an independent
-// direct formula on a few hand-made cases.
+// over a shape grid, once per ISA path this build and CPU run (the IsaTest
+// suites are instantiated over them: on x86-64 portable, popcnt, avx2, avx512
+// as available; on aarch64 portable, neon). The reference kernels are checked
+// against an independent direct formula on a few hand-made cases.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -23,10 +26,14 @@
 
 namespace {
 
+using sttn::core::Activation;
+using sttn::core::ConvShape;
+using sttn::core::FullyConnectedShape;
 using sttn::core::Isa;
+using sttn::core::Padding;
+using sttn::core::Status;
 
-// Every ISA path of this build that the CPU runs (on x86-64: portable,
-// popcnt, avx2, avx512 as available; on aarch64 under qemu: portable, neon).
+// Every ISA path of this build that the CPU runs.
 std::vector<Isa> SupportedIsas() {
   std::vector<Isa> out;
   for (int i = 0; i < sttn::core::kNumIsas; ++i) {
@@ -35,58 +42,69 @@ std::vector<Isa> SupportedIsas() {
   return out;
 }
 
-int g_failures = 0;
-int g_checks = 0;
+// The parameter of the per-ISA suites: test names end in /portable, /avx2...
+class IsaTest : public ::testing::TestWithParam<Isa> {};
 
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    ++g_checks;                                                         \
-    if (!(cond)) {                                                      \
-      ++g_failures;                                                     \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,       \
-                   __LINE__, #cond);                                    \
-    }                                                                   \
-  } while (0)
+std::string IsaParamName(const ::testing::TestParamInfo<Isa>& info) {
+  return sttn::core::IsaName(info.param);
+}
 
-#define CHECK_MSG(cond, ...)                                            \
-  do {                                                                  \
-    ++g_checks;                                                         \
-    if (!(cond)) {                                                      \
-      ++g_failures;                                                     \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__,       \
-                   __LINE__, #cond);                                    \
-      std::fprintf(stderr, __VA_ARGS__);                                \
-      std::fprintf(stderr, "\n");                                       \
-    }                                                                   \
-  } while (0)
+INSTANTIATE_TEST_SUITE_P(Isas, IsaTest, ::testing::ValuesIn(SupportedIsas()),
+                         IsaParamName);
 
-using sttn::core::Activation;
-using sttn::core::ConvShape;
-using sttn::core::FullyConnectedShape;
-using sttn::core::Padding;
-using sttn::core::Status;
+::testing::AssertionResult IsOk(const Status& st) {
+  if (st.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "status: " << st.message();
+}
 
-std::mt19937 g_rng(1234);
+::testing::AssertionResult FailsWith(const Status& st, const char* text) {
+  if (st.ok()) return ::testing::AssertionFailure() << "status is OK";
+  if (std::strstr(st.message(), text) == nullptr) {
+    return ::testing::AssertionFailure()
+           << "message \"" << st.message() << "\" lacks \"" << text << "\"";
+  }
+  return ::testing::AssertionSuccess();
+}
 
-std::vector<int8_t> RandomTrits(size_t n) {
+// Element-wise ==, naming the first difference (not the whole arrays).
+template <typename T>
+::testing::AssertionResult Identical(const std::vector<T>& expected,
+                                     const std::vector<T>& got) {
+  if (expected.size() != got.size()) {
+    return ::testing::AssertionFailure()
+           << "sizes differ: " << expected.size() << " vs " << got.size();
+  }
+  size_t differ = 0, first = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (!(expected[i] == got[i])) {
+      if (differ++ == 0) first = i;
+    }
+  }
+  if (differ == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << differ << " of " << expected.size() << " elements differ; first at ["
+         << first << "]: expected " << +expected[first] << ", got " << +got[first];
+}
+
+std::vector<int8_t> RandomTrits(std::mt19937& rng, size_t n) {
   std::uniform_int_distribution<int> d(-1, 1);
   std::vector<int8_t> t(n);
-  for (auto& v : t) v = static_cast<int8_t>(d(g_rng));
+  for (auto& v : t) v = static_cast<int8_t>(d(rng));
   return t;
 }
 
-std::vector<float> RandomFloats(size_t n) {
+std::vector<float> RandomFloats(std::mt19937& rng, size_t n) {
   std::normal_distribution<float> d(0.0f, 1.0f);
   std::vector<float> v(n);
-  for (auto& x : v) x = d(g_rng);
+  for (auto& x : v) x = d(rng);
   return v;
 }
 
 // Quarter-step floats: every sum we form is exact in float32.
-std::vector<float> ExactFloats(size_t n) {
+std::vector<float> ExactFloats(std::mt19937& rng, size_t n) {
   std::uniform_int_distribution<int> d(-8, 8);
   std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(d(g_rng)) / 4.0f;
+  for (auto& x : v) x = static_cast<float>(d(rng)) / 4.0f;
   return v;
 }
 
@@ -99,158 +117,178 @@ std::vector<int32_t> Pack(const std::vector<int8_t>& trits, int64_t rows,
 }
 
 // ---------------------------------------------------------------------------
-void TestFilePacking() {
+// Packing.
+
+TEST(Packing, FileFormatRoundTripsAndRejectsBadInput) {
+  std::mt19937 rng(1234);
   for (int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 33, 1000}) {
-    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(n));
+    SCOPED_TRACE("n=" + std::to_string(n));
+    std::vector<int8_t> t = RandomTrits(rng, static_cast<size_t>(n));
     std::vector<uint8_t> buf(static_cast<size_t>(sttn::core::FilePackedBytes(n)) +
                              1);
-    CHECK(sttn::core::PackTritsFile(t.data(), n, buf.data()).ok());
+    EXPECT_TRUE(IsOk(sttn::core::PackTritsFile(t.data(), n, buf.data())));
     std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
-    CHECK(sttn::core::UnpackTritsFile(buf.data(), buf.size() - 1, n,
-                                      back.data())
-              .ok());
+    EXPECT_TRUE(IsOk(
+        sttn::core::UnpackTritsFile(buf.data(), buf.size() - 1, n, back.data())));
     back.resize(static_cast<size_t>(n));
-    CHECK(back == t);
+    EXPECT_TRUE(Identical(t, back));
     // Wrong byte counts.
-    CHECK(!sttn::core::UnpackTritsFile(buf.data(), buf.size(), n, back.data())
-               .ok());
+    EXPECT_FALSE(
+        sttn::core::UnpackTritsFile(buf.data(), buf.size(), n, back.data()).ok());
   }
   // Codes: +1 = 0b01, -1 = 0b11, 0 = 0b00, little-endian within the byte.
   const int8_t t[5] = {1, 0, -1, 1, -1};
   uint8_t b[2];
-  CHECK(sttn::core::PackTritsFile(t, 5, b).ok());
-  CHECK(b[0] == 0x71 && b[1] == 0x03);
+  EXPECT_TRUE(IsOk(sttn::core::PackTritsFile(t, 5, b)));
+  EXPECT_EQ(b[0], 0x71);
+  EXPECT_EQ(b[1], 0x03);
   int8_t out[8];
   const uint8_t invalid[1] = {0x08};  // trit 1 = 0b10
-  Status st = sttn::core::UnpackTritsFile(invalid, 1, 4, out);
-  CHECK(!st.ok() && std::strstr(st.message(), "0b10 at trit 1") != nullptr);
+  EXPECT_TRUE(FailsWith(sttn::core::UnpackTritsFile(invalid, 1, 4, out),
+                        "0b10 at trit 1"));
   const uint8_t dirty[1] = {0x40};  // trit 3 set, but n = 3
-  st = sttn::core::UnpackTritsFile(dirty, 1, 3, out);
-  CHECK(!st.ok() && std::strstr(st.message(), "unused bits") != nullptr);
+  EXPECT_TRUE(
+      FailsWith(sttn::core::UnpackTritsFile(dirty, 1, 3, out), "unused bits"));
   const int8_t not_trit[1] = {2};
-  CHECK(!sttn::core::PackTritsFile(not_trit, 1, b).ok());
+  EXPECT_FALSE(sttn::core::PackTritsFile(not_trit, 1, b).ok());
 }
 
 // Base-3 weight packing (op format v2, "base3"): 5 trits per byte.
-void TestBase3Packing() {
+TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
   using sttn::core::WeightEncoding;
+  std::mt19937 rng(1234);
   for (int64_t n : {0, 1, 4, 5, 6, 9, 10, 11, 33, 1000, 1003}) {
-    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(n));
+    SCOPED_TRACE("n=" + std::to_string(n));
+    std::vector<int8_t> t = RandomTrits(rng, static_cast<size_t>(n));
     const int64_t bytes = sttn::core::Base3PackedBytes(n);
-    CHECK(bytes == (n + 4) / 5);
-    CHECK(sttn::core::WeightBytes(WeightEncoding::kBase3, n) == bytes);
-    CHECK(sttn::core::WeightBytes(WeightEncoding::kTrit2, n) ==
-          sttn::core::FilePackedBytes(n));
+    EXPECT_EQ(bytes, (n + 4) / 5);
+    EXPECT_EQ(sttn::core::WeightBytes(WeightEncoding::kBase3, n), bytes);
+    EXPECT_EQ(sttn::core::WeightBytes(WeightEncoding::kTrit2, n),
+              sttn::core::FilePackedBytes(n));
     std::vector<uint8_t> buf(static_cast<size_t>(bytes) + 1, 0);
-    CHECK(sttn::core::PackTritsBase3(t.data(), n, buf.data()).ok());
+    EXPECT_TRUE(IsOk(sttn::core::PackTritsBase3(t.data(), n, buf.data())));
     for (int64_t b = 0; b < bytes; ++b) {
-      CHECK(buf[static_cast<size_t>(b)] <= 242);
+      EXPECT_LE(buf[static_cast<size_t>(b)], 242) << "byte " << b;
     }
     std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
-    CHECK(sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
-                                    static_cast<size_t>(bytes), n, back.data())
-              .ok());
-    CHECK(back[static_cast<size_t>(n)] == 42);  // writes exactly n trits
+    EXPECT_TRUE(IsOk(sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
+                                               static_cast<size_t>(bytes), n,
+                                               back.data())));
+    EXPECT_EQ(back[static_cast<size_t>(n)], 42);  // writes exactly n trits
     back.resize(static_cast<size_t>(n));
-    CHECK(back == t);
+    EXPECT_TRUE(Identical(t, back));
     // Wrong byte counts, both ways.
-    CHECK(!sttn::core::UnpackTritsBase3(
-               buf.data(), static_cast<size_t>(bytes) + 1, n, back.data())
-               .ok());
+    EXPECT_FALSE(sttn::core::UnpackTritsBase3(
+                     buf.data(), static_cast<size_t>(bytes) + 1, n, back.data())
+                     .ok());
     if (n > 0) {
-      CHECK(!sttn::core::UnpackTritsBase3(buf.data(),
-                                          static_cast<size_t>(bytes) - 1, n,
-                                          back.data())
-                 .ok());
+      EXPECT_FALSE(sttn::core::UnpackTritsBase3(
+                       buf.data(), static_cast<size_t>(bytes) - 1, n, back.data())
+                       .ok());
     }
   }
   // Digits: trit i is digit i (least significant first); 0 -> 0, 1 -> +1,
   // 2 -> -1. {1, -1, 0, 1, -1} = 1 + 2*3 + 0*9 + 1*27 + 2*81 = 196.
   const int8_t t[6] = {1, -1, 0, 1, -1, 1};
   uint8_t b[2];
-  CHECK(sttn::core::PackTritsBase3(t, 6, b).ok());
-  CHECK(b[0] == 196 && b[1] == 1);
+  EXPECT_TRUE(IsOk(sttn::core::PackTritsBase3(t, 6, b)));
+  EXPECT_EQ(b[0], 196);
+  EXPECT_EQ(b[1], 1);
   // Every valid byte decodes to the digits of its value.
   for (int v = 0; v <= 242; ++v) {
     const uint8_t byte = static_cast<uint8_t>(v);
     int8_t out5[5];
-    CHECK(sttn::core::UnpackTritsBase3(&byte, 1, 5, out5).ok());
+    EXPECT_TRUE(IsOk(sttn::core::UnpackTritsBase3(&byte, 1, 5, out5))) << v;
     int rest = v;
     for (int i = 0; i < 5; ++i) {
       const int digit = rest % 3;
       rest /= 3;
-      CHECK(out5[i] == (digit == 0 ? 0 : digit == 1 ? 1 : -1));
+      EXPECT_EQ(out5[i], digit == 0 ? 0 : digit == 1 ? 1 : -1)
+          << "byte " << v << " digit " << i;
     }
   }
   int8_t out[8];
   // Bytes 243..255 are invalid, with the byte named.
   for (int v = 243; v <= 255; ++v) {
     const uint8_t bad[2] = {0, static_cast<uint8_t>(v)};
-    Status st = sttn::core::UnpackTritsBase3(bad, 2, 8, out);
-    CHECK(!st.ok() && std::strstr(st.message(), "at byte 1") != nullptr);
+    EXPECT_TRUE(FailsWith(sttn::core::UnpackTritsBase3(bad, 2, 8, out), "at byte 1"))
+        << v;
   }
   // A nonzero digit past the last trit (n = 3, digit 3 set) is rejected.
   const uint8_t dirty[1] = {27};
-  Status st = sttn::core::UnpackTritsBase3(dirty, 1, 3, out);
-  CHECK(!st.ok() &&
-        std::strstr(st.message(), "unused base3 digits") != nullptr);
-  CHECK(sttn::core::UnpackTritsBase3(dirty, 1, 4, out).ok() && out[3] == 1);
+  EXPECT_TRUE(FailsWith(sttn::core::UnpackTritsBase3(dirty, 1, 3, out),
+                        "unused base3 digits"));
+  EXPECT_TRUE(IsOk(sttn::core::UnpackTritsBase3(dirty, 1, 4, out)));
+  EXPECT_EQ(out[3], 1);
   const int8_t not_trit[1] = {2};
-  CHECK(!sttn::core::PackTritsBase3(not_trit, 1, b).ok());
+  EXPECT_FALSE(sttn::core::PackTritsBase3(not_trit, 1, b).ok());
   // The dispatcher reads trit2 with the 2-bit code.
   const uint8_t two_bit[2] = {0x71, 0x03};
-  CHECK(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out)
-            .ok());
-  CHECK(out[0] == 1 && out[1] == 0 && out[2] == -1 && out[3] == 1 &&
-        out[4] == -1);
+  EXPECT_TRUE(
+      IsOk(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out)));
+  EXPECT_TRUE(Identical(std::vector<int8_t>{1, 0, -1, 1, -1},
+                        std::vector<int8_t>(out, out + 5)));
 }
 
-void TestComputePacking() {
+TEST(Packing, ComputeLayoutIsCanonical) {
+  std::mt19937 rng(1234);
   for (int c : {1, 3, 31, 32, 33, 64, 65}) {
-    std::vector<int8_t> t = RandomTrits(static_cast<size_t>(3 * c));
+    SCOPED_TRACE("c=" + std::to_string(c));
+    std::vector<int8_t> t = RandomTrits(rng, static_cast<size_t>(3 * c));
     std::vector<int32_t> p = Pack(t, 3, c);
     std::vector<int8_t> back(t.size());
     sttn::core::UnpackTritsCompute(p.data(), 3, c, back.data());
-    CHECK(back == t);
+    EXPECT_TRUE(Identical(t, back));
+    const int width = sttn::core::PackedWidth(c);
     for (int r = 0; r < 3; ++r) {
-      for (int w = 0; w < sttn::core::PackedWidth(c); w += 2) {
-        const uint32_t mask = static_cast<uint32_t>(p[r * sttn::core::PackedWidth(c) + w]);
-        const uint32_t sign = static_cast<uint32_t>(p[r * sttn::core::PackedWidth(c) + w + 1]);
-        CHECK((sign & ~mask) == 0);  // canonical
+      for (int w = 0; w < width; w += 2) {
+        const uint32_t mask = static_cast<uint32_t>(p[r * width + w]);
+        const uint32_t sign = static_cast<uint32_t>(p[r * width + w + 1]);
+        EXPECT_EQ(sign & ~mask, 0u) << "row " << r << " word " << w;  // canonical
         const int valid = c - 16 * w;
-        if (valid < 32) CHECK((mask >> valid) == 0);
+        if (valid < 32) {
+          EXPECT_EQ(mask >> valid, 0u) << "row " << r << " word " << w;
+        }
       }
     }
   }
   // Channel 33 of 40 = block 1 bit 1.
   std::vector<int8_t> t(40, 0);
   t[33] = -1;
-  std::vector<int32_t> p = Pack(t, 1, 40);
-  CHECK(p[0] == 0 && p[1] == 0 && p[2] == 2 && p[3] == 2);
+  EXPECT_TRUE(Identical(std::vector<int32_t>{0, 0, 2, 2}, Pack(t, 1, 40)));
 }
 
-void TestTernarize() {
+// ---------------------------------------------------------------------------
+// Ternarize.
+
+std::vector<float> TernarizeThresholds(int c) {
+  std::vector<float> th(3 * static_cast<size_t>(c));
+  for (int i = 0; i < c; ++i) {
+    th[i] = -0.5f;
+    th[c + i] = 0.5f;
+    th[2 * c + i] = (i % 3 == 0) ? -1.0f : 1.0f;
+  }
+  th[c] = 1.0f;  // channel 0's hi threshold moved up: exercises both sides
+  return th;
+}
+
+std::vector<float> TernarizeInput(int rows, int c) {
+  std::mt19937 rng(1000 + c);
+  std::vector<float> x = RandomFloats(rng, static_cast<size_t>(rows * c));
+  x[0] = 0.5f;
+  x[1 % x.size()] = std::nanf("");
+  return x;
+}
+
+TEST(Ternarize, ReferenceMatchesTheFormula) {
   for (int c : {1, 3, 31, 33, 65}) {
+    SCOPED_TRACE("c=" + std::to_string(c));
     const int rows = 4;
-    std::vector<float> x = RandomFloats(static_cast<size_t>(rows * c));
-    std::vector<float> th(3 * static_cast<size_t>(c));
-    for (int i = 0; i < c; ++i) {
-      th[i] = -0.5f;
-      th[c + i] = 0.5f;
-      th[2 * c + i] = (i % 3 == 0) ? -1.0f : 1.0f;
-    }
-    th[c] = 1.0f;  // lo > hi on channel 0 of... (channel 0 hi) -> exercises both
-    x[0] = 0.5f;
-    x[1 % x.size()] = std::nanf("");
-    CHECK(sttn::core::ValidateThresholds(th.data(), c).ok());
-    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
-    std::vector<int32_t> a(words), b(words);
+    const std::vector<float> x = TernarizeInput(rows, c);
+    const std::vector<float> th = TernarizeThresholds(c);
+    EXPECT_TRUE(IsOk(sttn::core::ValidateThresholds(th.data(), c)));
+    std::vector<int32_t> a(static_cast<size_t>(rows) * sttn::core::PackedWidth(c));
     sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
-    for (Isa isa : SupportedIsas()) {
-      std::fill(b.begin(), b.end(), -1);
-      sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data());
-      CHECK_MSG(a == b, "ternarize c=%d isa=%s", c, sttn::core::IsaName(isa));
-    }
     std::vector<int8_t> t(static_cast<size_t>(rows * c));
     sttn::core::UnpackTritsCompute(a.data(), rows, c, t.data());
     for (int r = 0; r < rows; ++r) {
@@ -258,52 +296,73 @@ void TestTernarize() {
         const float v = x[r * c + i];
         const int expect = static_cast<int>(th[2 * c + i]) *
                            ((v > th[c + i]) - (v < th[i]));
-        CHECK(t[r * c + i] == expect);
+        EXPECT_EQ(t[r * c + i], expect) << "row " << r << " channel " << i;
       }
     }
   }
-  // Many rows over threads (items of whole rows).
-  {
-    const int c = 37;
-    const int64_t rows = 3001;
-    std::vector<float> x = RandomFloats(static_cast<size_t>(rows * c));
-    std::vector<float> th(3 * static_cast<size_t>(c));
-    for (int i = 0; i < c; ++i) {
-      th[i] = -0.3f;
-      th[c + i] = 0.4f;
-      th[2 * c + i] = (i % 2) ? -1.0f : 1.0f;
-    }
-    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
-    std::vector<int32_t> a(words), b(words);
-    sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
-    for (Isa isa : SupportedIsas()) {
-      std::fill(b.begin(), b.end(), -1);
-      sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(), 3);
-      CHECK_MSG(a == b, "ternarize threads isa=%s", sttn::core::IsaName(isa));
-    }
-  }
   float bad[3] = {-0.5f, 0.5f, 0.0f};
-  CHECK(!sttn::core::ValidateThresholds(bad, 1).ok());
+  EXPECT_FALSE(sttn::core::ValidateThresholds(bad, 1).ok());
 }
 
-void TestOutputSize() {
-  int out, pad;
-  CHECK(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kSame, &out, &pad).ok());
-  CHECK(out == 4 && pad == 1);
-  CHECK(sttn::core::ComputeOutputSize(6, 3, 2, Padding::kSame, &out, &pad).ok());
-  CHECK(out == 3 && pad == 0);
-  CHECK(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kValid, &out, &pad).ok());
-  CHECK(out == 3 && pad == 0);
-  CHECK(!sttn::core::ComputeOutputSize(2, 3, 1, Padding::kValid, &out, &pad).ok());
-  CHECK(!sttn::core::ComputeOutputSize(0, 1, 1, Padding::kSame, &out, &pad).ok());
-  ConvShape s;
-  CHECK(!sttn::core::ComputeConvShape(1, 4, 4, 3, 7, 1, 1, 1, 1, Padding::kSame,
-                                      2, &s)
-             .ok());  // 3 * 2 != 7
-  CHECK(!sttn::core::ComputeConvShape(1, 65536, 65536, 64, 64, 1, 1, 1, 1,
-                                      Padding::kSame, 0, &s)
-             .ok());  // beyond int32 elements
+TEST_P(IsaTest, TernarizeMatchesReference) {
+  const Isa isa = GetParam();
+  for (int c : {1, 3, 31, 33, 65}) {
+    const int rows = 4;
+    const std::vector<float> x = TernarizeInput(rows, c);
+    const std::vector<float> th = TernarizeThresholds(c);
+    const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
+    std::vector<int32_t> a(words), b(words, -1);
+    sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
+    sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data());
+    EXPECT_TRUE(Identical(a, b)) << "ternarize c=" << c;
+  }
+  // Many rows over threads (items of whole rows).
+  const int c = 37;
+  const int64_t rows = 3001;
+  std::mt19937 rng(37);
+  std::vector<float> x = RandomFloats(rng, static_cast<size_t>(rows * c));
+  std::vector<float> th(3 * static_cast<size_t>(c));
+  for (int i = 0; i < c; ++i) {
+    th[i] = -0.3f;
+    th[c + i] = 0.4f;
+    th[2 * c + i] = (i % 2) ? -1.0f : 1.0f;
+  }
+  const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
+  std::vector<int32_t> a(words), b(words, -1);
+  sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
+  sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(), 3);
+  EXPECT_TRUE(Identical(a, b)) << "ternarize over 3 threads";
 }
+
+// ---------------------------------------------------------------------------
+// Output sizes and shapes.
+
+TEST(Shapes, OutputSizeAndConvShape) {
+  int out, pad;
+  EXPECT_TRUE(IsOk(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kSame, &out, &pad)));
+  EXPECT_EQ(out, 4);
+  EXPECT_EQ(pad, 1);
+  EXPECT_TRUE(IsOk(sttn::core::ComputeOutputSize(6, 3, 2, Padding::kSame, &out, &pad)));
+  EXPECT_EQ(out, 3);
+  EXPECT_EQ(pad, 0);
+  EXPECT_TRUE(
+      IsOk(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kValid, &out, &pad)));
+  EXPECT_EQ(out, 3);
+  EXPECT_EQ(pad, 0);
+  EXPECT_FALSE(
+      sttn::core::ComputeOutputSize(2, 3, 1, Padding::kValid, &out, &pad).ok());
+  EXPECT_FALSE(sttn::core::ComputeOutputSize(0, 1, 1, Padding::kSame, &out, &pad).ok());
+  ConvShape s;
+  EXPECT_FALSE(sttn::core::ComputeConvShape(1, 4, 4, 3, 7, 1, 1, 1, 1,
+                                            Padding::kSame, 2, &s)
+                   .ok());  // 3 * 2 != 7
+  EXPECT_FALSE(sttn::core::ComputeConvShape(1, 65536, 65536, 64, 64, 1, 1, 1, 1,
+                                            Padding::kSame, 0, &s)
+                   .ok());  // beyond int32 elements
+}
+
+// ---------------------------------------------------------------------------
+// Conv2D.
 
 // Direct formula for one conv output, independent of the kernels' loops.
 int32_t DirectConv(const ConvShape& s, const std::vector<int8_t>& x,
@@ -323,87 +382,132 @@ int32_t DirectConv(const ConvShape& s, const std::vector<int8_t>& x,
   return acc;
 }
 
-void TestConv2D() {
+// One point of the conv grid, with its random data (seeded by the point, so
+// every test and ISA sees the same data).
+struct ConvCase {
+  int cin, k, stride, batch;
+  Padding pad;
+  int cout = 5, h = 7, w = 6;
+  ConvShape s;
+  Activation act;
+  std::vector<int8_t> x, wt;
+  std::vector<float> scale, bias;
+  std::vector<int32_t> xp;
+
+  std::string Name() const {
+    return "cin=" + std::to_string(cin) + " k=" + std::to_string(k) +
+           " stride=" + std::to_string(stride) +
+           " pad=" + (pad == Padding::kSame ? "same" : "valid") +
+           " batch=" + std::to_string(batch);
+  }
+  size_t OutCount() const {
+    return static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
+  }
+};
+
+std::vector<ConvCase> ConvGrid() {
+  std::vector<ConvCase> grid;
   for (int cin : {1, 3, 31, 33, 65}) {
     for (int k : {1, 3}) {
       for (int stride : {1, 2}) {
         for (Padding pad : {Padding::kSame, Padding::kValid}) {
           for (int batch : {1, 3}) {
-            const int cout = 5, h = 7, w = 6;
-            ConvShape s;
-            CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k,
-                                               stride, stride, pad, 0, &s)
-                      .ok());
-            const Activation act =
-                (cin + k) % 2 ? Activation::kRelu : Activation::kNone;
-            std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
-            std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * k * k * cin);
-            std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
-            std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
-            const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
-            std::vector<float> ref(out_n), opt(out_n), one(out_n);
-            sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
-                                               bias.data(), act, ref.data());
-            for (Isa isa : SupportedIsas()) {
-              for (int threads : {1, 3}) {
-                std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(
-                    isa, cout, k * k, cin));
-                sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin,
-                                            scale.data(), bias.data(), wp.data());
-                std::vector<unsigned char> scratch(
-                    sttn::core::Conv2DTernaryGemmScratchBytes(isa, s));
-                sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data());
-                std::fill(opt.begin(), opt.end(), -1.0f);
-                sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
-                                              threads, scratch.data(), opt.data());
-                CHECK_MSG(ref == opt, "conv ternary cin=%d k=%d s=%d isa=%s threads=%d",
-                          cin, k, stride, sttn::core::IsaName(isa), threads);
-              }
-            }
-            // Reference against the direct formula (scale 1, bias 0).
-            std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
-            sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), ones.data(),
-                                               zeros.data(), Activation::kNone,
-                                               one.data());
-            bool direct_ok = true;
-            for (int n = 0; n < batch; ++n)
-              for (int oy = 0; oy < s.out_h; ++oy)
-                for (int ox = 0; ox < s.out_w; ++ox)
-                  for (int o = 0; o < cout; ++o)
-                    direct_ok &= one[((n * s.out_h + oy) * s.out_w + ox) * cout + o] ==
-                                 static_cast<float>(DirectConv(s, x, wt, n, oy, ox, o));
-            CHECK_MSG(direct_ok, "conv reference vs direct cin=%d k=%d", cin, k);
-            // Float input: exact data, so reference == optimized bit for bit.
-            std::vector<float> xf = ExactFloats(x.size());
-            std::vector<float> wf(sttn::core::Conv2DFloatWeightCount(s));
-            sttn::core::PrepareConv2DFloatWeights(s, wt.data(), wf.data());
-            std::vector<float> ones2(cout, 1.0f);
-            sttn::core::Conv2DFloatReference(s, xf.data(), wt.data(), ones2.data(),
-                                             zeros.data(), act, ref.data());
-            sttn::core::Conv2DFloatOptimized(s, xf.data(), wf.data(), ones2.data(),
-                                             zeros.data(), act, opt.data());
-            CHECK_MSG(ref == opt, "conv float cin=%d k=%d", cin, k);
+            ConvCase c;
+            c.cin = cin;
+            c.k = k;
+            c.stride = stride;
+            c.pad = pad;
+            c.batch = batch;
+            EXPECT_TRUE(IsOk(sttn::core::ComputeConvShape(
+                batch, c.h, c.w, cin, c.cout, k, k, stride, stride, pad, 0, &c.s)))
+                << c.Name();
+            c.act = (cin + k) % 2 ? Activation::kRelu : Activation::kNone;
+            std::mt19937 rng(static_cast<unsigned>(grid.size()));
+            c.x = RandomTrits(rng, static_cast<size_t>(batch) * c.h * c.w * cin);
+            c.wt = RandomTrits(rng, static_cast<size_t>(c.cout) * k * k * cin);
+            c.scale = RandomFloats(rng, c.cout);
+            c.bias = RandomFloats(rng, c.cout);
+            c.xp = Pack(c.x, static_cast<int64_t>(batch) * c.h * c.w, cin);
+            grid.push_back(std::move(c));
           }
         }
       }
+    }
+  }
+  return grid;
+}
+
+TEST(Conv2D, ReferenceMatchesTheDirectFormula) {
+  for (const ConvCase& c : ConvGrid()) {
+    const ConvShape& s = c.s;
+    std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f), one(c.OutCount());
+    sttn::core::Conv2DTernaryReference(s, c.xp.data(), c.wt.data(), ones.data(),
+                                       zeros.data(), Activation::kNone, one.data());
+    std::vector<float> direct(one.size());
+    for (int n = 0; n < c.batch; ++n)
+      for (int oy = 0; oy < s.out_h; ++oy)
+        for (int ox = 0; ox < s.out_w; ++ox)
+          for (int o = 0; o < c.cout; ++o)
+            direct[((n * s.out_h + oy) * s.out_w + ox) * c.cout + o] =
+                static_cast<float>(DirectConv(s, c.x, c.wt, n, oy, ox, o));
+    EXPECT_TRUE(Identical(direct, one)) << "conv reference vs direct " << c.Name();
+  }
+}
+
+TEST(Conv2D, FloatInputOptimizedMatchesReference) {
+  for (const ConvCase& c : ConvGrid()) {
+    // Exact data, so reference == optimized bit for bit.
+    std::mt19937 rng(static_cast<unsigned>(c.cin * 100 + c.k));
+    std::vector<float> xf = ExactFloats(rng, c.x.size());
+    std::vector<float> wf(sttn::core::Conv2DFloatWeightCount(c.s));
+    sttn::core::PrepareConv2DFloatWeights(c.s, c.wt.data(), wf.data());
+    std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f);
+    std::vector<float> ref(c.OutCount()), opt(c.OutCount());
+    sttn::core::Conv2DFloatReference(c.s, xf.data(), c.wt.data(), ones.data(),
+                                     zeros.data(), c.act, ref.data());
+    sttn::core::Conv2DFloatOptimized(c.s, xf.data(), wf.data(), ones.data(),
+                                     zeros.data(), c.act, opt.data());
+    EXPECT_TRUE(Identical(ref, opt)) << "conv float " << c.Name();
+  }
+}
+
+TEST_P(IsaTest, Conv2DTernaryMatchesReference) {
+  const Isa isa = GetParam();
+  for (const ConvCase& c : ConvGrid()) {
+    std::vector<float> ref(c.OutCount()), opt(c.OutCount());
+    sttn::core::Conv2DTernaryReference(c.s, c.xp.data(), c.wt.data(), c.scale.data(),
+                                       c.bias.data(), c.act, ref.data());
+    for (int threads : {1, 3}) {
+      std::vector<uint32_t> wp(
+          sttn::core::TernaryGemmPackedWords(isa, c.cout, c.k * c.k, c.cin));
+      sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, c.k * c.k, c.cin,
+                                  c.scale.data(), c.bias.data(), wp.data());
+      std::vector<unsigned char> scratch(
+          sttn::core::Conv2DTernaryGemmScratchBytes(isa, c.s));
+      sttn::core::PrepareConv2DTernaryGemmScratch(isa, c.s, scratch.data());
+      std::fill(opt.begin(), opt.end(), -1.0f);
+      sttn::core::Conv2DTernaryGemm(isa, c.s, c.xp.data(), wp.data(), c.act, threads,
+                                    scratch.data(), opt.data());
+      EXPECT_TRUE(Identical(ref, opt))
+          << "conv ternary " << c.Name() << " threads=" << threads;
     }
   }
 }
 
 // Packed outputs of the GEMM (integer thresholds and float tiles) against
 // reference conv -> reference ternarize, on random non-dyadic affines.
-void TestConv2DPackedOutput() {
+TEST_P(IsaTest, Conv2DPackedOutputMatchesReference) {
+  const Isa isa = GetParam();
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int cout : {5, 16, 37}) {
     for (Activation act : {Activation::kNone, Activation::kRelu}) {
       const int cin = 40, batch = 2, h = 5, w = 6, k = 3;
       ConvShape s;
-      CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, 1, 1,
-                                         Padding::kSame, 0, &s)
-                .ok());
-      std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
-      std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * k * k * cin);
+      ASSERT_TRUE(IsOk(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, 1,
+                                                    1, Padding::kSame, 0, &s)));
+      std::vector<int8_t> x = RandomTrits(rng, static_cast<size_t>(batch) * h * w * cin);
+      std::vector<int8_t> wt = RandomTrits(rng, static_cast<size_t>(cout) * k * k * cin);
       std::vector<float> scale(cout), bias(cout), th(3 * static_cast<size_t>(cout));
       for (int o = 0; o < cout; ++o) {
         scale[o] = o == 0 ? 0.0f : 0.3f * normal(rng);
@@ -421,118 +525,164 @@ void TestConv2DPackedOutput() {
       std::vector<int32_t> expected(words), got(words);
       sttn::core::TernarizeReference(yref.data(), pixels, cout, th.data(),
                                      expected.data());
-      for (Isa isa : SupportedIsas()) {
-        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
-        sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin, scale.data(),
-                                    bias.data(), wp.data());
-        std::vector<unsigned char> scratch(
-            sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
-        sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), true);
-        std::vector<int32_t> int_th(sttn::core::TernaryGemmPackedOutputWords(isa, cout));
-        CHECK(sttn::core::PrepareTernaryGemmPackedOutput(
-            isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(), bias.data(),
-            act, th.data(), int_th.data()));
-        for (bool integer : {true, false}) {
-          sttn::core::PackedOutput po;
-          po.thresholds = th.data();
-          po.out = got.data();
-          po.int_thresholds = integer ? int_th.data() : nullptr;
-          std::fill(got.begin(), got.end(), -1);
-          sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act, 2,
-                                        scratch.data(), nullptr, &po);
-          CHECK_MSG(got == expected, "packed conv cout=%d isa=%s integer=%d", cout,
-                    sttn::core::IsaName(isa), static_cast<int>(integer));
-        }
+      std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
+      sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin, scale.data(),
+                                  bias.data(), wp.data());
+      std::vector<unsigned char> scratch(
+          sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
+      sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), true);
+      std::vector<int32_t> int_th(sttn::core::TernaryGemmPackedOutputWords(isa, cout));
+      EXPECT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
+          isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(), bias.data(),
+          act, th.data(), int_th.data()))
+          << "cout=" << cout;
+      for (bool integer : {true, false}) {
+        sttn::core::PackedOutput po;
+        po.thresholds = th.data();
+        po.out = got.data();
+        po.int_thresholds = integer ? int_th.data() : nullptr;
+        std::fill(got.begin(), got.end(), -1);
+        sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act, 2,
+                                      scratch.data(), nullptr, &po);
+        EXPECT_TRUE(Identical(expected, got))
+            << "packed conv cout=" << cout << " integer=" << integer;
       }
     }
   }
 }
 
-void TestFullyConnected() {
+// ---------------------------------------------------------------------------
+// Fully connected.
+
+struct FcCase {
+  int cin, rows, cout = 7;
+  FullyConnectedShape s;
+  std::vector<int8_t> x, wt;
+  std::vector<float> scale, bias;
+  std::vector<int32_t> xp;
+};
+
+std::vector<FcCase> FcGrid() {
+  std::vector<FcCase> grid;
   for (int cin : {1, 3, 31, 33, 65, 100}) {
     for (int rows : {1, 3}) {
-      const int cout = 7;
-      FullyConnectedShape s;
-      CHECK(sttn::core::ComputeFullyConnectedShape(rows, cin, cout, &s).ok());
-      std::vector<int8_t> x = RandomTrits(static_cast<size_t>(rows) * cin);
-      std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(cout) * cin);
-      std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
-      std::vector<int32_t> xp = Pack(x, rows, cin);
-      std::vector<float> ref(static_cast<size_t>(rows) * cout), opt(ref.size());
-      sttn::core::FullyConnectedTernaryReference(s, xp.data(), wt.data(), scale.data(),
-                                                 bias.data(), Activation::kRelu,
-                                                 ref.data());
-      for (Isa isa : SupportedIsas()) {
-        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, 1, cin));
-        sttn::core::PackTernaryGemm(isa, wt.data(), cout, 1, cin, scale.data(),
-                                    bias.data(), wp.data());
-        std::vector<unsigned char> scratch(
-            sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, s));
-        sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, s, scratch.data());
-        std::fill(opt.begin(), opt.end(), -1.0f);
-        sttn::core::FullyConnectedTernaryGemm(isa, s, xp.data(), wp.data(),
-                                              Activation::kRelu, 2, scratch.data(),
-                                              opt.data());
-        CHECK_MSG(ref == opt, "fc cin=%d rows=%d isa=%s", cin, rows,
-                  sttn::core::IsaName(isa));
+      FcCase c;
+      c.cin = cin;
+      c.rows = rows;
+      EXPECT_TRUE(IsOk(sttn::core::ComputeFullyConnectedShape(rows, cin, c.cout, &c.s)));
+      std::mt19937 rng(static_cast<unsigned>(grid.size()));
+      c.x = RandomTrits(rng, static_cast<size_t>(rows) * cin);
+      c.wt = RandomTrits(rng, static_cast<size_t>(c.cout) * cin);
+      c.scale = RandomFloats(rng, c.cout);
+      c.bias = RandomFloats(rng, c.cout);
+      c.xp = Pack(c.x, rows, cin);
+      grid.push_back(std::move(c));
+    }
+  }
+  return grid;
+}
+
+TEST(FullyConnected, ReferenceMatchesTheFormula) {
+  for (const FcCase& c : FcGrid()) {
+    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout);
+    sttn::core::FullyConnectedTernaryReference(c.s, c.xp.data(), c.wt.data(),
+                                               c.scale.data(), c.bias.data(),
+                                               Activation::kRelu, ref.data());
+    for (int r = 0; r < c.rows; ++r) {
+      for (int o = 0; o < c.cout; ++o) {
+        int32_t acc = 0;
+        for (int i = 0; i < c.cin; ++i) acc += c.x[r * c.cin + i] * c.wt[o * c.cin + i];
+        const float y = std::fmax(c.scale[o] * static_cast<float>(acc) + c.bias[o], 0.0f);
+        EXPECT_EQ(ref[r * c.cout + o], y)
+            << "cin=" << c.cin << " rows=" << c.rows << " r=" << r << " o=" << o;
       }
-      for (int r = 0; r < rows; ++r) {
-        for (int o = 0; o < cout; ++o) {
-          int32_t acc = 0;
-          for (int c = 0; c < cin; ++c) acc += x[r * cin + c] * wt[o * cin + c];
-          const float y = std::fmax(scale[o] * static_cast<float>(acc) + bias[o], 0.0f);
-          CHECK(ref[r * cout + o] == y);
-        }
-      }
-      std::vector<float> xf = ExactFloats(x.size());
-      std::vector<float> wf(static_cast<size_t>(cout) * cin);
-      sttn::core::PrepareFullyConnectedFloatWeights(s, wt.data(), wf.data());
-      std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
-      sttn::core::FullyConnectedFloatReference(s, xf.data(), wt.data(), ones.data(),
-                                               zeros.data(), Activation::kNone,
-                                               ref.data());
-      sttn::core::FullyConnectedFloatOptimized(s, xf.data(), wf.data(), ones.data(),
-                                               zeros.data(), Activation::kNone,
-                                               opt.data());
-      CHECK(ref == opt);
     }
   }
 }
 
-void TestDepthwise() {
+TEST(FullyConnected, FloatInputOptimizedMatchesReference) {
+  for (const FcCase& c : FcGrid()) {
+    std::mt19937 rng(static_cast<unsigned>(c.cin * 10 + c.rows));
+    std::vector<float> xf = ExactFloats(rng, c.x.size());
+    std::vector<float> wf(static_cast<size_t>(c.cout) * c.cin);
+    sttn::core::PrepareFullyConnectedFloatWeights(c.s, c.wt.data(), wf.data());
+    std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f);
+    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout), opt(ref.size());
+    sttn::core::FullyConnectedFloatReference(c.s, xf.data(), c.wt.data(), ones.data(),
+                                             zeros.data(), Activation::kNone,
+                                             ref.data());
+    sttn::core::FullyConnectedFloatOptimized(c.s, xf.data(), wf.data(), ones.data(),
+                                             zeros.data(), Activation::kNone,
+                                             opt.data());
+    EXPECT_TRUE(Identical(ref, opt)) << "fc float cin=" << c.cin << " rows=" << c.rows;
+  }
+}
+
+TEST_P(IsaTest, FullyConnectedTernaryMatchesReference) {
+  const Isa isa = GetParam();
+  for (const FcCase& c : FcGrid()) {
+    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout), opt(ref.size());
+    sttn::core::FullyConnectedTernaryReference(c.s, c.xp.data(), c.wt.data(),
+                                               c.scale.data(), c.bias.data(),
+                                               Activation::kRelu, ref.data());
+    std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, c.cout, 1, c.cin));
+    sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, 1, c.cin, c.scale.data(),
+                                c.bias.data(), wp.data());
+    std::vector<unsigned char> scratch(
+        sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, c.s));
+    sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, c.s, scratch.data());
+    std::fill(opt.begin(), opt.end(), -1.0f);
+    sttn::core::FullyConnectedTernaryGemm(isa, c.s, c.xp.data(), wp.data(),
+                                          Activation::kRelu, 2, scratch.data(),
+                                          opt.data());
+    EXPECT_TRUE(Identical(ref, opt)) << "fc cin=" << c.cin << " rows=" << c.rows;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Depthwise: ternary (float and packed outputs) and float input, per ISA.
+
+TEST_P(IsaTest, DepthwiseMatchesReference) {
+  const Isa isa = GetParam();
+  std::mt19937 rng(1234);
   for (int cin : {1, 3, 31, 33, 65}) {
     for (int mult : {1, 2}) {
       for (int k : {1, 3}) {
         for (int stride : {1, 2}) {
           for (Padding pad : {Padding::kSame, Padding::kValid}) {
+            const std::string name =
+                "cin=" + std::to_string(cin) + " m=" + std::to_string(mult) +
+                " k=" + std::to_string(k) + " stride=" + std::to_string(stride) +
+                (pad == Padding::kSame ? " same" : " valid");
             const int batch = 2, h = 6, w = 5, cout = cin * mult;
             ConvShape s;
-            CHECK(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, stride,
-                                               stride, pad, mult, &s)
-                      .ok());
-            std::vector<int8_t> x = RandomTrits(static_cast<size_t>(batch) * h * w * cin);
-            std::vector<int8_t> wt = RandomTrits(static_cast<size_t>(k) * k * cout);
-            std::vector<float> scale = RandomFloats(cout), bias = RandomFloats(cout);
+            ASSERT_TRUE(IsOk(sttn::core::ComputeConvShape(
+                batch, h, w, cin, cout, k, k, stride, stride, pad, mult, &s)))
+                << name;
+            std::vector<int8_t> x =
+                RandomTrits(rng, static_cast<size_t>(batch) * h * w * cin);
+            std::vector<int8_t> wt = RandomTrits(rng, static_cast<size_t>(k) * k * cout);
+            std::vector<float> scale = RandomFloats(rng, cout);
+            std::vector<float> bias = RandomFloats(rng, cout);
             std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
             const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
             std::vector<float> ref(out_n), opt(out_n);
-            std::vector<unsigned char> scratch(sttn::core::DepthwiseTernaryScratchBytes(s));
+            std::vector<unsigned char> scratch(
+                sttn::core::DepthwiseTernaryScratchBytes(s));
             sttn::core::PrepareDepthwiseTernaryScratch(s, scratch.data());
-            std::vector<unsigned char> prepared(sttn::core::DepthwiseTernaryPreparedBytes(s));
+            std::vector<unsigned char> prepared(
+                sttn::core::DepthwiseTernaryPreparedBytes(s));
             sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(), bias.data(),
                                                 Activation::kNone, nullptr,
                                                 prepared.data());
             sttn::core::DepthwiseConv2DTernaryReference(
                 s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
                 ref.data());
-            for (Isa isa : SupportedIsas()) {
-              std::fill(opt.begin(), opt.end(), -1.0f);
-              sttn::core::DepthwiseConv2DTernaryOptimized(
-                  s, xp.data(), prepared.data(), Activation::kNone, isa, 3,
-                  scratch.data(), opt.data(), nullptr);
-              CHECK_MSG(ref == opt, "depthwise ternary cin=%d m=%d k=%d isa=%s", cin,
-                        mult, k, sttn::core::IsaName(isa));
-            }
+            std::fill(opt.begin(), opt.end(), -1.0f);
+            sttn::core::DepthwiseConv2DTernaryOptimized(
+                s, xp.data(), prepared.data(), Activation::kNone, isa, 3,
+                scratch.data(), opt.data(), nullptr);
+            EXPECT_TRUE(Identical(ref, opt)) << "depthwise ternary " << name;
             // Packed output from the int8/int32 accumulators.
             {
               std::vector<float> th(3 * static_cast<size_t>(cout));
@@ -547,38 +697,32 @@ void TestDepthwise() {
               const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
               const size_t words =
                   static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
-              std::vector<int32_t> expected(words), got(words);
+              std::vector<int32_t> expected(words), got(words, -1);
               sttn::core::TernarizeReference(ref.data(), pixels, cout, th.data(),
                                              expected.data());
               std::vector<unsigned char> prep2(
                   sttn::core::DepthwiseTernaryPreparedBytes(s));
-              CHECK(sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(),
-                                                        bias.data(), act, th.data(),
-                                                        prep2.data()));
-              for (Isa isa : SupportedIsas()) {
-                std::fill(got.begin(), got.end(), -1);
-                sttn::core::DepthwiseConv2DTernaryOptimized(
-                    s, xp.data(), prep2.data(), act, isa, 2, scratch.data(), nullptr,
-                    got.data());
-                CHECK_MSG(got == expected, "depthwise packed cin=%d m=%d k=%d isa=%s",
-                          cin, mult, k, sttn::core::IsaName(isa));
-              }
+              EXPECT_TRUE(sttn::core::PrepareDepthwiseTernary(
+                  s, wt.data(), scale.data(), bias.data(), act, th.data(),
+                  prep2.data()))
+                  << name;
+              sttn::core::DepthwiseConv2DTernaryOptimized(
+                  s, xp.data(), prep2.data(), act, isa, 2, scratch.data(), nullptr,
+                  got.data());
+              EXPECT_TRUE(Identical(expected, got)) << "depthwise packed " << name;
             }
-            std::vector<float> xf = ExactFloats(x.size());
+            std::vector<float> xf = ExactFloats(rng, x.size());
             std::vector<float> wf(static_cast<size_t>(k) * k * cout);
             sttn::core::PrepareDepthwiseFloatWeights(s, wt.data(), wf.data());
             std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
             sttn::core::DepthwiseConv2DFloatReference(s, xf.data(), wt.data(),
                                                       ones.data(), zeros.data(),
                                                       Activation::kRelu, ref.data());
-            for (Isa isa : SupportedIsas()) {
-              std::fill(opt.begin(), opt.end(), -1.0f);
-              sttn::core::DepthwiseConv2DFloatOptimized(
-                  s, xf.data(), wf.data(), ones.data(), zeros.data(),
-                  Activation::kRelu, isa, opt.data());
-              CHECK_MSG(ref == opt, "depthwise float cin=%d m=%d k=%d isa=%s", cin,
-                        mult, k, sttn::core::IsaName(isa));
-            }
+            std::fill(opt.begin(), opt.end(), -1.0f);
+            sttn::core::DepthwiseConv2DFloatOptimized(
+                s, xf.data(), wf.data(), ones.data(), zeros.data(), Activation::kRelu,
+                isa, opt.data());
+            EXPECT_TRUE(Identical(ref, opt)) << "depthwise float " << name;
           }
         }
       }
@@ -620,30 +764,40 @@ std::vector<uint8_t> SampleMap() {
   return b;
 }
 
-void TestFlexbufferReader() {
+TEST(FlexbufferReader, ReadsAValidMap) {
   const std::vector<uint8_t> good = SampleMap();
   sttn::flex::MapReader m;
-  char err[256];
-  CHECK_MSG(m.Parse(good.data(), good.size(), err, sizeof(err)), "%s", err);
-  CHECK(m.size() == 2);
+  char err[256] = "";
+  ASSERT_TRUE(m.Parse(good.data(), good.size(), err, sizeof(err))) << err;
+  EXPECT_EQ(m.size(), 2);
   const sttn::flex::Value* a = m.Find("a");
   const sttn::flex::Value* b = m.Find("b");
-  CHECK(a != nullptr && a->kind == sttn::flex::Value::kInt && a->i == 7);
-  CHECK(b != nullptr && b->kind == sttn::flex::Value::kString &&
-        std::string(b->s) == "VALID" && b->s_len == 5);
-  CHECK(m.Find("c") == nullptr);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->kind, sttn::flex::Value::kInt);
+  EXPECT_EQ(a->i, 7);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->kind, sttn::flex::Value::kString);
+  EXPECT_EQ(std::string(b->s), "VALID");
+  EXPECT_EQ(b->s_len, 5u);
+  EXPECT_EQ(m.Find("c"), nullptr);
+}
+
+TEST(FlexbufferReader, SurvivesTruncationsAndMutations) {
+  const std::vector<uint8_t> good = SampleMap();
+  char err[256];
   for (size_t cut = 0; cut < good.size(); ++cut) {
     std::vector<uint8_t> t(good.begin(), good.begin() + cut);
     sttn::flex::MapReader r;
     r.Parse(t.empty() ? nullptr : t.data(), t.size(), err, sizeof(err));
   }
+  std::mt19937 rng(1234);
   std::uniform_int_distribution<int> byte(0, 255);
   int rejected = 0;
   for (int trial = 0; trial < 20000; ++trial) {
     std::vector<uint8_t> t = good;
     const int edits = 1 + trial % 3;
     for (int e = 0; e < edits; ++e) {
-      t[static_cast<size_t>(g_rng() % t.size())] = static_cast<uint8_t>(byte(g_rng));
+      t[static_cast<size_t>(rng() % t.size())] = static_cast<uint8_t>(byte(rng));
     }
     sttn::flex::MapReader r;
     if (!r.Parse(t.data(), t.size(), err, sizeof(err))) {
@@ -655,34 +809,14 @@ void TestFlexbufferReader() {
       if (v.kind == sttn::flex::Value::kString) {
         // In bounds and NUL-terminated at s_len (embedded NULs are legal).
         const uint8_t* p = reinterpret_cast<const uint8_t*>(v.s);
-        CHECK(p >= t.data() && p + v.s_len < t.data() + t.size());
-        CHECK(v.s[v.s_len] == '\0');
+        EXPECT_TRUE(p >= t.data() && p + v.s_len < t.data() + t.size())
+            << "trial " << trial << " value " << i;
+        EXPECT_EQ(v.s[v.s_len], '\0') << "trial " << trial << " value " << i;
       }
-      CHECK(std::strlen(r.key(i)) < t.size());
+      EXPECT_LT(std::strlen(r.key(i)), t.size()) << "trial " << trial;
     }
   }
-  CHECK(rejected > 1000);
+  EXPECT_GT(rejected, 1000);
 }
 
 }  // namespace
-
-int main() {
-  TestFilePacking();
-  TestBase3Packing();
-  TestComputePacking();
-  TestTernarize();
-  TestOutputSize();
-  TestConv2D();
-  TestConv2DPackedOutput();
-  TestFullyConnected();
-  TestDepthwise();
-  TestFlexbufferReader();
-  std::string paths;
-  for (Isa isa : SupportedIsas()) {
-    paths += paths.empty() ? "" : ",";
-    paths += sttn::core::IsaName(isa);
-  }
-  std::printf("core_test: %d checks, %d failures (ISA paths: %s)\n", g_checks,
-              g_failures, paths.c_str());
-  return g_failures == 0 ? 0 : 1;
-}
