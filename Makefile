@@ -14,7 +14,7 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast bench accuracy clean android-model bazel-test
+.PHONY: setup demo test test-fast lint format bench accuracy clean android-model bazel-test
 
 setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar \
   $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc
@@ -104,8 +104,22 @@ $(VENV)/.installed: $(VENV)/.deps setup.py pyproject.toml $(NATIVE_SOURCES) expo
 demo: setup
 	$(PY) -m sttn_keras.demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q -ra
+
+# Lint (part of `make test`): ruff's checks and formatting of the Python, and
+# clang-format (.clang-format) over the C++ of export/ and tests/cc/.
+CXX_FORMATTED = $(shell git ls-files 'export/*.cc' 'export/*.h' 'tests/cc/*.cc' 'android_demo/native/*.cc' 'android_demo/native/*.h' 2>/dev/null)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(CXX_FORMATTED)
+
+# Rewrites the files the lint step checks.
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/clang-format -i $(CXX_FORMATTED)
 
 # The demo app's models (android_demo/README.md): the files `make demo`
 # writes, copied into the app's assets; runs the demo first if they are missing.

@@ -64,6 +64,11 @@ def read_model(model: ModelSource) -> Any:
 
     Raises:
         ValueError: If the data is not a readable TFLite flatbuffer.
+
+    Example:
+
+    >>> len(read_model("model.tflite").subgraphs[0].operators)
+    16
     """
     from ai_edge_litert import schema_py_generated as schema
 
@@ -115,6 +120,12 @@ def custom_ops(model: ModelSource) -> list[dict[str, Any]]:
     Returns:
         A list of dicts: ``name``, ``options`` (FlexBuffer map as dict),
         ``input_bytes`` (constant buffer size per input, 0 for activations).
+
+    Example:
+
+    >>> first = custom_ops("model.tflite")[0]
+    >>> first["name"], first["options"]
+    ('SttnTernarize', {'channels': 32, 'version': 1})
     """
     from flatbuffers import flexbuffers
 

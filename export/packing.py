@@ -171,7 +171,14 @@ def encode_weights(trits: np.ndarray, encoding: str = TRIT2) -> np.ndarray:
 def decode_weights(
     packed: np.ndarray | bytes, n: int, encoding: str = TRIT2
 ) -> np.ndarray:
-    """Unpacks ``n`` trits in ``encoding``; inverse of :func:`encode_weights`."""
+    """Unpacks ``n`` trits in ``encoding``; inverse of :func:`encode_weights`.
+
+    Example:
+
+    >>> packed = encode_weights(np.array([1, 0, -1], np.int8), "base3")
+    >>> decode_weights(packed, 3, "base3").tolist()
+    [1, 0, -1]
+    """
     check_encoding(encoding)
     return unpack_weights_base3(packed, n) if encoding == BASE3 else unpack_weights(packed, n)
 

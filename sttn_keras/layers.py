@@ -34,10 +34,14 @@ Weights:
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
+import numpy as np
 from keras import ops
 
 from . import quantizers as quantizers_lib
+from .quantizers import QuantizerLike
 from ._registry import register_serializable
 
 __all__ = [
@@ -215,7 +219,7 @@ class TernaryLayerMixin:
         ndim = len(self._first_latent_kernel().shape)
         return tuple(range(ndim - 1))
 
-    def quantized_kernel(self):
+    def quantized_kernel(self) -> Any:
         """The kernel the layer computes with (float values, ternary times a
         per-output-channel scale when a kernel quantizer is set); the value of
         :attr:`kernel`.
@@ -233,7 +237,7 @@ class TernaryLayerMixin:
             return kernels[0]
         return self.kernel_quantizer(*kernels, reduce_axes=self._reduce_axes())
 
-    def quantize_input(self, inputs):
+    def quantize_input(self, inputs: Any) -> Any:
         """Applies the input quantizer (identity if ``None``).
 
         Example:
@@ -247,7 +251,7 @@ class TernaryLayerMixin:
             return inputs
         return self.input_quantizer(inputs)
 
-    def get_ternary_kernel(self):
+    def get_ternary_kernel(self) -> tuple[np.ndarray, np.ndarray]:
         """Returns the deployable ternary kernel of this layer.
 
         Returns:
@@ -328,7 +332,7 @@ class TernaryLayerMixin:
 
     # -- unsupported Keras features -------------------------------------------
 
-    def enable_lora(self, *args, **kwargs):
+    def enable_lora(self, *args, **kwargs) -> None:
         raise ValueError(
             f"LoRA is not supported on ternary layer '{self.name}': its "
             "kernel is quantized from latent weights."
@@ -382,8 +386,8 @@ class TernaryConv2D(TernaryLayerMixin, keras.layers.Conv2D):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
-        kernel_quantizer="sttn",
-        input_quantizer="ternary",
+        kernel_quantizer: QuantizerLike = "sttn",
+        input_quantizer: QuantizerLike = "ternary",
         **kwargs,
     ):
         super().__init__(
@@ -449,8 +453,8 @@ class TernaryDense(TernaryLayerMixin, keras.layers.Dense):
         lora_rank=None,
         lora_alpha=None,
         quantization_config=None,
-        kernel_quantizer="sttn",
-        input_quantizer="ternary",
+        kernel_quantizer: QuantizerLike = "sttn",
+        input_quantizer: QuantizerLike = "ternary",
         **kwargs,
     ):
         if lora_rank is not None:
@@ -533,8 +537,8 @@ class TernaryDepthwiseConv2D(TernaryLayerMixin, keras.layers.DepthwiseConv2D):
         activity_regularizer=None,
         depthwise_constraint=None,
         bias_constraint=None,
-        kernel_quantizer="sttn",
-        input_quantizer="ternary",
+        kernel_quantizer: QuantizerLike = "sttn",
+        input_quantizer: QuantizerLike = "ternary",
         **kwargs,
     ):
         super().__init__(

@@ -27,11 +27,15 @@ References:
 from __future__ import annotations
 
 import abc
+from typing import Any, Union
 
 import keras
 from keras import ops
 
 from ._registry import register_serializable
+
+# Axes of a kernel that hold one output channel (None: all but the last).
+Axes = tuple[int, ...] | None
 
 __all__ = [
     "Quantizer",
@@ -73,7 +77,7 @@ def _normalize_axes(ndim, reduce_axes):
 # ---------------------------------------------------------------------------
 
 
-def ternary_activation(x, threshold=0.5, clip_value=1.0):
+def ternary_activation(x: Any, threshold: float = 0.5, clip_value: float = 1.0) -> Any:
     """Ternary activation with a straight-through gradient.
 
     Forward: ``y = +1 if x > threshold, -1 if x < -threshold, else 0``.
@@ -117,7 +121,7 @@ def ternary_activation(x, threshold=0.5, clip_value=1.0):
     return _ternary(x)
 
 
-def soft_threshold_ternary(w1, w2, reduce_axes=None):
+def soft_threshold_ternary(w1: Any, w2: Any, reduce_axes: Axes = None) -> Any:
     """STTN kernel: the sum of two scaled binary kernels.
 
     Forward, per output channel (the reduction runs over ``reduce_axes``, the
@@ -188,7 +192,9 @@ def _twn_threshold_and_scale(w, axes, threshold_factor):
     return delta, above, alpha
 
 
-def hard_threshold_ternary(w, reduce_axes=None, threshold_factor=0.7):
+def hard_threshold_ternary(
+    w: Any, reduce_axes: Axes = None, threshold_factor: float = 0.7
+) -> Any:
     """TWN kernel: a hard threshold ``Delta`` on ``|W|``.
 
     Forward, per output channel (reduction over ``reduce_axes``)::
@@ -249,6 +255,12 @@ class Quantizer(abc.ABC):
     Attributes:
         precision: Bits needed per quantized value when deployed (2 for a
             trit stored as two bits).
+
+    Example:
+
+    >>> q = get("ternary")
+    >>> isinstance(q, Quantizer), q.precision, q == TernaryActivation()
+    (True, 2, True)
     """
 
     precision = 2
@@ -275,6 +287,12 @@ class Quantizer(abc.ABC):
         return f"{type(self).__name__}({args})"
 
 
+# What a ``kernel_quantizer=`` / ``input_quantizer=`` argument accepts: a
+# registered name ("sttn", "twn", "ternary"), a serialized config, an
+# instance, or None (no quantization).
+QuantizerLike = Union[str, dict, Quantizer, None]
+
+
 class KernelQuantizer(Quantizer):
     """A quantizer of kernels.
 
@@ -282,13 +300,19 @@ class KernelQuantizer(Quantizer):
         num_latent_kernels: How many latent float kernels the layer keeps.
         latent_range: ``(lo, hi)`` to which the latent kernels are clamped
             after each update, or ``None``.
+
+    Example:
+
+    >>> q = get("sttn")
+    >>> isinstance(q, KernelQuantizer), q.num_latent_kernels, q.latent_range
+    (True, 2, (-1.0, 1.0))
     """
 
     num_latent_kernels = 1
     latent_range = None
 
     @abc.abstractmethod
-    def ternarize(self, *kernels, reduce_axes=None):
+    def ternarize(self, *kernels: Any, reduce_axes: Axes = None) -> tuple[Any, Any]:
         """Returns ``(trits, scale)`` with ``trits * scale == self(*kernels)``.
 
         ``trits`` is int8 in {-1, 0, +1} with the kernel's shape; ``scale``
@@ -315,7 +339,7 @@ class TernaryActivation(Quantizer):
     [1.0, 0.0, -1.0]
     """
 
-    def __init__(self, threshold=0.5, clip_value=1.0):
+    def __init__(self, threshold: float = 0.5, clip_value: float = 1.0):
         _check_positive("TernaryActivation", "threshold", threshold)
         _check_positive("TernaryActivation", "clip_value", clip_value)
         self.threshold = float(threshold)
@@ -384,7 +408,7 @@ class HardThresholdTernary(KernelQuantizer):
     [1, 0]
     """
 
-    def __init__(self, threshold_factor=0.7):
+    def __init__(self, threshold_factor: float = 0.7):
         _check_positive("HardThresholdTernary", "threshold_factor", threshold_factor)
         self.threshold_factor = float(threshold_factor)
 
@@ -412,7 +436,7 @@ _ALIASES = {
 }
 
 
-def serialize(quantizer):
+def serialize(quantizer: Quantizer | None) -> dict[str, Any] | None:
     """Serialises a quantizer (or ``None``) to a Keras config dict.
 
     Example:
@@ -425,7 +449,7 @@ def serialize(quantizer):
     return keras.saving.serialize_keras_object(quantizer)
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any] | None) -> Quantizer | None:
     """Inverse of :func:`serialize`.
 
     Example:
@@ -438,7 +462,9 @@ def deserialize(config):
     return keras.saving.deserialize_keras_object(config)
 
 
-def get(identifier, *, kind=None, argument="quantizer"):
+def get(
+    identifier: QuantizerLike, *, kind: str | None = None, argument: str = "quantizer"
+) -> Quantizer | None:
     """Resolves a quantizer from an alias, a config, an instance or ``None``.
 
     Args:

@@ -46,6 +46,12 @@ class LayerSummary:
         float_macs: MACs in float.
         deployed_bytes_by_choice: ``deployed_bytes`` for every
             ``(float_layers, weight_encoding)`` pair.
+
+    Example:
+
+    >>> row = summary(model, print_fn=None).layers[1]
+    >>> row.name, row.precision, row.params
+    ('conv1', 'float', 288)
     """
 
     name: str

@@ -643,7 +643,7 @@ _CUSTOM_OBJECTS = {
 }
 
 
-def quantize_scope(*args: dict):
+def quantize_scope(*args: dict) -> Any:
     """TF-MOT's ``quantize_scope`` with the sttn classes added.
 
     Use it to load a saved quantized ``tf_keras`` model or to clone one.
@@ -669,7 +669,9 @@ def _with_latent_clip(layer, attr):
     setattr(layer, attr, LatentClip(inner=current))
 
 
-def annotate(layer, config=None, *, kernel_quantizer: str = "sttn", **kwargs):
+def annotate(
+    layer: Any, config: Any = None, *, kernel_quantizer: str = "sttn", **kwargs
+) -> Any:
     """Annotates a ``tf_keras`` layer for STTN training.
 
     ``Conv2D``, ``Dense`` and ``DepthwiseConv2D`` get the matching STTN
@@ -691,9 +693,11 @@ def annotate(layer, config=None, *, kernel_quantizer: str = "sttn", **kwargs):
         ValueError: If ``layer`` is not a ``tf_keras`` layer, or
             ``config`` is not a QuantizeConfig.
 
-    Example (code block; a layer in a ``tf_keras.Sequential``)::
+    Example:
 
-        sttn_keras.tfmot.annotate(tf_keras.layers.Conv2D(32, 3))
+    >>> import tf_keras
+    >>> type(annotate(tf_keras.layers.Conv2D(4, 3))).__name__
+    'QuantizeAnnotate'
     """
     if not isinstance(layer, tf_keras.layers.Layer):
         raise ValueError(
@@ -722,7 +726,7 @@ def annotate(layer, config=None, *, kernel_quantizer: str = "sttn", **kwargs):
     return _qk.quantize_annotate_layer(layer, config)
 
 
-def quantize_apply(model, **kwargs):
+def quantize_apply(model: Any, **kwargs) -> Any:
     """TF-MOT's ``quantize_apply`` with :class:`SttnQuantizeScheme`, in scope.
 
     Args:
@@ -735,9 +739,17 @@ def quantize_apply(model, **kwargs):
     Returns:
         The trainable quantized ``tf_keras`` model.
 
-    Example (code block, needs a model)::
+    Example (W2 of the conv is a new, quantizer-owned variable):
 
-        qat = sttn_keras.tfmot.quantize_apply(annotated_model)
+    >>> import tf_keras
+    >>> model = tf_keras.Sequential([
+    ...     tf_keras.Input((8, 8, 1)),
+    ...     annotate(tf_keras.layers.Conv2D(4, 3)),
+    ...     tf_keras.layers.Flatten(),
+    ...     tf_keras.layers.Dense(2)])
+    >>> qat = quantize_apply(model)
+    >>> qat.count_params() - model.count_params()
+    37
     """
     kwargs.setdefault("scheme", SttnQuantizeScheme())
     with quantize_scope():
@@ -979,7 +991,7 @@ def _reaches_through_transparent(name, by_name, inbound):
     return False
 
 
-def to_keras3(model):
+def to_keras3(model: Any) -> Any:
     """Builds the Keras 3 STTN model equivalent to a quantized ``tf_keras`` one.
 
     Every layer quantized with an STTN/TWN config becomes the matching
@@ -1004,10 +1016,21 @@ def to_keras3(model):
             quantized (or only annotated) with the sttn configs, or has a
             layer with no sttn / Keras 3 equivalent (named in the message).
 
-    Example (code block: needs tf_keras, TF-MOT and a trained model)::
+    Example:
 
-        k3 = sttn_keras.tfmot.to_keras3(qat_model)
-        sttn_keras.export.to_tflite(k3, "model.tflite")
+    >>> import numpy as np, tf_keras
+    >>> model = tf_keras.Sequential([
+    ...     tf_keras.Input((8, 8, 1)),
+    ...     annotate(tf_keras.layers.Conv2D(4, 3)),
+    ...     tf_keras.layers.Flatten(),
+    ...     tf_keras.layers.Dense(2)])
+    >>> qat = quantize_apply(model)
+    >>> k3 = to_keras3(qat)
+    >>> [type(layer).__name__ for layer in k3.layers]
+    ['TernaryConv2D', 'Flatten', 'Dense']
+    >>> x = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype("float32")
+    >>> bool(np.allclose(k3(x), qat(x), atol=1e-5))
+    True
     """
     import keras
 

@@ -542,6 +542,14 @@ class BatchNormChange:
         variance_mean_abs_change: ``mean |new_var - old_var|`` over channels.
         variance_max_ratio: ``max(new_var / old_var, old_var / new_var)``
             over channels (1.0: unchanged).
+
+    Example:
+
+    >>> m = keras.Sequential(
+    ...     [keras.Input((3,)), keras.layers.BatchNormalization(name="bn")])
+    >>> change = recalibrate_batchnorm(m, np.ones((8, 3), "float32"))[0]
+    >>> change.layer, change.channels, round(change.mean_max_abs_change, 3)
+    ('bn', 3, 1.0)
     """
 
     layer: str
@@ -567,6 +575,14 @@ class RecalibrationReport:
         batches: Number of batches read per pass.
         passes: Number of passes over the data (one per "wave" of
             BatchNorm layers whose upstream BatchNorms were already set).
+
+    Example:
+
+    >>> m = keras.Sequential(
+    ...     [keras.Input((3,)), keras.layers.BatchNormalization(name="bn")])
+    >>> report = recalibrate_batchnorm(m, np.ones((8, 3), "float32"), batch_size=4)
+    >>> len(report), report.samples, report.batches, report.passes
+    (1, 8, 2, 1)
     """
 
     layers: list
