@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The supported ai-edge-litert range, defined once in export/runtime_versions.py
 # (standard library only, so it runs here before anything is installed).
 LITERT_REQUIREMENT = runpy.run_path(
-    os.path.join(HERE, "export", "runtime_versions.py"))["LITERT_REQUIREMENT"]
+    os.path.join(HERE, "export", "runtime_versions.py")
+)["LITERT_REQUIREMENT"]
 
 
 def _native_build():
@@ -71,6 +72,7 @@ def _version():
     if match is None:
         raise RuntimeError("sttn_keras/__init__.py does not define __version__")
     return match.group(1)
+
 
 setup(
     name="sttn-keras",

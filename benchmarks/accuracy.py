@@ -236,6 +236,7 @@ def _train_variant(variant, spec, data, seed, teacher):
         callbacks=[timer],
     )
     wall = time.perf_counter() - start
+
     # Final accuracy of the model itself (not the distiller wrapper), before
     # and after re-estimating the BatchNorm statistics on the training images
     # (no augmentation: the flips are label-preserving and symmetric).

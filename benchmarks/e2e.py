@@ -89,14 +89,17 @@ def _keras_models(name: str, seed: int = 0):
     shape = MODELS[name][0]
     if name == "mobilenet_v2":
         float_model = keras.applications.MobileNetV2(
-            weights=None, input_shape=shape, classes=1000)
+            weights=None, input_shape=shape, classes=1000
+        )
         return sttn.ternarize(float_model), float_model
     build = getattr(models, name)
     kwargs = {"input_shape": shape}
     if name == "small_cnn":
         kwargs["num_classes"] = 10
-    return (build(**kwargs),
-            build(kernel_quantizer=None, input_quantizer=None, **kwargs))
+    return (
+        build(**kwargs),
+        build(kernel_quantizer=None, input_quantizer=None, **kwargs),
+    )
 
 
 def build_models(name: str, cache: str, rebuild: bool = False) -> dict[str, bytes]:
@@ -136,7 +139,9 @@ class _Stock:
         self.interp.allocate_tensors()
         detail = self.interp.get_input_details()[0]
         if tuple(detail["shape"]) != x.shape:
-            self.interp.resize_tensor_input(detail["index"], list(x.shape), strict=False)
+            self.interp.resize_tensor_input(
+                detail["index"], list(x.shape), strict=False
+            )
             self.interp.allocate_tensors()
         for d in self.interp.get_input_details():
             self.interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
@@ -212,25 +217,39 @@ def breakdown(content: bytes, x: np.ndarray, rounds: int, budget: float) -> dict
             run.invoke()
             invokes += 1
     total_ms = (time.perf_counter() - t0) * 1e3 / invokes
-    sttn_ops = {k: {"count": v["invocations"] // invokes, "ms": v["ms"] / invokes}
-                for k, v in prof.results().items()}
+    sttn_ops = {
+        k: {"count": v["invocations"] // invokes, "ms": v["ms"] / invokes}
+        for k, v in prof.results().items()
+    }
     sttn_ms = sum(v["ms"] for v in sttn_ops.values())
     builtins = _builtin_breakdown(content, min(budget, 0.1))
-    iso_total = sum(v["ms_isolated"] for v in builtins.values()
-                    if np.isfinite(v["ms_isolated"]))
+    iso_total = sum(
+        v["ms_isolated"] for v in builtins.values() if np.isfinite(v["ms_isolated"])
+    )
     rest = max(total_ms - sttn_ms, 0.0)
     for v in builtins.values():
         share = v["ms_isolated"] / iso_total if iso_total > 0 else 0.0
         v["ms"] = rest * share
-    return {"total_ms": total_ms, "sttn_ms": sttn_ms, "builtin_ms": rest,
-            "sttn_ops": sttn_ops, "builtin_ops": builtins}
+    return {
+        "total_ms": total_ms,
+        "sttn_ms": sttn_ms,
+        "builtin_ms": rest,
+        "sttn_ops": sttn_ops,
+        "builtin_ops": builtins,
+    }
 
 
 # ---------------------------------------------------------------------------
 
 
-def measure(name: str, files: dict[str, bytes], threads: list[int], rounds: int,
-            budget: float, seed: int = 0) -> dict:
+def measure(
+    name: str,
+    files: dict[str, bytes],
+    threads: list[int],
+    rounds: int,
+    budget: float,
+    seed: int = 0,
+) -> dict:
     shape = MODELS[name][0]
     x = np.random.default_rng(seed).normal(size=(1,) + shape).astype("float32")
     runners = {(f, t): _runner(f, files[f], x, t) for f in FORMS for t in threads}
@@ -252,11 +271,17 @@ def measure(name: str, files: dict[str, bytes], threads: list[int], rounds: int,
         for f in ("float32", "int8"):
             ratios = np.array(per_round[(f, t)]) / s
             row[f"{f}_over_sttn"] = float(np.median(ratios))
-            row[f"{f}_over_sttn_p25_p75"] = [float(np.percentile(ratios, 25)),
-                                            float(np.percentile(ratios, 75))]
+            row[f"{f}_over_sttn_p25_p75"] = [
+                float(np.percentile(ratios, 25)),
+                float(np.percentile(ratios, 75)),
+            ]
         rows.append(row)
-    return {"model": name, "description": MODELS[name][1],
-            "bytes": {f: len(files[f]) for f in FORMS}, "rows": rows}
+    return {
+        "model": name,
+        "description": MODELS[name][1],
+        "bytes": {f: len(files[f]) for f in FORMS},
+        "rows": rows,
+    }
 
 
 def _machine() -> dict:
@@ -280,8 +305,12 @@ def _machine() -> dict:
         "python": platform.python_version(),
         "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
         "sttn_kernel_path": runtime.native_library_info()["optimized_popcount"],
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                 capture_output=True, text=True).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
     }
 
 
@@ -301,24 +330,35 @@ def to_markdown(results: list[dict], meta: dict) -> str:
             lines.append(
                 f"| {res['description']} | {row['threads']} | {row['sttn_ms']:.3f} | "
                 f"{row['float32_ms']:.3f} | {row['int8_ms']:.3f} | "
-                f"**{row['float32_over_sttn']:.2f}x** | **{row['int8_over_sttn']:.2f}x** |")
-    lines += ["", "File sizes (KiB):", "",
-              "| model | sttn | float32 | int8 | float32 / sttn | int8 / sttn |",
-              "|---|---:|---:|---:|---:|---:|"]
+                f"**{row['float32_over_sttn']:.2f}x** | **{row['int8_over_sttn']:.2f}x** |"
+            )
+    lines += [
+        "",
+        "File sizes (KiB):",
+        "",
+        "| model | sttn | float32 | int8 | float32 / sttn | int8 / sttn |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for res in results:
         b = res["bytes"]
         lines.append(
             f"| {res['description']} | {b['sttn'] / 1024:,.0f} | {b['float32'] / 1024:,.0f} | "
             f"{b['int8'] / 1024:,.0f} | {b['float32'] / b['sttn']:.1f}x | "
-            f"{b['int8'] / b['sttn']:.2f}x |")
+            f"{b['int8'] / b['sttn']:.2f}x |"
+        )
     for res in results:
         bd = res.get("breakdown")
         if not bd:
             continue
-        lines += ["", f"Where the STTN model's time goes, {res['description']}, 1 thread "
-                  f"({bd['total_ms']:.3f} ms per invoke; sttn ops from the kernels' counters, "
-                  "builtins split in proportion to their isolated times):", "",
-                  "| op | count | ms | share |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            f"Where the STTN model's time goes, {res['description']}, 1 thread "
+            f"({bd['total_ms']:.3f} ms per invoke; sttn ops from the kernels' counters, "
+            "builtins split in proportion to their isolated times):",
+            "",
+            "| op | count | ms | share |",
+            "|---|---:|---:|---:|",
+        ]
         items = [(k, v["count"], v["ms"]) for k, v in bd["sttn_ops"].items()]
         items += [(k, v["count"], v["ms"]) for k, v in bd["builtin_ops"].items()]
         items = [(k, c, ms if np.isfinite(ms) else -1.0) for k, c, ms in items]
@@ -326,7 +366,9 @@ def to_markdown(results: list[dict], meta: dict) -> str:
             if ms < 0:  # an op that cannot run cut out of the graph
                 lines.append(f"| {k} | {count} | not timed alone | |")
                 continue
-            lines.append(f"| {k} | {count} | {ms:.3f} | {100 * ms / bd['total_ms']:.1f}% |")
+            lines.append(
+                f"| {k} | {count} | {ms:.3f} | {100 * ms / bd['total_ms']:.1f}% |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -335,8 +377,9 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--budget", type=float, default=0.3,
-                        help="seconds per variant per round")
+    parser.add_argument(
+        "--budget", type=float, default=0.3, help="seconds per variant per round"
+    )
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--cache", default=os.path.join(REPO, "artifacts", "e2e"))
@@ -355,12 +398,19 @@ def main(argv=None) -> int:
         print(f"[{name}] models ready ({time.time() - t0:.0f} s); timing", flush=True)
         res = measure(name, files, threads, args.rounds, args.budget)
         if not args.no_breakdown:
-            x = np.random.default_rng(0).normal(size=(1,) + MODELS[name][0]).astype("float32")
+            x = (
+                np.random.default_rng(0)
+                .normal(size=(1,) + MODELS[name][0])
+                .astype("float32")
+            )
             res["breakdown"] = breakdown(files["sttn"], x, 3, args.budget)
         for row in res["rows"]:
-            print(f"  threads={row['threads']}: sttn {row['sttn_ms']:.3f} ms, "
-                  f"float32 {row['float32_ms']:.3f} ms ({row['float32_over_sttn']:.2f}x), "
-                  f"int8 {row['int8_ms']:.3f} ms ({row['int8_over_sttn']:.2f}x)", flush=True)
+            print(
+                f"  threads={row['threads']}: sttn {row['sttn_ms']:.3f} ms, "
+                f"float32 {row['float32_ms']:.3f} ms ({row['float32_over_sttn']:.2f}x), "
+                f"int8 {row['int8_ms']:.3f} ms ({row['int8_over_sttn']:.2f}x)",
+                flush=True,
+            )
         results.append(res)
     md = to_markdown(results, meta)
     print(md)

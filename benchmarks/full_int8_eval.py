@@ -45,7 +45,7 @@ def full_int8(model, rep):
     c.allow_custom_ops = True
     c.optimizations = [tf.lite.Optimize.DEFAULT]
     c.target_spec._experimental_custom_op_registerers = [registerer]
-    c.representative_dataset = lambda: ([rep[i:i + 1]] for i in range(len(rep)))
+    c.representative_dataset = lambda: ([rep[i : i + 1]] for i in range(len(rep)))
     with contextlib.redirect_stdout(io.StringIO()):
         return bytes(c.convert())
 
@@ -57,10 +57,14 @@ def main():
     keras.utils.set_random_seed(0)
     model = sttn.models.small_cnn()
     steps = 2 * int(np.ceil(len(x) / 128))
-    model.compile(keras.optimizers.Adam(sttn.training.cosine_schedule(2e-3, steps)),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(sttn.training.cosine_schedule(2e-3, steps)),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     model.fit(x, y, batch_size=128, epochs=2, verbose=0)
-    ker = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0)).argmax(1)
+    ker = keras.ops.convert_to_numpy(
+        model.predict(xt, batch_size=500, verbose=0)
+    ).argmax(1)
     files = {
         "float32": sttn.export.to_tflite(model, float_layers="float32"),
         "int8_weights": sttn.export.to_tflite(model, float_layers="int8_weights"),
@@ -75,9 +79,11 @@ def main():
             t = time.perf_counter()
             interp.predict(xt[:1])
             times.append(time.perf_counter() - t)
-        print(f"{name:13s} {len(data):8d} bytes  agreement {np.mean(tfl == ker):.4f}  "
-              f"accuracy {np.mean(tfl == yt):.4f}  invoke {1e3 * statistics.median(times):.3f} ms  "
-              f"ops {sttn.export.op_histogram(data)}")
+        print(
+            f"{name:13s} {len(data):8d} bytes  agreement {np.mean(tfl == ker):.4f}  "
+            f"accuracy {np.mean(tfl == yt):.4f}  invoke {1e3 * statistics.median(times):.3f} ms  "
+            f"ops {sttn.export.op_histogram(data)}"
+        )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 OURS = "sttn opt"
-VARIANTS = ("sttn opt", "sttn ref", "f32 xnnpack", "f32 builtin",
-            "int8 xnnpack", "int8 builtin")
+VARIANTS = (
+    "sttn opt",
+    "sttn ref",
+    "f32 xnnpack",
+    "f32 builtin",
+    "int8 xnnpack",
+    "int8 builtin",
+)
 BASELINES = ("f32 xnnpack", "f32 builtin", "int8 xnnpack", "int8 builtin")
 
 
@@ -112,29 +118,41 @@ def _keras_model(case: Case, seed: int):
 
     keras.utils.set_random_seed(seed)
     if case.kind == "conv":
-        layer = sl.TernaryConv2D(case.out_c, case.kernel, strides=case.strides,
-                                 padding="same", name="ternary")
+        layer = sl.TernaryConv2D(
+            case.out_c,
+            case.kernel,
+            strides=case.strides,
+            padding="same",
+            name="ternary",
+        )
     elif case.kind == "dense":
         layer = sl.TernaryDense(case.out_c, name="ternary")
     elif case.kind == "depthwise":
-        layer = sl.TernaryDepthwiseConv2D(case.kernel, strides=case.strides,
-                                          padding="same", name="ternary")
+        layer = sl.TernaryDepthwiseConv2D(
+            case.kernel, strides=case.strides, padding="same", name="ternary"
+        )
     else:
         raise ValueError(f"Unknown case kind {case.kind!r}")
-    model = keras.Sequential([
-        keras.Input(case.input_shape),
-        keras.layers.BatchNormalization(name="bn"),
-        layer,
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(case.input_shape),
+            keras.layers.BatchNormalization(name="bn"),
+            layer,
+        ]
+    )
     # Non-trivial BN statistics, so the folded thresholds differ per channel
     # and the ternary input has a realistic mix of -1/0/+1.
     rng = np.random.default_rng(seed)
     bn = model.get_layer("bn")
     c = bn.gamma.shape[0]
-    bn.set_weights([rng.uniform(0.5, 2.0, c).astype("float32"),
-                    rng.normal(0, 0.3, c).astype("float32"),
-                    rng.normal(0, 0.3, c).astype("float32"),
-                    rng.uniform(0.5, 2.0, c).astype("float32")])
+    bn.set_weights(
+        [
+            rng.uniform(0.5, 2.0, c).astype("float32"),
+            rng.normal(0, 0.3, c).astype("float32"),
+            rng.normal(0, 0.3, c).astype("float32"),
+            rng.uniform(0.5, 2.0, c).astype("float32"),
+        ]
+    )
     return model
 
 
@@ -168,13 +186,19 @@ class _Stock:
     def __init__(self, content: bytes, x: np.ndarray, delegates: bool):
         from ai_edge_litert import interpreter as li
 
-        resolver = (li.OpResolverType.AUTO if delegates
-                    else li.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        self.interp = li.Interpreter(model_content=content, num_threads=1,
-                                     experimental_op_resolver_type=resolver)
+        resolver = (
+            li.OpResolverType.AUTO
+            if delegates
+            else li.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        self.interp = li.Interpreter(
+            model_content=content, num_threads=1, experimental_op_resolver_type=resolver
+        )
         detail = self.interp.get_input_details()[0]
         if tuple(detail["shape"]) != x.shape:  # converted with batch 1
-            self.interp.resize_tensor_input(detail["index"], list(x.shape), strict=False)
+            self.interp.resize_tensor_input(
+                detail["index"], list(x.shape), strict=False
+            )
         self.interp.allocate_tensors()
         self.interp.set_tensor(detail["index"], x)
         self.invoke = self.interp.invoke
@@ -192,18 +216,23 @@ class _Sttn:
         self.interp.set_input(x)
         # The raw litert invoke: the same call the stock variants time.
         self.invoke = self.interp.litert_interpreter.invoke
-        self.ops = [op["op_name"]
-                    for op in self.interp.litert_interpreter._get_ops_details()]
+        self.ops = [
+            op["op_name"] for op in self.interp.litert_interpreter._get_ops_details()
+        ]
 
     def output(self) -> np.ndarray:
         return self.interp.get_output()
 
 
-def make_runners(case: Case, models: dict[str, bytes], with_reference: bool,
-                 seed: int = 0) -> dict:
+def make_runners(
+    case: Case, models: dict[str, bytes], with_reference: bool, seed: int = 0
+) -> dict:
     """Interpreters for every variant of ``case``, inputs set."""
-    x = np.random.default_rng(seed + 2).normal(
-        size=(case.batch,) + case.input_shape).astype("float32")
+    x = (
+        np.random.default_rng(seed + 2)
+        .normal(size=(case.batch,) + case.input_shape)
+        .astype("float32")
+    )
     from sttn_keras.export import runtime
 
     runners = {"sttn opt": _Sttn(models["sttn"], x, "optimized")}
@@ -211,7 +240,9 @@ def make_runners(case: Case, models: dict[str, bytes], with_reference: bool,
         runners["sttn ref"] = _Sttn(models["sttn"], x, "reference")
     best = runtime.native_library_info()["optimized_popcount"]
     for isa in runtime.supported_kernels():
-        if isa in ("reference", "optimized", best) or (isa == "portable" and not with_reference):
+        if isa in ("reference", "optimized", best) or (
+            isa == "portable" and not with_reference
+        ):
             continue
         runners[f"sttn {isa}"] = _Sttn(models["sttn"], x, isa)
     runners["f32 xnnpack"] = _Stock(models["f32"], x, True)
@@ -240,8 +271,9 @@ def _reps_for(invoke, budget_s: float, max_reps: int) -> int:
     return int(max(1, min(max_reps, budget_s / one)))
 
 
-def bench_case(case: Case, rounds: int, budget_s: float, ref_max_mmac: float,
-               seed: int = 0) -> dict:
+def bench_case(
+    case: Case, rounds: int, budget_s: float, ref_max_mmac: float, seed: int = 0
+) -> dict:
     """Builds, checks and times every variant of one case.
 
     Returns:
@@ -262,8 +294,9 @@ def bench_case(case: Case, rounds: int, budget_s: float, ref_max_mmac: float,
         r.invoke()
     for name, r in runners.items():  # every sttn path must agree with the best
         if name.startswith("sttn ") and name != OURS:
-            np.testing.assert_allclose(runners[OURS].output(), r.output(),
-                                       rtol=1e-5, atol=1e-4)
+            np.testing.assert_allclose(
+                runners[OURS].output(), r.output(), rtol=1e-5, atol=1e-4
+            )
     reps = {name: _reps_for(r.invoke, budget_s, 200) for name, r in runners.items()}
     reps = {name: (min(n, 3) if name == "sttn ref" else n) for name, n in reps.items()}
 
@@ -280,26 +313,43 @@ def bench_case(case: Case, rounds: int, budget_s: float, ref_max_mmac: float,
 
     ours = np.array(per_round[OURS])
     ours_cpu = np.array(per_round_cpu[OURS])
-    row = dict(case=case.name, kind=case.kind, batch=case.batch,
-               input_shape=list(case.input_shape), out_c=case.out_c,
-               kernel=case.kernel, macs=case.macs(), build_s=round(build_s, 2),
-               reps=reps, ms={}, ratio={}, ratio_p25={}, ratio_p75={},
-               cpu_ms={}, cpu_ratio={},
-               ops={name: r.ops for name, r in runners.items()},
-               model_bytes={k: len(v) for k, v in models.items()})
+    row = dict(
+        case=case.name,
+        kind=case.kind,
+        batch=case.batch,
+        input_shape=list(case.input_shape),
+        out_c=case.out_c,
+        kernel=case.kernel,
+        macs=case.macs(),
+        build_s=round(build_s, 2),
+        reps=reps,
+        ms={},
+        ratio={},
+        ratio_p25={},
+        ratio_p75={},
+        cpu_ms={},
+        cpu_ratio={},
+        ops={name: r.ops for name, r in runners.items()},
+        model_bytes={k: len(v) for k, v in models.items()},
+    )
     for name in names:
         row["ms"][name] = float(np.median(per_round[name]))
         row["cpu_ms"][name] = float(np.median(per_round_cpu[name]))
         if name == OURS:
             continue
-        row["cpu_ratio"][name] = float(np.median(np.array(per_round_cpu[name]) / ours_cpu))
+        row["cpu_ratio"][name] = float(
+            np.median(np.array(per_round_cpu[name]) / ours_cpu)
+        )
         ratios = np.array(per_round[name]) / ours
         row["ratio"][name] = float(np.median(ratios))
         row["ratio_p25"][name] = float(np.percentile(ratios, 25))
         row["ratio_p75"][name] = float(np.percentile(ratios, 75))
     row["sttn_opt_gmacs"] = case.macs() / (row["ms"][OURS] * 1e-3) / 1e9
-    row["gmacs"] = {name: case.macs() / (row["ms"][name] * 1e-3) / 1e9
-                    for name in names if name.startswith("sttn ")}
+    row["gmacs"] = {
+        name: case.macs() / (row["ms"][name] * 1e-3) / 1e9
+        for name in names
+        if name.startswith("sttn ")
+    }
     return row
 
 
@@ -324,8 +374,16 @@ def _cpu_flags() -> list[str]:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    wanted = ("popcnt", "avx2", "fma", "avx512f", "avx512bw",
-                              "avx512_vpopcntdq", "avx512_vnni", "avx_vnni")
+                    wanted = (
+                        "popcnt",
+                        "avx2",
+                        "fma",
+                        "avx512f",
+                        "avx512bw",
+                        "avx512_vpopcntdq",
+                        "avx512_vnni",
+                        "avx_vnni",
+                    )
                     return [f for f in wanted if f in flags]
     except OSError:
         pass
@@ -336,7 +394,9 @@ def _clock_ghz() -> float | None:
     """The highest 'cpu MHz' /proc/cpuinfo reports (nominal on many VMs)."""
     try:
         with open("/proc/cpuinfo") as f:
-            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+            mhz = [
+                float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")
+            ]
         return max(mhz) / 1000 if mhz else None
     except (OSError, ValueError):
         return None
@@ -349,15 +409,23 @@ def _mca_bounds(out: str) -> dict:
             rows = json.load(f)["rows"]
     except (OSError, ValueError, KeyError):
         return {}
-    return {r["kernel"]: (r["macs_per_cycle"], r["cpu"]) for r in rows
-            if r.get("kernel") in ("avx512", "avx2") and r["cpu"] in ("icelake-server", "znver3")}
+    return {
+        r["kernel"]: (r["macs_per_cycle"], r["cpu"])
+        for r in rows
+        if r.get("kernel") in ("avx512", "avx2")
+        and r["cpu"] in ("icelake-server", "znver3")
+    }
 
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -373,6 +441,7 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
 
     try:
         from importlib.metadata import version
+
         litert_version = version("ai-edge-litert")
     except Exception:  # noqa: BLE001 - metadata is best effort
         litert_version = getattr(ai_edge_litert, "__version__", "unknown")
@@ -382,21 +451,37 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
         load = None
     return dict(
         date=datetime.datetime.now().isoformat(timespec="seconds"),
-        machine=dict(cpu=_cpu_model(), arch=platform.machine(), cores=os.cpu_count(),
-                     flags=_cpu_flags(), os=platform.platform(), loadavg_at_start=load),
-        versions=dict(python=platform.python_version(), numpy=np.__version__,
-                      tensorflow=tf.__version__, keras=keras.__version__,
-                      ai_edge_litert=litert_version, sttn_keras=sttn_keras.__version__,
-                      git_commit=_git_commit()),
+        machine=dict(
+            cpu=_cpu_model(),
+            arch=platform.machine(),
+            cores=os.cpu_count(),
+            flags=_cpu_flags(),
+            os=platform.platform(),
+            loadavg_at_start=load,
+        ),
+        versions=dict(
+            python=platform.python_version(),
+            numpy=np.__version__,
+            tensorflow=tf.__version__,
+            keras=keras.__version__,
+            ai_edge_litert=litert_version,
+            sttn_keras=sttn_keras.__version__,
+            git_commit=_git_commit(),
+        ),
         sttn_optimized_popcount=runtime.native_library_info()["optimized_popcount"],
         supported_kernels=list(runtime.supported_kernels()),
         clock_ghz=_clock_ghz(),
-        threads=1, rounds=rounds, round_budget_s=budget_s, quick=quick,
-        timing=("invoke() only, input set beforehand; per round each variant runs "
-                "`reps` invokes (shuffled order), round value = median invoke; "
-                "reported ms = median over rounds; ratio = median over rounds of "
-                "baseline / sttn opt of the same round; cpu_ms/cpu_ratio: the same "
-                "with process CPU time (robust to preemption on a shared machine)"),
+        threads=1,
+        rounds=rounds,
+        round_budget_s=budget_s,
+        quick=quick,
+        timing=(
+            "invoke() only, input set beforehand; per round each variant runs "
+            "`reps` invokes (shuffled order), round value = median invoke; "
+            "reported ms = median over rounds; ratio = median over rounds of "
+            "baseline / sttn opt of the same round; cpu_ms/cpu_ratio: the same "
+            "with process CPU time (robust to preemption on a shared machine)"
+        ),
     )
 
 
@@ -427,10 +512,16 @@ def render(meta: dict, rows: list[dict]) -> str:
         "",
     ]
     if meta["quick"]:
-        lines += ["**Quick mode** (few shapes and rounds: a smoke test, not a result).", ""]
-    header = ["layer", "MMAC"] + [f"{n} (ms)" for n in VARIANTS] + [f"{n} / ours" for n in BASELINES]
-    lines += ["| " + " | ".join(header) + " |",
-              "|---|" + "---:|" * (len(header) - 1)]
+        lines += [
+            "**Quick mode** (few shapes and rounds: a smoke test, not a result).",
+            "",
+        ]
+    header = (
+        ["layer", "MMAC"]
+        + [f"{n} (ms)" for n in VARIANTS]
+        + [f"{n} / ours" for n in BASELINES]
+    )
+    lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for r in rows:
         cells = [r["case"], f"{r['macs'] / 1e6:.1f}"]
         for n in VARIANTS:
@@ -438,42 +529,88 @@ def render(meta: dict, rows: list[dict]) -> str:
         for n in BASELINES:
             cells.append(f"**{r['ratio'][n]:.2f}x**" if n in r["ratio"] else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "The same ratios measured with process CPU time instead of wall-clock "
-              "time (less sensitive to other load on a shared machine):", "",
-              "| layer | " + " | ".join(f"{n} / ours" for n in BASELINES) + " |",
-              "|---|" + "---:|" * len(BASELINES)]
+    lines += [
+        "",
+        "The same ratios measured with process CPU time instead of wall-clock "
+        "time (less sensitive to other load on a shared machine):",
+        "",
+        "| layer | " + " | ".join(f"{n} / ours" for n in BASELINES) + " |",
+        "|---|" + "---:|" * len(BASELINES),
+    ]
     for r in rows:
-        lines.append(f"| {r['case']} | " + " | ".join(
-            f"{r['cpu_ratio'][n]:.2f}x" if n in r["cpu_ratio"] else "-" for n in BASELINES) + " |")
-    lines += ["", "`sttn opt` throughput (multiply-accumulates per second, ternarize included):", ""]
+        lines.append(
+            f"| {r['case']} | "
+            + " | ".join(
+                f"{r['cpu_ratio'][n]:.2f}x" if n in r["cpu_ratio"] else "-"
+                for n in BASELINES
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "`sttn opt` throughput (multiply-accumulates per second, ternarize included):",
+        "",
+    ]
     lines += [f"* {r['case']}: {r['sttn_opt_gmacs']:.1f} GMAC/s" for r in rows]
-    isas = [n for n in ["sttn opt"] + [f"sttn {k}" for k in ("avx2", "popcnt", "portable")]
-            if any(n in r.get("gmacs", {}) for r in rows)]
+    isas = [
+        n
+        for n in ["sttn opt"] + [f"sttn {k}" for k in ("avx2", "popcnt", "portable")]
+        if any(n in r.get("gmacs", {}) for r in rows)
+    ]
     bounds = meta.get("mca_bounds", {})
     clock = meta.get("clock_ghz")
-    lines += ["", "Every ISA path of this CPU, GMAC/s (ternarize included); "
-              + (f"bound = llvm-mca trit-MACs/cycle of the micro-kernel's inner loop x "
-                 f"{clock:.2f} GHz (/proc/cpuinfo):" if clock else "no clock reading:"), "",
-              "| layer | " + " | ".join(isas) + " |", "|---|" + "---:|" * len(isas)]
+    lines += [
+        "",
+        "Every ISA path of this CPU, GMAC/s (ternarize included); "
+        + (
+            f"bound = llvm-mca trit-MACs/cycle of the micro-kernel's inner loop x "
+            f"{clock:.2f} GHz (/proc/cpuinfo):"
+            if clock
+            else "no clock reading:"
+        ),
+        "",
+        "| layer | " + " | ".join(isas) + " |",
+        "|---|" + "---:|" * len(isas),
+    ]
     for r in rows:
-        lines.append(f"| {r['case']} | " + " | ".join(
-            f"{r['gmacs'][n]:.1f}" if n in r.get("gmacs", {}) else "-" for n in isas) + " |")
+        lines.append(
+            f"| {r['case']} | "
+            + " | ".join(
+                f"{r['gmacs'][n]:.1f}" if n in r.get("gmacs", {}) else "-" for n in isas
+            )
+            + " |"
+        )
     for isa in ("avx512", "avx2"):
         if isa in bounds and clock:
             macs, cpu = bounds[isa]
-            name = "sttn opt" if meta["sttn_optimized_popcount"] == isa else f"sttn {isa}"
-            best = max((r["gmacs"].get(name, 0.0) for r in rows if r["kind"] == "conv"),
-                       default=0.0)
-            lines.append(f"\n`{isa}` bound: {macs:.0f} MACs/cycle ({cpu} model) x "
-                         f"{clock:.2f} GHz = {macs * clock:.0f} GMAC/s; best conv layer "
-                         f"{best:.0f} GMAC/s = {100 * best / (macs * clock):.0f}% of it.")
-    lines += ["", "Ratio spread (p25-p75 of the per-round ratios) and timed graphs are "
-              "in `kernels.json`."]
+            name = (
+                "sttn opt" if meta["sttn_optimized_popcount"] == isa else f"sttn {isa}"
+            )
+            best = max(
+                (r["gmacs"].get(name, 0.0) for r in rows if r["kind"] == "conv"),
+                default=0.0,
+            )
+            lines.append(
+                f"\n`{isa}` bound: {macs:.0f} MACs/cycle ({cpu} model) x "
+                f"{clock:.2f} GHz = {macs * clock:.0f} GMAC/s; best conv layer "
+                f"{best:.0f} GMAC/s = {100 * best / (macs * clock):.0f}% of it."
+            )
+    lines += [
+        "",
+        "Ratio spread (p25-p75 of the per-round ratios) and timed graphs are "
+        "in `kernels.json`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def run(rounds: int = 15, budget_s: float = 0.05, out: str = "benchmarks/results",
-        quick: bool = False, ref_max_mmac: float = 40.0, only: str | None = None) -> dict:
+def run(
+    rounds: int = 15,
+    budget_s: float = 0.05,
+    out: str = "benchmarks/results",
+    quick: bool = False,
+    ref_max_mmac: float = 40.0,
+    only: str | None = None,
+) -> dict:
     """Runs the benchmark, prints the table and writes ``kernels.{md,json}``.
 
     Args:
@@ -487,14 +624,18 @@ def run(rounds: int = 15, budget_s: float = 0.05, out: str = "benchmarks/results
     Returns:
         ``{"meta": ..., "rows": [...]}`` as written to ``kernels.json``.
     """
-    cases = [c for c in CASES if (c.quick or not quick) and (only is None or only in c.name)]
+    cases = [
+        c for c in CASES if (c.quick or not quick) and (only is None or only in c.name)
+    ]
     meta = metadata(rounds, budget_s, quick)
     meta["mca_bounds"] = _mca_bounds(out)
     rows = []
     for case in cases:
         row = bench_case(case, rounds, budget_s, ref_max_mmac)
         rows.append(row)
-        summary = ", ".join(f"{n} {row['ms'][n]:.3f} ms" for n in VARIANTS if n in row["ms"])
+        summary = ", ".join(
+            f"{n} {row['ms'][n]:.3f} ms" for n in VARIANTS if n in row["ms"]
+        )
         print(f"{case.name}: {summary}", flush=True)
     result = dict(meta=meta, rows=rows)
     table = render(meta, rows)
@@ -510,13 +651,22 @@ def run(rounds: int = 15, budget_s: float = 0.05, out: str = "benchmarks/results
 def main(argv=None):
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="two small cases, 3 rounds: a < 60 s smoke test")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="two small cases, 3 rounds: a < 60 s smoke test",
+    )
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds per variant per round (default 0.05, quick 0.01)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds per variant per round (default 0.05, quick 0.01)",
+    )
     parser.add_argument("--ref-max-mmac", type=float, default=40.0)
-    parser.add_argument("--only", default=None, help="substring of the case names to run")
+    parser.add_argument(
+        "--only", default=None, help="substring of the case names to run"
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)

@@ -68,17 +68,41 @@ def _asm(region: str, workdir: str) -> str:
     if compiler is None:
         return path
     out = os.path.join(workdir, f"{region}.s")
-    subprocess.run([compiler, "-std=c++17", "-O3", "-ffp-contract=off",
-                    "-DSTTN_MCA_REGIONS", "-I", REPO, "-S", path, "-o", out],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            compiler,
+            "-std=c++17",
+            "-O3",
+            "-ffp-contract=off",
+            "-DSTTN_MCA_REGIONS",
+            "-I",
+            REPO,
+            "-S",
+            path,
+            "-o",
+            out,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out
 
 
 def _cycles_per_iteration(asm: str, region: str, triple: str, cpu: str, extra) -> float:
     iterations = 500
     run = subprocess.run(
-        ["llvm-mca", f"-mtriple={triple}", f"-mcpu={cpu}", f"-iterations={iterations}",
-         *extra, asm], capture_output=True, text=True)
+        [
+            "llvm-mca",
+            f"-mtriple={triple}",
+            f"-mcpu={cpu}",
+            f"-iterations={iterations}",
+            *extra,
+            asm,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if run.returncode != 0:
         raise RuntimeError(f"llvm-mca failed on {region} ({cpu}): {run.stderr[-2000:]}")
     blocks = run.stdout.split("Code Region - ")
@@ -93,38 +117,58 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
     args = parser.parse_args(argv)
-    missing = [t for t in ("llvm-mca", "g++", "aarch64-linux-gnu-g++") if not shutil.which(t)]
+    missing = [
+        t for t in ("llvm-mca", "g++", "aarch64-linux-gnu-g++") if not shutil.which(t)
+    ]
     if missing:
         print(f"missing tools: {missing} (Debian: llvm, g++, g++-aarch64-linux-gnu)")
         return 2
-    version = subprocess.run(["llvm-mca", "--version"], capture_output=True,
-                             text=True).stdout.split("\n")[0].strip()
+    version = (
+        subprocess.run(["llvm-mca", "--version"], capture_output=True, text=True)
+        .stdout.split("\n")[0]
+        .strip()
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         asm = {region: _asm(region, tmp) for region in KERNELS}
         for region, triple, cpu, extra in RUNS:
             cpi = _cycles_per_iteration(asm[region], region, triple, cpu, extra)
             macs = KERNELS[region][2]
-            rows.append({"kernel": region, "cpu": cpu, "cycles_per_iteration": cpi,
-                         "macs_per_iteration": macs,
-                         "cycles_per_128_macs": cpi * 128 / macs,
-                         "macs_per_cycle": macs / cpi})
+            rows.append(
+                {
+                    "kernel": region,
+                    "cpu": cpu,
+                    "cycles_per_iteration": cpi,
+                    "macs_per_iteration": macs,
+                    "cycles_per_128_macs": cpi * 128 / macs,
+                    "macs_per_cycle": macs / cpi,
+                }
+            )
     by = {(r["kernel"], r["cpu"]): r for r in rows}
     lines = [
         f"llvm-mca estimates of the micro-kernels' inner loops ({version}; "
         f"{datetime.date.today().isoformat()}). Steady state of the loop over "
-        "32-channel chunks; flushes and epilogues excluded.", "",
+        "32-channel chunks; flushes and epilogues excluded.",
+        "",
         "| kernel | CPU model | MACs / iteration | cycles / iteration | cycles / 128 MACs | MACs / cycle |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['kernel']} | {r['cpu']} | {r['macs_per_iteration']} | "
-                     f"{r['cycles_per_iteration']:.2f} | {r['cycles_per_128_macs']:.2f} | "
-                     f"{r['macs_per_cycle']:.1f} |")
-    lines += ["", "Ternary NEON against int8 SDOT, per MAC (> 1: ternary needs fewer cycles):", ""]
+        lines.append(
+            f"| {r['kernel']} | {r['cpu']} | {r['macs_per_iteration']} | "
+            f"{r['cycles_per_iteration']:.2f} | {r['cycles_per_128_macs']:.2f} | "
+            f"{r['macs_per_cycle']:.1f} |"
+        )
+    lines += [
+        "",
+        "Ternary NEON against int8 SDOT, per MAC (> 1: ternary needs fewer cycles):",
+        "",
+    ]
     for cpu in ("cortex-a76", "cortex-a55"):
-        ratio = (by[("sdot_8x8c4", cpu)]["cycles_per_128_macs"]
-                 / by[("neon", cpu)]["cycles_per_128_macs"])
+        ratio = (
+            by[("sdot_8x8c4", cpu)]["cycles_per_128_macs"]
+            / by[("neon", cpu)]["cycles_per_128_macs"]
+        )
         lines.append(f"* {cpu}: **{ratio:.2f}x**")
         rows.append({"kernel": "neon_vs_sdot", "cpu": cpu, "ratio": ratio})
     md = "\n".join(lines) + "\n"

@@ -65,10 +65,17 @@ def _randomize_batchnorms(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            weights = [rng.uniform(0.5, 2.0, c), rng.normal(0, 0.5, c),
-                       rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)]
-            layer.set_weights(weights[-len(layer.get_weights()):] if len(layer.get_weights()) < 4
-                              else weights)
+            weights = [
+                rng.uniform(0.5, 2.0, c),
+                rng.normal(0, 0.5, c),
+                rng.normal(0, 0.5, c),
+                rng.uniform(0.5, 2, c),
+            ]
+            layer.set_weights(
+                weights[-len(layer.get_weights()) :]
+                if len(layer.get_weights()) < 4
+                else weights
+            )
 
 
 def build(name):
@@ -80,13 +87,16 @@ def build(name):
     if name == "resnet18":
         model = sttn.models.resnet18()
     elif name == "mobilenet_v2":
-        model = sttn.ternarize(keras.applications.MobileNetV2(weights=None,
-                                                              input_shape=(224, 224, 3)))
+        model = sttn.ternarize(
+            keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+        )
     elif name == "small_cnn":
         model = sttn.models.small_cnn()
     else:
-        raise ValueError(f"Received an invalid value for `--models`, expected names in "
-                         f"{MODELS}. Received: {name!r}")
+        raise ValueError(
+            f"Received an invalid value for `--models`, expected names in "
+            f"{MODELS}. Received: {name!r}"
+        )
     _randomize_batchnorms(model)
     return model
 
@@ -115,7 +125,9 @@ def measure(name, reps, invoke):
     files = {}
     for fl in FLOAT_LAYERS:
         for enc in ENCODINGS:
-            files[(fl, enc)] = sttn.export.to_tflite(model, float_layers=fl, weight_encoding=enc)
+            files[(fl, enc)] = sttn.export.to_tflite(
+                model, float_layers=fl, weight_encoding=enc
+            )
             row[f"sttn_{fl}_{enc}_bytes"] = len(files[(fl, enc)])
     row["convert_seconds"] = round(time.perf_counter() - t, 1)
 
@@ -125,14 +137,18 @@ def measure(name, reps, invoke):
     for _ in range(reps):
         for enc in ENCODINGS:
             data = files[("int8_weights", enc)]
-            loads[enc].append(_median_seconds(lambda d=data: sttn.export.Interpreter(d), 1))
+            loads[enc].append(
+                _median_seconds(lambda d=data: sttn.export.Interpreter(d), 1)
+            )
     for enc in ENCODINGS:
         row[f"load_ms_{enc}"] = round(1e3 * statistics.median(loads[enc]), 2)
     row["load_ratio_base3"] = round(row["load_ms_base3"] / row["load_ms_trit2"], 3)
     if invoke:
         # Interleaved rounds: each round times 5 invokes of each choice.
-        interps = {fl: sttn.export.Interpreter(files[(fl, DEFAULT_ENCODING)])
-                   for fl in FLOAT_LAYERS}
+        interps = {
+            fl: sttn.export.Interpreter(files[(fl, DEFAULT_ENCODING)])
+            for fl in FLOAT_LAYERS
+        }
         times = {fl: [] for fl in FLOAT_LAYERS}
         for interp in interps.values():
             interp.predict(x[:1])
@@ -164,7 +180,8 @@ def table(rows):
             f"**{_kib(r['sttn_int8_weights_base3_bytes'])}** | "
             f"{r['float32_bytes'] / best:.1f}x | {r['int8_bytes'] / best:.2f}x | "
             f"{r['load_ms_trit2']:.1f} | {r['load_ms_base3']:.1f} "
-            f"({100 * (r['load_ratio_base3'] - 1):+.0f}%) |")
+            f"({100 * (r['load_ratio_base3'] - 1):+.0f}%) |"
+        )
     return "\n".join(lines)
 
 
@@ -172,11 +189,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--invoke", action="store_true",
-                        help="also time a batch-1 invoke per float_layers choice")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    parser.add_argument("--render", default=None,
-                        help="only rewrite size.md from this size.json (no measuring)")
+    parser.add_argument(
+        "--invoke",
+        action="store_true",
+        help="also time a batch-1 invoke per float_layers choice",
+    )
+    parser.add_argument(
+        "--out", default=os.path.join(os.path.dirname(__file__), "results")
+    )
+    parser.add_argument(
+        "--render",
+        default=None,
+        help="only rewrite size.md from this size.json (no measuring)",
+    )
     args = parser.parse_args(argv)
     if args.render:
         with open(args.render) as f:
@@ -195,7 +220,7 @@ def main(argv=None):
         meta = {
             "date": datetime.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs (shared), "
-                       f"{platform.platform()}",
+            f"{platform.platform()}",
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
             "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
@@ -214,14 +239,21 @@ def main(argv=None):
         "*default*: `int8_weights` + `base3`. *load*: `sttn.export.Interpreter(bytes)` "
         "(construction + allocate, weights validated and unpacked), median of "
         f"{meta['reps']} loads per file, interleaved, same process, int8_weights files.\n\n"
-        + text + "\n"
+        + text
+        + "\n"
     )
     if any("invoke_ms_float32" in r for r in rows):
-        md += ("\nBatch-1 invoke of the base3 file, one thread (ms, median of interleaved "
-               "rounds; the machine is shared, so differences under ~10% are noise): "
-               + "; ".join(f"{r['model']}: float32 layers {r['invoke_ms_float32']}, "
-                           f"int8_weights {r['invoke_ms_int8_weights']}"
-                           for r in rows if "invoke_ms_float32" in r) + "\n")
+        md += (
+            "\nBatch-1 invoke of the base3 file, one thread (ms, median of interleaved "
+            "rounds; the machine is shared, so differences under ~10% are noise): "
+            + "; ".join(
+                f"{r['model']}: float32 layers {r['invoke_ms_float32']}, "
+                f"int8_weights {r['invoke_ms_int8_weights']}"
+                for r in rows
+                if "invoke_ms_float32" in r
+            )
+            + "\n"
+        )
     print(md)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "size.md"), "w") as f:

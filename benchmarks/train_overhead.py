@@ -34,23 +34,39 @@ TARGET = 1.6
 
 CASES = [
     # name, input shape (batch first), float layer factory, ternary factory
-    ("conv 3x3, 32x32x64 -> 64, batch 32", (32, 32, 32, 64),
-     lambda: keras.layers.Conv2D(64, 3, padding="same"),
-     lambda: sl.TernaryConv2D(64, 3, padding="same")),
-    ("conv 3x3, 16x16x128 -> 128, batch 32", (32, 16, 16, 128),
-     lambda: keras.layers.Conv2D(128, 3, padding="same"),
-     lambda: sl.TernaryConv2D(128, 3, padding="same")),
-    ("conv 3x3, 8x8x256 -> 256, batch 32", (32, 8, 8, 256),
-     lambda: keras.layers.Conv2D(256, 3, padding="same"),
-     lambda: sl.TernaryConv2D(256, 3, padding="same")),
-    ("dense 1024 -> 1024, batch 64", (64, 1024),
-     lambda: keras.layers.Dense(1024),
-     lambda: sl.TernaryDense(1024)),
+    (
+        "conv 3x3, 32x32x64 -> 64, batch 32",
+        (32, 32, 32, 64),
+        lambda: keras.layers.Conv2D(64, 3, padding="same"),
+        lambda: sl.TernaryConv2D(64, 3, padding="same"),
+    ),
+    (
+        "conv 3x3, 16x16x128 -> 128, batch 32",
+        (32, 16, 16, 128),
+        lambda: keras.layers.Conv2D(128, 3, padding="same"),
+        lambda: sl.TernaryConv2D(128, 3, padding="same"),
+    ),
+    (
+        "conv 3x3, 8x8x256 -> 256, batch 32",
+        (32, 8, 8, 256),
+        lambda: keras.layers.Conv2D(256, 3, padding="same"),
+        lambda: sl.TernaryConv2D(256, 3, padding="same"),
+    ),
+    (
+        "dense 1024 -> 1024, batch 64",
+        (64, 1024),
+        lambda: keras.layers.Dense(1024),
+        lambda: sl.TernaryDense(1024),
+    ),
     # Keras does not use XLA on CPU by default; with it, the quantizer's
     # elementwise passes over the two latent kernels fuse.
-    ("dense 1024 -> 1024, batch 64, jit_compile=True", (64, 1024),
-     lambda: keras.layers.Dense(1024),
-     lambda: sl.TernaryDense(1024), True),
+    (
+        "dense 1024 -> 1024, batch 64, jit_compile=True",
+        (64, 1024),
+        lambda: keras.layers.Dense(1024),
+        lambda: sl.TernaryDense(1024),
+        True,
+    ),
 ]
 
 
@@ -59,7 +75,9 @@ def _step_fn(layer, shape, jit_compile="auto"):
     model.compile(keras.optimizers.Adam(1e-3), "mse", jit_compile=jit_compile)
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype("float32")
-    y = np.zeros(model.output_shape[:0] + (shape[0],) + tuple(model.output_shape[1:]), "float32")
+    y = np.zeros(
+        model.output_shape[:0] + (shape[0],) + tuple(model.output_shape[1:]), "float32"
+    )
     model.train_on_batch(x, y)  # trace and warm up
     model.train_on_batch(x, y)
 
@@ -89,17 +107,30 @@ def run(rounds=15, steps_per_round=5, out="benchmarks/results"):
             ratios.append(t / b)
             base_ms.append(b * 1e3)
             tern_ms.append(t * 1e3)
-        row = dict(case=name, float_ms=float(np.median(base_ms)),
-                   ternary_ms=float(np.median(tern_ms)), ratio=float(np.median(ratios)),
-                   ratio_p25=float(np.percentile(ratios, 25)),
-                   ratio_p75=float(np.percentile(ratios, 75)))
+        row = dict(
+            case=name,
+            float_ms=float(np.median(base_ms)),
+            ternary_ms=float(np.median(tern_ms)),
+            ratio=float(np.median(ratios)),
+            ratio_p25=float(np.percentile(ratios, 25)),
+            ratio_p75=float(np.percentile(ratios, 75)),
+        )
         rows.append(row)
-        print(f"{name}: float {row['float_ms']:.2f} ms, ternary {row['ternary_ms']:.2f} ms, "
-              f"ratio {row['ratio']:.2f}x", flush=True)
+        print(
+            f"{name}: float {row['float_ms']:.2f} ms, ternary {row['ternary_ms']:.2f} ms, "
+            f"ratio {row['ratio']:.2f}x",
+            flush=True,
+        )
 
-    meta = dict(date=time.strftime("%Y-%m-%d"), machine=f"{platform.machine()}, {os.cpu_count()} cores",
-                backend=keras.backend.backend(), keras=keras.__version__, rounds=rounds,
-                steps_per_round=steps_per_round, target=TARGET)
+    meta = dict(
+        date=time.strftime("%Y-%m-%d"),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores",
+        backend=keras.backend.backend(),
+        keras=keras.__version__,
+        rounds=rounds,
+        steps_per_round=steps_per_round,
+        target=TARGET,
+    )
     lines = [
         f"Training-step time, ternary layer / float layer (median of {rounds} interleaved rounds "
         f"of {steps_per_round} steps; Keras {meta['keras']}, {meta['backend']} backend, "
@@ -109,8 +140,10 @@ def run(rounds=15, steps_per_round=5, out="benchmarks/results"):
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['float_ms']:.2f} | {r['ternary_ms']:.2f} | "
-                     f"**{r['ratio']:.2f}x** | {r['ratio_p25']:.2f}-{r['ratio_p75']:.2f} |")
+        lines.append(
+            f"| {r['case']} | {r['float_ms']:.2f} | {r['ternary_ms']:.2f} | "
+            f"**{r['ratio']:.2f}x** | {r['ratio_p25']:.2f}-{r['ratio_p75']:.2f} |"
+        )
     table = "\n".join(lines)
     print("\n" + table)
     os.makedirs(out, exist_ok=True)

@@ -24,18 +24,36 @@ import numpy as np
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sttn-benchmark",
-        description="Latency of a .tflite model with sttn custom ops (host CPU).")
+        description="Latency of a .tflite model with sttn custom ops (host CPU).",
+    )
     p.add_argument("model", help="path of the .tflite file")
-    p.add_argument("--num_threads", type=int, default=1,
-                   help="threads for the sttn kernels and the builtin ops (default 1)")
-    p.add_argument("--num_runs", type=int, default=50, help="timed invokes (default 50)")
-    p.add_argument("--warmup_runs", type=int, default=5, help="untimed invokes first (default 5)")
-    p.add_argument("--kernel", default="optimized",
-                   help="sttn kernel type: optimized, reference or an ISA path "
-                        "(see sttn_keras.export.runtime.supported_kernels())")
-    p.add_argument("--batch", type=int, default=None,
-                   help="batch size for a model with a dynamic batch (default: the model's, or 1)")
-    p.add_argument("--per_op", action="store_true", help="print a per-op time breakdown")
+    p.add_argument(
+        "--num_threads",
+        type=int,
+        default=1,
+        help="threads for the sttn kernels and the builtin ops (default 1)",
+    )
+    p.add_argument(
+        "--num_runs", type=int, default=50, help="timed invokes (default 50)"
+    )
+    p.add_argument(
+        "--warmup_runs", type=int, default=5, help="untimed invokes first (default 5)"
+    )
+    p.add_argument(
+        "--kernel",
+        default="optimized",
+        help="sttn kernel type: optimized, reference or an ISA path "
+        "(see sttn_keras.export.runtime.supported_kernels())",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="batch size for a model with a dynamic batch (default: the model's, or 1)",
+    )
+    p.add_argument(
+        "--per_op", action="store_true", help="print a per-op time breakdown"
+    )
     return p
 
 
@@ -66,8 +84,9 @@ def run(argv=None) -> int:
 
     t0 = time.perf_counter()
     try:
-        interp = runtime.Interpreter(args.model, num_threads=args.num_threads,
-                                     kernel=args.kernel)
+        interp = runtime.Interpreter(
+            args.model, num_threads=args.num_threads, kernel=args.kernel
+        )
     except (OSError, ValueError, RuntimeError) as e:
         print(f"sttn-benchmark: {e}", file=sys.stderr)
         return 1
@@ -91,16 +110,22 @@ def run(argv=None) -> int:
             times.append((time.perf_counter() - start) * 1e3)
     median, mean = float(np.median(times)), float(np.mean(times))
     print(f"model: {args.model}")
-    print(f"input: {shape} {np.dtype(detail['dtype']).name}; threads: {args.num_threads}; "
-          f"kernels: {args.kernel} ({runtime.native_library_info()['optimized_popcount']} "
-          "is this CPU's best path)")
+    print(
+        f"input: {shape} {np.dtype(detail['dtype']).name}; threads: {args.num_threads}; "
+        f"kernels: {args.kernel} ({runtime.native_library_info()['optimized_popcount']} "
+        "is this CPU's best path)"
+    )
     print(f"init: {init_ms:.1f} ms")
-    print(f"latency over {args.num_runs} runs: median {median:.3f} ms, mean {mean:.3f} ms, "
-          f"min {min(times):.3f} ms, max {max(times):.3f} ms")
+    print(
+        f"latency over {args.num_runs} runs: median {median:.3f} ms, mean {mean:.3f} ms, "
+        f"min {min(times):.3f} ms, max {max(times):.3f} ms"
+    )
     if args.per_op:
         total = mean
-        sttn_ops = {k: (v["invocations"] // args.num_runs, v["ms"] / args.num_runs)
-                    for k, v in prof.results().items()}
+        sttn_ops = {
+            k: (v["invocations"] // args.num_runs, v["ms"] / args.num_runs)
+            for k, v in prof.results().items()
+        }
         sttn_ms = sum(ms for _, ms in sttn_ops.values())
         from ai_edge_litert import interpreter as litert
 
@@ -124,10 +149,14 @@ def run(argv=None) -> int:
         rest = max(total - sttn_ms, 0.0)
         alone_total = sum(ms for _, ms in alone.values())
         rows = [(k, n, ms) for k, (n, ms) in sttn_ops.items()]
-        rows += [(k, n, rest * ms / alone_total if alone_total else 0.0)
-                 for k, (n, ms) in alone.items()]
-        print(f"\nper op (mean {total:.3f} ms per invoke; sttn ops from the kernels' "
-              "counters, builtins split by their isolated times):")
+        rows += [
+            (k, n, rest * ms / alone_total if alone_total else 0.0)
+            for k, (n, ms) in alone.items()
+        ]
+        print(
+            f"\nper op (mean {total:.3f} ms per invoke; sttn ops from the kernels' "
+            "counters, builtins split by their isolated times):"
+        )
         print(f"{'op':<28}{'count':>6}{'ms':>10}{'share':>8}")
         for k, n, ms in sorted(rows, key=lambda r: -r[2]):
             print(f"{k:<28}{n:>6}{ms:>10.3f}{100 * ms / total:>7.1f}%")

@@ -23,31 +23,57 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sttn-export",
         description="Export a saved STTN Keras model (.keras) to a .tflite file with "
-                    "the sttn ternary custom ops; prints the op histogram and the size "
-                    "next to a float32 export.")
-    p.add_argument("--model", required=True, help="path of a saved Keras model (.keras)")
+        "the sttn ternary custom ops; prints the op histogram and the size "
+        "next to a float32 export.",
+    )
+    p.add_argument(
+        "--model", required=True, help="path of a saved Keras model (.keras)"
+    )
     p.add_argument("--output", required=True, help="where to write the .tflite file")
-    p.add_argument("--float_layers", default="int8_weights",
-                   choices=["int8_weights", "float32"],
-                   help="how the layers that stay float store their weights: int8_weights "
-                        "(int8 weights for the layers no ternary activation follows, i.e. "
-                        "the classifier; default) or float32")
-    p.add_argument("--weight_encoding", default="base3", choices=["base3", "trit2"],
-                   help="ternary weight packing: base3 (1.6 bits per weight; default) or "
-                        "trit2 (2 bits per weight)")
-    p.add_argument("--recalibrate_with", default=None, metavar="NPY",
-                   help="a .npy file of input images (batch axis first): re-estimate the "
-                        "BatchNorm statistics on them before export "
-                        "(sttn_keras.training.recalibrate_batchnorm)")
-    p.add_argument("--compare_float", dest="compare_float", action="store_true",
-                   default=True,
-                   help="also convert the float32 equivalent and print the size ratio "
-                        "(default: on)")
-    p.add_argument("--nocompare_float", "--no-compare_float", dest="compare_float",
-                   action="store_false", help="skip the float32 comparison")
-    p.add_argument("--verbose", action="store_true",
-                   help="show TensorFlow's and the converter's logs (hidden by default, "
-                        "and printed when the export fails)")
+    p.add_argument(
+        "--float_layers",
+        default="int8_weights",
+        choices=["int8_weights", "float32"],
+        help="how the layers that stay float store their weights: int8_weights "
+        "(int8 weights for the layers no ternary activation follows, i.e. "
+        "the classifier; default) or float32",
+    )
+    p.add_argument(
+        "--weight_encoding",
+        default="base3",
+        choices=["base3", "trit2"],
+        help="ternary weight packing: base3 (1.6 bits per weight; default) or "
+        "trit2 (2 bits per weight)",
+    )
+    p.add_argument(
+        "--recalibrate_with",
+        default=None,
+        metavar="NPY",
+        help="a .npy file of input images (batch axis first): re-estimate the "
+        "BatchNorm statistics on them before export "
+        "(sttn_keras.training.recalibrate_batchnorm)",
+    )
+    p.add_argument(
+        "--compare_float",
+        dest="compare_float",
+        action="store_true",
+        default=True,
+        help="also convert the float32 equivalent and print the size ratio "
+        "(default: on)",
+    )
+    p.add_argument(
+        "--nocompare_float",
+        "--no-compare_float",
+        dest="compare_float",
+        action="store_false",
+        help="skip the float32 comparison",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's and the converter's logs (hidden by default, "
+        "and printed when the export fails)",
+    )
     return p
 
 
@@ -85,9 +111,16 @@ def _format_size(n):
     return f"{n / 1024:.1f} KiB" if n < (1 << 20) else f"{n / (1 << 20):.2f} MiB"
 
 
-def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
-                float_layers="int8_weights", weight_encoding="base3",
-                recalibrate_with=None):
+def export_file(
+    model_path,
+    output_path,
+    compare_float=True,
+    print_fn=print,
+    *,
+    float_layers="int8_weights",
+    weight_encoding="base3",
+    recalibrate_with=None,
+):
     """Loads ``model_path``, exports it, prints a report, returns the bytes.
 
     ``float_layers`` and ``weight_encoding`` are passed to
@@ -107,6 +140,7 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
     import keras
 
     import sttn_keras  # noqa: F401  (registers the layers for loading)
+
     from . import baselines, converter, inspect_model
 
     if not os.path.exists(model_path):
@@ -118,14 +152,19 @@ def export_file(model_path, output_path, compare_float=True, print_fn=print, *,
         from sttn_keras import training
 
         print_fn(training.recalibrate_batchnorm(model, np.load(recalibrate_with)))
-    data = converter.to_tflite(model, output_path, float_layers=float_layers,
-                               weight_encoding=weight_encoding)
+    data = converter.to_tflite(
+        model, output_path, float_layers=float_layers, weight_encoding=weight_encoding
+    )
     hist = inspect_model.op_histogram(data)
-    print_fn(f"Wrote {output_path} ({_format_size(len(data))}; float layers {float_layers}, "
-             f"weight encoding {weight_encoding})")
+    print_fn(
+        f"Wrote {output_path} ({_format_size(len(data))}; float layers {float_layers}, "
+        f"weight encoding {weight_encoding})"
+    )
     print_fn("Op histogram:")
     width = max(len(k) for k in hist)
-    for name, count in sorted(hist.items(), key=lambda kv: (not kv[0].startswith("Sttn"), kv[0])):
+    for name, count in sorted(
+        hist.items(), key=lambda kv: (not kv[0].startswith("Sttn"), kv[0])
+    ):
         print_fn(f"  {name.ljust(width)}  {count}")
     if compare_float:
         float_size = len(baselines.float_tflite(model))
@@ -153,9 +192,15 @@ def run(argv=None) -> int:
     report: list[str] = []
     with _captured_output(quiet) as logs:
         try:
-            export_file(args.model, args.output, args.compare_float, print_fn=report.append,
-                        float_layers=args.float_layers, weight_encoding=args.weight_encoding,
-                        recalibrate_with=args.recalibrate_with)
+            export_file(
+                args.model,
+                args.output,
+                args.compare_float,
+                print_fn=report.append,
+                float_layers=args.float_layers,
+                weight_encoding=args.weight_encoding,
+                recalibrate_with=args.recalibrate_with,
+            )
             error = None
         except (ValueError, FileNotFoundError, OSError) as e:
             error = e

@@ -6,8 +6,7 @@ Uses the flatbuffer schema bindings shipped with ai-edge-litert.
 from __future__ import annotations
 
 import os
-
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from .op_format import TFLITE_FILE_IDENTIFIER
 __all__ = ["op_histogram", "custom_ops", "read_model", "read_tflite_bytes"]
 
 # A ``.tflite`` model given as a path or as its bytes.
-ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+ModelSource = str | os.PathLike | bytes | bytearray | memoryview
 
 _CUSTOM = 32
 
@@ -76,13 +75,17 @@ def read_model(model: ModelSource) -> Any:
     try:
         return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     except Exception as e:
-        raise ValueError(f"Corrupt or truncated TFLite flatbuffer ({len(data)} bytes): {e}") from e
+        raise ValueError(
+            f"Corrupt or truncated TFLite flatbuffer ({len(data)} bytes): {e}"
+        ) from e
 
 
 def _builtin_names():
     from ai_edge_litert import schema_py_generated as schema
 
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    return {
+        v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")
+    }
 
 
 def op_histogram(model: ModelSource) -> dict[str, int]:
@@ -109,7 +112,11 @@ def op_histogram(model: ModelSource) -> dict[str, int]:
         for op in subgraph.operators or []:
             code = m.operatorCodes[op.opcodeIndex]
             builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-            name = code.customCode.decode() if builtin == _CUSTOM else names.get(builtin, str(builtin))
+            name = (
+                code.customCode.decode()
+                if builtin == _CUSTOM
+                else names.get(builtin, str(builtin))
+            )
             hist[name] = hist.get(name, 0) + 1
     return hist
 
@@ -136,7 +143,11 @@ def custom_ops(model: ModelSource) -> list[dict[str, Any]]:
             code = m.operatorCodes[op.opcodeIndex]
             if max(code.builtinCode, code.deprecatedBuiltinCode) != _CUSTOM:
                 continue
-            options = flexbuffers.Loads(bytes(np.asarray(op.customOptions, np.uint8))) if op.customOptions is not None else {}
+            options = (
+                flexbuffers.Loads(bytes(np.asarray(op.customOptions, np.uint8)))
+                if op.customOptions is not None
+                else {}
+            )
             sizes = []
             for i in op.inputs:
                 buf = m.buffers[subgraph.tensors[i].buffer]
@@ -146,7 +157,13 @@ def custom_ops(model: ModelSource) -> list[dict[str, Any]]:
                     sizes.append(int(buf.size))
                 else:
                     sizes.append(0)
-            out.append({"name": code.customCode.decode(), "options": options, "input_bytes": sizes})
+            out.append(
+                {
+                    "name": code.customCode.decode(),
+                    "options": options,
+                    "input_bytes": sizes,
+                }
+            )
     return out
 
 
@@ -179,9 +196,12 @@ def single_op_models(model: ModelSource) -> list[tuple[str, int, bytes]]:
         one = read_model(content)
         graph = one.subgraphs[0]
         graph.operators = [graph.operators[i]]
-        consts = {t for t, tensor in enumerate(graph.tensors)
-                  if one.buffers[tensor.buffer].data is not None
-                  and len(one.buffers[tensor.buffer].data) > 0}
+        consts = {
+            t
+            for t, tensor in enumerate(graph.tensors)
+            if one.buffers[tensor.buffer].data is not None
+            and len(one.buffers[tensor.buffer].data) > 0
+        }
         graph.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
         graph.outputs = list(op.outputs)
         builder = flatbuffers.Builder(1024)

@@ -35,7 +35,9 @@ _CODE = {0: 0b00, 1: 0b01, -1: 0b11}
 def _check_trits(trits, what):
     trits = np.asarray(trits)
     if not np.issubdtype(trits.dtype, np.integer):
-        raise ValueError(f"{what} must be integers in {{-1, 0, 1}}. Received dtype={trits.dtype}")
+        raise ValueError(
+            f"{what} must be integers in {{-1, 0, 1}}. Received dtype={trits.dtype}"
+        )
     bad = (trits < -1) | (trits > 1)
     if bad.any():
         raise ValueError(
@@ -64,7 +66,9 @@ def pack_weights(trits: np.ndarray) -> np.ndarray:
     padded = np.zeros(((n + 3) // 4) * 4, np.uint8)
     padded[:n] = codes
     quads = padded.reshape(-1, 4)
-    return (quads[:, 0] | (quads[:, 1] << 2) | (quads[:, 2] << 4) | (quads[:, 3] << 6)).astype(np.uint8)
+    return (
+        quads[:, 0] | (quads[:, 1] << 2) | (quads[:, 2] << 4) | (quads[:, 3] << 6)
+    ).astype(np.uint8)
 
 
 def unpack_weights(packed: np.ndarray | bytes, n: int) -> np.ndarray:
@@ -80,15 +84,21 @@ def unpack_weights(packed: np.ndarray | bytes, n: int) -> np.ndarray:
     """
     packed = np.asarray(packed, np.uint8).reshape(-1)
     if packed.size < (n + 3) // 4:
-        raise ValueError(f"Packed weights hold {packed.size} bytes; {n} trits need {(n + 3) // 4}.")
-    codes = np.stack([(packed >> s) & 0b11 for s in (0, 2, 4, 6)], axis=1).reshape(-1)[:n]
+        raise ValueError(
+            f"Packed weights hold {packed.size} bytes; {n} trits need {(n + 3) // 4}."
+        )
+    codes = np.stack([(packed >> s) & 0b11 for s in (0, 2, 4, 6)], axis=1).reshape(-1)[
+        :n
+    ]
     if (codes == 0b10).any():
         raise ValueError("Packed weights contain the invalid trit code 0b10.")
     return np.where(codes == 0b01, 1, np.where(codes == 0b11, -1, 0)).astype(np.int8)
 
 
 _POW3 = np.array([1, 3, 9, 27, 81], np.int32)
-_DIGIT_OF_TRIT = np.array([2, 0, 1], np.int32)  # index trit + 1: -1 -> 2, 0 -> 0, +1 -> 1
+_DIGIT_OF_TRIT = np.array(
+    [2, 0, 1], np.int32
+)  # index trit + 1: -1 -> 2, 0 -> 0, +1 -> 1
 _TRIT_OF_DIGIT = np.array([0, 1, -1], np.int8)
 
 
@@ -135,16 +145,21 @@ def unpack_weights_base3(packed: np.ndarray | bytes, n: int) -> np.ndarray:
     if packed.size != (n + 4) // 5:
         raise ValueError(
             f"Base-3 packed weights hold {packed.size} bytes; {n} trits need "
-            f"ceil({n} / 5) = {(n + 4) // 5}.")
+            f"ceil({n} / 5) = {(n + 4) // 5}."
+        )
     bad = packed > 242
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"Base-3 packed weights hold the invalid byte {int(packed[i])} "
-                         f"(> 242) at byte {i}.")
+        raise ValueError(
+            f"Base-3 packed weights hold the invalid byte {int(packed[i])} "
+            f"(> 242) at byte {i}."
+        )
     digits = (packed.astype(np.int32)[:, None] // _POW3) % 3
     digits = digits.reshape(-1)
     if (digits[n:] != 0).any():
-        raise ValueError("Unused base-3 digits of the last packed weight byte are not 0.")
+        raise ValueError(
+            "Unused base-3 digits of the last packed weight byte are not 0."
+        )
     return _TRIT_OF_DIGIT[digits[:n]]
 
 
@@ -153,7 +168,8 @@ def check_encoding(encoding: str) -> None:
     if encoding not in WEIGHT_ENCODINGS:
         raise ValueError(
             "Received an invalid value for `weight_encoding`, expected one of "
-            f"{WEIGHT_ENCODINGS}. Received: weight_encoding={encoding!r}")
+            f"{WEIGHT_ENCODINGS}. Received: weight_encoding={encoding!r}"
+        )
 
 
 def encode_weights(trits: np.ndarray, encoding: str = TRIT2) -> np.ndarray:
@@ -180,7 +196,11 @@ def decode_weights(
     [1, 0, -1]
     """
     check_encoding(encoding)
-    return unpack_weights_base3(packed, n) if encoding == BASE3 else unpack_weights(packed, n)
+    return (
+        unpack_weights_base3(packed, n)
+        if encoding == BASE3
+        else unpack_weights(packed, n)
+    )
 
 
 def weight_bytes(n: int, encoding: str = TRIT2) -> int:

@@ -124,11 +124,17 @@ def _library() -> ctypes.CDLL:
             lib.sttn_profile_reset.argtypes = []
             lib.sttn_profile_read.restype = ctypes.c_int
             lib.sttn_profile_read.argtypes = [
-                ctypes.c_int, ctypes.POINTER(ctypes.c_longlong),
-                ctypes.POINTER(ctypes.c_longlong)]
+                ctypes.c_int,
+                ctypes.POINTER(ctypes.c_longlong),
+                ctypes.POINTER(ctypes.c_longlong),
+            ]
             lib.sttn_host_register.restype = ctypes.c_int
             lib.sttn_host_register.argtypes = [
-                ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+                ctypes.c_size_t,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+            ]
             lib.sttn_host_lookup.restype = ctypes.c_int
             lib.sttn_host_lookup.argtypes = [ctypes.c_size_t, ctypes.c_char_p]
             version = lib.sttn_op_format_version()
@@ -172,7 +178,9 @@ def supported_kernels() -> tuple[str, ...]:
     True
     """
     lib = _library()
-    return tuple(k for k, i in _KERNEL_TYPES.items() if lib.sttn_kernel_type_supported(i))
+    return tuple(
+        k for k, i in _KERNEL_TYPES.items() if lib.sttn_kernel_type_supported(i)
+    )
 
 
 class OpProfile:
@@ -189,7 +197,7 @@ class OpProfile:
     2
     """
 
-    def __enter__(self) -> "OpProfile":
+    def __enter__(self) -> OpProfile:
         lib = _library()
         lib.sttn_profile_reset()
         lib.sttn_profile_enable(1)
@@ -203,8 +211,10 @@ class OpProfile:
         for i, name in enumerate(registered_ops()):
             lib.sttn_profile_read(i, ctypes.byref(count), ctypes.byref(ns))
             if count.value:
-                self._results[name] = {"invocations": int(count.value),
-                                       "ms": ns.value / 1e6}
+                self._results[name] = {
+                    "invocations": int(count.value),
+                    "ms": ns.value / 1e6,
+                }
 
     def results(self) -> dict[str, dict[str, float]]:
         """``{op name: {"invocations": n, "ms": total milliseconds}}``."""
@@ -441,7 +451,11 @@ class Interpreter:
                 f"cannot run kernel={kernel!r}; supported here: "
                 f"{list(supported_kernels())}"
             )
-        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+        if (
+            not isinstance(num_threads, int)
+            or isinstance(num_threads, bool)
+            or num_threads < 1
+        ):
             raise ValueError(
                 "Received an invalid value for `num_threads`, expected a "
                 f"positive integer. Received: num_threads={num_threads!r}"
@@ -458,12 +472,15 @@ class Interpreter:
             error = ctypes.create_string_buffer(_ERROR_BUFFER_SIZE)
             state["called"] = True
             state["rc"] = lib.sttn_host_register(
-                resolver_address, kernel_id, error, _ERROR_BUFFER_SIZE)
+                resolver_address, kernel_id, error, _ERROR_BUFFER_SIZE
+            )
             state["error"] = error.value.decode(errors="replace")
             if state["rc"] == 0:
                 state["ops"] = tuple(
-                    n for n in names
-                    if lib.sttn_host_lookup(resolver_address, n.encode()) == kernel_id + 1
+                    n
+                    for n in names
+                    if lib.sttn_host_lookup(resolver_address, n.encode())
+                    == kernel_id + 1
                 )
 
         try:
@@ -488,7 +505,8 @@ class Interpreter:
         if not state["called"]:
             if cause is None:
                 raise RuntimeError(
-                    f"{runtime} did not call the sttn custom-op registerer.")
+                    f"{runtime} did not call the sttn custom-op registerer."
+                )
             return
         if state["rc"] in (_HOST_PROBE_FAILED, _HOST_VERIFICATION_FAILED):
             raise UnsupportedRuntimeError(
@@ -557,30 +575,41 @@ class Interpreter:
         if not 0 <= index < len(self._inputs):
             raise IndexError(
                 f"Input index {index} out of range: the model has "
-                f"{len(self._inputs)} input(s).")
+                f"{len(self._inputs)} input(s)."
+            )
         detail = self._inputs[index]
         dtype = np.dtype(detail["dtype"])
         x = np.asarray(x)
         if dtype == np.float32:
-            if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            if not (
+                np.issubdtype(x.dtype, np.floating)
+                or np.issubdtype(x.dtype, np.integer)
+            ):
                 raise ValueError(
                     f"Input {index} ('{detail['name']}') expects float32 data, "
-                    f"received dtype {x.dtype}.")
+                    f"received dtype {x.dtype}."
+                )
             x = x.astype(np.float32, copy=False)
         elif x.dtype != dtype:
             raise ValueError(
                 f"Input {index} ('{detail['name']}') expects {dtype} data "
-                f"(e.g. packed trits), received dtype {x.dtype}.")
+                f"(e.g. packed trits), received dtype {x.dtype}."
+            )
         signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
         expected = tuple(None if d < 0 else d for d in signature)
         if x.ndim != len(signature) or any(
-                s >= 0 and s != d for i, (s, d) in enumerate(zip(signature, x.shape))
-                if i > 0):
+            s >= 0 and s != d
+            for i, (s, d) in enumerate(zip(signature, x.shape))
+            if i > 0
+        ):
             raise ValueError(
                 f"Input {index} ('{detail['name']}') expects shape {expected}, "
-                f"received {tuple(x.shape)}.")
+                f"received {tuple(x.shape)}."
+            )
         if x.ndim and x.shape[0] < 1:
-            raise ValueError(f"Input {index} ('{detail['name']}') received an empty batch.")
+            raise ValueError(
+                f"Input {index} ('{detail['name']}') received an empty batch."
+            )
         return np.ascontiguousarray(x)
 
     def set_input(self, x: np.ndarray, index: int = 0) -> None:
@@ -592,14 +621,19 @@ class Interpreter:
         """
         x = self._check_input(x, index)
         detail = self._inputs[index]
-        current = tuple(int(d) for d in self._interp.get_input_details()[index]["shape"])
+        current = tuple(
+            int(d) for d in self._interp.get_input_details()[index]["shape"]
+        )
         if current != tuple(x.shape):
             signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
             if signature and signature[0] >= 0 and x.shape[0] != signature[0]:
                 raise ValueError(
                     f"Input {index} ('{detail['name']}') has a static batch of "
-                    f"{signature[0]}, received a batch of {x.shape[0]}.")
-            self._interp.resize_tensor_input(detail["index"], list(x.shape), strict=True)
+                    f"{signature[0]}, received a batch of {x.shape[0]}."
+                )
+            self._interp.resize_tensor_input(
+                detail["index"], list(x.shape), strict=True
+            )
             self._allocate()
         self._interp.set_tensor(detail["index"], x)
 
@@ -640,20 +674,26 @@ class Interpreter:
             raise ValueError(
                 "predict() needs a model with one input and one output; use "
                 "set_input()/invoke()/get_output() for this model "
-                f"({len(self._inputs)} inputs, {len(self._outputs)} outputs).")
+                f"({len(self._inputs)} inputs, {len(self._outputs)} outputs)."
+            )
         x = self._check_input(x, 0)
         n = x.shape[0]
-        signature = [int(d) for d in self._inputs[0].get("shape_signature",
-                                                          self._inputs[0]["shape"])]
+        signature = [
+            int(d)
+            for d in self._inputs[0].get("shape_signature", self._inputs[0]["shape"])
+        ]
         static_batch = signature[0] if signature and signature[0] >= 0 else None
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or batch_size < 1
+        ):
             raise ValueError(
                 "Received an invalid value for `batch_size`, expected a positive "
-                f"integer or None. Received: batch_size={batch_size!r}")
+                f"integer or None. Received: batch_size={batch_size!r}"
+            )
         step = static_batch or batch_size or n
         results: list[np.ndarray] = []
         for start in range(0, n, step):
-            chunk = x[start:start + step]
+            chunk = x[start : start + step]
             rows = chunk.shape[0]
             if static_batch is not None and rows < static_batch:
                 pad = np.zeros((static_batch - rows,) + chunk.shape[1:], chunk.dtype)
@@ -664,5 +704,7 @@ class Interpreter:
         return np.concatenate(results) if len(results) > 1 else results[0]
 
     def __repr__(self) -> str:
-        return (f"Interpreter(kernel={self._kernel!r}, backend={self.backend!r}, inputs="
-                f"{[tuple(d['shape_signature']) for d in self._inputs]})")
+        return (
+            f"Interpreter(kernel={self._kernel!r}, backend={self.backend!r}, inputs="
+            f"{[tuple(d['shape_signature']) for d in self._inputs]})"
+        )

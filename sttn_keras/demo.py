@@ -58,13 +58,21 @@ def _train(model, data, epochs, batch_size, lr):
     )
     # A progress bar in a terminal; one line per epoch when written to a file.
     verbose = 1 if sys.stdout.isatty() else 2
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=(xt, yt),
-              verbose=verbose)
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(xt, yt),
+        verbose=verbose,
+    )
     before = float(model.evaluate(xt, yt, batch_size=512, verbose=0)[1])
     # BN statistics re-estimated exactly on (up to) 10,000 training images:
     # the moving averages of training lag the weights, and the ternary
     # thresholds after each BN amplify the mismatch.
-    report = sttn.training.recalibrate_batchnorm(model, x[:RECAL_IMAGES], batch_size=500)
+    report = sttn.training.recalibrate_batchnorm(
+        model, x[:RECAL_IMAGES], batch_size=500
+    )
     print(report)
     after = float(model.evaluate(xt, yt, batch_size=512, verbose=0)[1])
     return before, after
@@ -88,8 +96,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--train-subset", type=int, default=0,
-                        help="train on the first N images only (0: all 60,000)")
+    parser.add_argument(
+        "--train-subset",
+        type=int,
+        default=0,
+        help="train on the first N images only (0: all 60,000)",
+    )
     parser.add_argument("--out", default="artifacts/demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -101,7 +113,9 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     float_model = sttn.models.small_cnn(kernel_quantizer=None, input_quantizer=None)
     print("== Training the float model")
-    float_before, float_acc = _train(float_model, data, args.epochs, args.batch_size, args.lr)
+    float_before, float_acc = _train(
+        float_model, data, args.epochs, args.batch_size, args.lr
+    )
 
     keras.utils.set_random_seed(args.seed)
     model = sttn.models.small_cnn(kernel_quantizer="sttn", input_quantizer="ternary")
@@ -110,8 +124,10 @@ def main(argv=None):
 
     print("\n== Test accuracy (without -> with BatchNorm recalibration)")
     print(f"  float32 : {100 * float_before:.2f}% -> {100 * float_acc:.2f}%")
-    print(f"  STTN    : {100 * sttn_before:.2f}% -> {100 * sttn_acc:.2f}%  "
-          f"({100 * (sttn_acc - float_acc):+.2f} points vs float)")
+    print(
+        f"  STTN    : {100 * sttn_before:.2f}% -> {100 * sttn_acc:.2f}%  "
+        f"({100 * (sttn_acc - float_acc):+.2f} points vs float)"
+    )
     print("\n== sttn.summary(model)")
     summary = sttn.summary(model)
 
@@ -128,12 +144,16 @@ def main(argv=None):
         f.write(data_float)
     hist = sttn.export.op_histogram(data_sttn)
     print(f"  ops: {hist}")
-    print(f"  {tflite_path}: {len(data_sttn) / 1024:.1f} KiB; float32 TFLite: "
-          f"{len(data_float) / 1024:.1f} KiB ({len(data_float) / len(data_sttn):.1f}x smaller)")
+    print(
+        f"  {tflite_path}: {len(data_sttn) / 1024:.1f} KiB; float32 TFLite: "
+        f"{len(data_float) / 1024:.1f} KiB ({len(data_float) / len(data_sttn):.1f}x smaller)"
+    )
 
     interp = sttn.export.Interpreter(data_sttn, num_threads=2, kernel="optimized")
     tfl_logits = interp.predict(xt, batch_size=250)
-    keras_logits = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0))
+    keras_logits = keras.ops.convert_to_numpy(
+        model.predict(xt, batch_size=500, verbose=0)
+    )
     tfl_pred, keras_pred = tfl_logits.argmax(1), keras_logits.argmax(1)
     tfl_acc = float((tfl_pred == yt).mean())
     keras_acc = float((keras_pred == yt).mean())
@@ -153,28 +173,42 @@ def main(argv=None):
 
     bench = xt[:1000]
     sttn_ms = _latency_ms(lambda x: interp.predict(x, batch_size=100), bench)
-    float_ms = _latency_ms(lambda x: [run_float(x[i:i + 100]) for i in range(0, len(x), 100)], bench)
+    float_ms = _latency_ms(
+        lambda x: [run_float(x[i : i + 100]) for i in range(0, len(x), 100)], bench
+    )
 
-    print(f"\n== TFLite with sttn ops ({interp.kernel_path} kernels) on {len(xt)} test images")
+    print(
+        f"\n== TFLite with sttn ops ({interp.kernel_path} kernels) on {len(xt)} test images"
+    )
     print(f"  Keras accuracy     : {100 * keras_acc:.2f}%")
     print(f"  TFLite accuracy    : {100 * tfl_acc:.2f}%")
     print(f"  argmax agreement   : {100 * agreement:.2f}%")
-    print(f"  latency per image  : {sttn_ms:.3f} ms sttn ops vs {float_ms:.3f} ms float32 "
-          f"TFLite (XNNPACK), batch 100, median of 3; num_threads=2 for both "
-          f"({sttn_ms and float_ms / sttn_ms:.2f}x)")
+    print(
+        f"  latency per image  : {sttn_ms:.3f} ms sttn ops vs {float_ms:.3f} ms float32 "
+        f"TFLite (XNNPACK), batch 100, median of 3; num_threads=2 for both "
+        f"({sttn_ms and float_ms / sttn_ms:.2f}x)"
+    )
 
     results = dict(
-        date=time.strftime("%Y-%m-%d"), machine=f"{platform.machine()}, {os.cpu_count()} cores",
-        epochs=args.epochs, train_images=int(len(data[0][0])),
-        float_accuracy=float_acc, sttn_accuracy=sttn_acc,
+        date=time.strftime("%Y-%m-%d"),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores",
+        epochs=args.epochs,
+        train_images=int(len(data[0][0])),
+        float_accuracy=float_acc,
+        sttn_accuracy=sttn_acc,
         float_accuracy_without_recalibration=float_before,
         sttn_accuracy_without_recalibration=sttn_before,
         recalibration_images=min(RECAL_IMAGES, int(len(data[0][0]))),
-        keras_accuracy=keras_acc, tflite_accuracy=tfl_acc, argmax_agreement=agreement,
-        tflite_bytes=len(data_sttn), float_tflite_bytes=len(data_float),
+        keras_accuracy=keras_acc,
+        tflite_accuracy=tfl_acc,
+        argmax_agreement=agreement,
+        tflite_bytes=len(data_sttn),
+        float_tflite_bytes=len(data_float),
         compression_ratio=summary.compression_ratio,
-        latency_ms_per_image=sttn_ms, float_latency_ms_per_image=float_ms,
-        kernel_path=interp.kernel_path, op_histogram=hist,
+        latency_ms_per_image=sttn_ms,
+        float_latency_ms_per_image=float_ms,
+        kernel_path=interp.kernel_path,
+        op_histogram=hist,
     )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -41,8 +41,8 @@ import numpy as np
 from keras import ops
 
 from . import quantizers as quantizers_lib
-from .quantizers import QuantizerLike
 from ._registry import register_serializable
+from .quantizers import QuantizerLike
 
 __all__ = [
     "TernaryConv2D",

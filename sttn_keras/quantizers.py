@@ -27,7 +27,7 @@ References:
 from __future__ import annotations
 
 import abc
-from typing import Any, Union
+from typing import Any
 
 import keras
 from keras import ops
@@ -186,9 +186,7 @@ def _twn_threshold_and_scale(w, axes, threshold_factor):
     delta = threshold_factor * ops.mean(abs_w, axis=axes, keepdims=True)
     above = ops.cast(ops.greater(abs_w, delta), w.dtype)
     count = ops.sum(above, axis=axes, keepdims=True)
-    alpha = ops.sum(abs_w * above, axis=axes, keepdims=True) / ops.maximum(
-        count, 1.0
-    )
+    alpha = ops.sum(abs_w * above, axis=axes, keepdims=True) / ops.maximum(count, 1.0)
     return delta, above, alpha
 
 
@@ -290,7 +288,7 @@ class Quantizer(abc.ABC):
 # What a ``kernel_quantizer=`` / ``input_quantizer=`` argument accepts: a
 # registered name ("sttn", "twn", "ternary"), a serialized config, an
 # instance, or None (no quantization).
-QuantizerLike = Union[str, dict, Quantizer, None]
+QuantizerLike = str | dict | Quantizer | None
 
 
 class KernelQuantizer(Quantizer):

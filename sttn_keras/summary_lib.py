@@ -64,7 +64,9 @@ class LayerSummary:
     ternary_macs: int
     ternary_weight_macs: int
     float_macs: int
-    deployed_bytes_by_choice: dict = dataclasses.field(default_factory=dict, compare=False)
+    deployed_bytes_by_choice: dict = dataclasses.field(
+        default_factory=dict, compare=False
+    )
 
     @property
     def macs(self):
@@ -113,7 +115,8 @@ class ModelSummary:
             raise ValueError(
                 f"Received an invalid export choice, expected float_layers in {FLOAT_LAYERS} "
                 f"and weight_encoding in {WEIGHT_ENCODINGS}. Received: "
-                f"float_layers={float_layers!r}, weight_encoding={weight_encoding!r}")
+                f"float_layers={float_layers!r}, weight_encoding={weight_encoding!r}"
+            )
         return sum(row.deployed_bytes_by_choice[key] for row in self.layers)
 
     @property
@@ -129,29 +132,51 @@ class ModelSummary:
     def as_table(self) -> str:
         """The printed table as a string."""
         header = (
-            "Layer", "Type", "Precision", "Params", "float32", "Deployed",
-            "MACs tern", "MACs tern-w", "MACs float",
+            "Layer",
+            "Type",
+            "Precision",
+            "Params",
+            "float32",
+            "Deployed",
+            "MACs tern",
+            "MACs tern-w",
+            "MACs float",
         )
         rows = [header]
         for r in self.layers:
-            rows.append((
-                r.name, r.type, r.precision, f"{r.params:,}",
-                _bytes(r.float32_bytes), _bytes(r.deployed_bytes),
-                _count(r.ternary_macs), _count(r.ternary_weight_macs),
-                _count(r.float_macs),
-            ))
-        rows.append((
-            "Total", "", "", f"{self.total('params'):,}",
-            _bytes(self.float32_bytes), _bytes(self.deployed_bytes),
-            _count(self.total("ternary_macs")),
-            _count(self.total("ternary_weight_macs")),
-            _count(self.total("float_macs")),
-        ))
+            rows.append(
+                (
+                    r.name,
+                    r.type,
+                    r.precision,
+                    f"{r.params:,}",
+                    _bytes(r.float32_bytes),
+                    _bytes(r.deployed_bytes),
+                    _count(r.ternary_macs),
+                    _count(r.ternary_weight_macs),
+                    _count(r.float_macs),
+                )
+            )
+        rows.append(
+            (
+                "Total",
+                "",
+                "",
+                f"{self.total('params'):,}",
+                _bytes(self.float32_bytes),
+                _bytes(self.deployed_bytes),
+                _count(self.total("ternary_macs")),
+                _count(self.total("ternary_weight_macs")),
+                _count(self.total("float_macs")),
+            )
+        )
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
 
         def fmt(row):
-            cells = [str(c).ljust(w) if i < 3 else str(c).rjust(w)
-                     for i, (c, w) in enumerate(zip(row, widths))]
+            cells = [
+                str(c).ljust(w) if i < 3 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths))
+            ]
             return "| " + " | ".join(cells) + " |"
 
         rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
@@ -166,9 +191,14 @@ class ModelSummary:
             f"{_count(self.total('macs'))}"
         )
         if self.layers:
-            lines.append("Deployed by export choice (float_layers + weight_encoding): " + ", ".join(
-                f"{fl} + {enc}: {_bytes(self.deployed_bytes_for(fl, enc))}"
-                for fl in FLOAT_LAYERS for enc in WEIGHT_ENCODINGS))
+            lines.append(
+                "Deployed by export choice (float_layers + weight_encoding): "
+                + ", ".join(
+                    f"{fl} + {enc}: {_bytes(self.deployed_bytes_for(fl, enc))}"
+                    for fl in FLOAT_LAYERS
+                    for enc in WEIGHT_ENCODINGS
+                )
+            )
         return "\n".join(lines)
 
 
@@ -221,7 +251,9 @@ def _layer_macs(layer):
         return _spatial_positions(out, layer.data_format) * kh * kw * cin * mult
     if isinstance(layer, keras.layers.Conv2D):
         kh, kw, cin_per_group, cout = _kernel_shape(layer)
-        return _spatial_positions(out, layer.data_format) * kh * kw * cin_per_group * cout
+        return (
+            _spatial_positions(out, layer.data_format) * kh * kw * cin_per_group * cout
+        )
     if isinstance(layer, keras.layers.Dense):
         cin, cout = _kernel_shape(layer)
         rows = math.prod(int(d) for d in out[1:-1]) if out else 1
@@ -232,19 +264,29 @@ def _layer_macs(layer):
 def _float_layer_bytes(layer, n_weights, float_layers, after_ternary_inputs):
     """Deployed bytes of a layer kept float."""
     kernel = getattr(layer, "kernel", None)
-    if (float_layers == "int8_weights" and after_ternary_inputs and kernel is not None
-            and isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
-                                   keras.layers.DepthwiseConv2D))
-            and math.prod(kernel.shape) >= INT8_MIN_ELEMENTS):
+    if (
+        float_layers == "int8_weights"
+        and after_ternary_inputs
+        and kernel is not None
+        and isinstance(
+            layer,
+            (keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D),
+        )
+        and math.prod(kernel.shape) >= INT8_MIN_ELEMENTS
+    ):
         k = math.prod(kernel.shape)
         channels = int(kernel.shape[-1]) * (
-            int(kernel.shape[-2]) if isinstance(layer, keras.layers.DepthwiseConv2D) else 1)
+            int(kernel.shape[-2])
+            if isinstance(layer, keras.layers.DepthwiseConv2D)
+            else 1
+        )
         return k + 4 * channels + 4 * (n_weights - k)
     return 4 * n_weights
 
 
-def _layer_row(layer, float_layers="float32", weight_encoding="base3",
-               after_ternary_inputs=False):
+def _layer_row(
+    layer, float_layers="float32", weight_encoding="base3", after_ternary_inputs=False
+):
     macs = _layer_macs(layer)
     n_weights = sum(math.prod(w.shape) for w in layer.weights)
     by_choice = {}
@@ -255,13 +297,15 @@ def _layer_row(layer, float_layers="float32", weight_encoding="base3",
         if layer.kernel_quantizer is not None:
             channels = int(layer.latent_kernels[0].shape[-1]) * (
                 int(layer.latent_kernels[0].shape[-2])
-                if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
+                if isinstance(layer, keras.layers.DepthwiseConv2D)
+                else 1
             )
             params = kernel_size + other
             for fl in FLOAT_LAYERS:
                 for enc in WEIGHT_ENCODINGS:
-                    by_choice[(fl, enc)] = (_trit_bytes(kernel_size, enc)
-                                            + 4 * (other + channels))
+                    by_choice[(fl, enc)] = _trit_bytes(kernel_size, enc) + 4 * (
+                        other + channels
+                    )
             ternary_params = kernel_size
         else:
             params = n_weights
@@ -280,8 +324,9 @@ def _layer_row(layer, float_layers="float32", weight_encoding="base3",
     if not by_choice:
         for fl in FLOAT_LAYERS:
             for enc in WEIGHT_ENCODINGS:
-                by_choice[(fl, enc)] = _float_layer_bytes(layer, n_weights, fl,
-                                                          after_ternary_inputs)
+                by_choice[(fl, enc)] = _float_layer_bytes(
+                    layer, n_weights, fl, after_ternary_inputs
+                )
     deployed = by_choice[(float_layers, weight_encoding)]
     return LayerSummary(
         name=layer.name,
@@ -359,11 +404,13 @@ def summary(
     if float_layers not in FLOAT_LAYERS:
         raise ValueError(
             f"Received an invalid value for `float_layers`, expected one of {FLOAT_LAYERS}. "
-            f"Received: float_layers={float_layers!r}")
+            f"Received: float_layers={float_layers!r}"
+        )
     if weight_encoding not in WEIGHT_ENCODINGS:
         raise ValueError(
             f"Received an invalid value for `weight_encoding`, expected one of "
-            f"{WEIGHT_ENCODINGS}. Received: weight_encoding={weight_encoding!r}")
+            f"{WEIGHT_ENCODINGS}. Received: weight_encoding={weight_encoding!r}"
+        )
     if not model.built:
         raise ValueError(
             f"Model '{model.name}' is not built: give it an Input or call it "
@@ -373,12 +420,19 @@ def summary(
     # Layers are in topological order: the export's int8_weights quantizes
     # float layers after the last ternary activation only.
     last_ternary_input = max(
-        (i for i, ly in enumerate(layers) if isinstance(ly, TernaryLayerMixin)
-         and ly.input_quantizer is not None), default=-1)
+        (
+            i
+            for i, ly in enumerate(layers)
+            if isinstance(ly, TernaryLayerMixin) and ly.input_quantizer is not None
+        ),
+        default=-1,
+    )
     result = ModelSummary(
         name=model.name,
-        layers=tuple(_layer_row(ly, float_layers, weight_encoding, i > last_ternary_input)
-                     for i, ly in enumerate(layers)),
+        layers=tuple(
+            _layer_row(ly, float_layers, weight_encoding, i > last_ternary_input)
+            for i, ly in enumerate(layers)
+        ),
     )
     if print_fn is not None:
         print_fn(result.as_table())

@@ -785,11 +785,28 @@ _PLAIN_LAYERS = (
 # commute with the (monotone, elementwise) ternary activation.
 _TRANSPARENT = ("Flatten", "Reshape", "MaxPooling2D")
 _TERNARY_ARGS = {
-    "Conv2D": ("filters", "kernel_size", "strides", "padding", "data_format",
-               "dilation_rate", "groups", "activation", "use_bias"),
+    "Conv2D": (
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "data_format",
+        "dilation_rate",
+        "groups",
+        "activation",
+        "use_bias",
+    ),
     "Dense": ("units", "activation", "use_bias"),
-    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "depth_multiplier",
-                        "data_format", "dilation_rate", "activation", "use_bias"),
+    "DepthwiseConv2D": (
+        "kernel_size",
+        "strides",
+        "padding",
+        "depth_multiplier",
+        "data_format",
+        "dilation_rate",
+        "activation",
+        "use_bias",
+    ),
 }
 
 
@@ -974,8 +991,7 @@ def _ternary_inputs(model, layers, inbound, outputs):
         for source in inbound[name]:
             if not _reaches_through_transparent(source, by_name, inbound):
                 raise ValueError(
-                    f"Cannot convert layer '{name}': its input is not a "
-                    "ternary output."
+                    f"Cannot convert layer '{name}': its input is not a ternary output."
                 )
     return ternary_input
 

@@ -328,8 +328,8 @@ class Distiller(keras.Model):
         ):
             return None
         if not any(
-            isinstance(l, keras.layers.BatchNormalization)
-            for l in _all_layers(self.student)
+            isinstance(layer, keras.layers.BatchNormalization)
+            for layer in _all_layers(self.student)
         ):
             return None
         if isinstance(x, np.ndarray):
@@ -686,12 +686,18 @@ def _find_batchnorms(model):
             "Received an invalid value for `model`, expected a keras.Model. "
             f"Received: model={model!r}"
         )
-    top = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    top = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     nested = [
-        l.name
-        for l in model.layers
-        if isinstance(l, keras.Model)
-        and any(isinstance(m, keras.layers.BatchNormalization) for m in _all_layers(l))
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, keras.Model)
+        and any(
+            isinstance(m, keras.layers.BatchNormalization) for m in _all_layers(layer)
+        )
     ]
     if nested:
         raise ValueError(
@@ -706,7 +712,7 @@ def _find_batchnorms(model):
             "Received an invalid value for `model`, expected a model with at "
             "least one BatchNormalization layer (there is nothing to "
             f"recalibrate). Received: model={_describe(model)} with layers "
-            f"{[l.name for l in model.layers]}"
+            f"{[layer.name for layer in model.layers]}"
         )
     try:
         inputs = model.inputs
@@ -753,7 +759,9 @@ def _waves(model, bns):
     for bn in bns:
         sub = keras.Model(inputs, _bn_input(bn))
         upstream[bn.name] = {
-            l.name for l in sub.layers if isinstance(l, keras.layers.BatchNormalization)
+            layer.name
+            for layer in sub.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
         }
     done, waves = set(), []
     pending = list(bns)

@@ -62,8 +62,8 @@ def pack_trits_base3(trits: np.ndarray) -> np.ndarray:
     digit = {0: 0, 1: 1, -1: 2}
     out = []
     for start in range(0, len(t), 5):
-        group = t[start:start + 5]
-        out.append(sum(digit[v] * 3 ** i for i, v in enumerate(group)))
+        group = t[start : start + 5]
+        out.append(sum(digit[v] * 3**i for i, v in enumerate(group)))
     return np.array(out, dtype=np.uint8)
 
 
@@ -81,11 +81,15 @@ def unpack_trits_file(buf: np.ndarray | bytes, n: int) -> np.ndarray:
         ValueError: wrong byte count, the invalid code ``0b10``, or nonzero
             unused bits in the last byte.
     """
-    b = np.frombuffer(bytes(buf), dtype=np.uint8) if isinstance(buf, bytes) else (
-        np.asarray(buf, dtype=np.uint8).reshape(-1))
+    b = (
+        np.frombuffer(bytes(buf), dtype=np.uint8)
+        if isinstance(buf, bytes)
+        else (np.asarray(buf, dtype=np.uint8).reshape(-1))
+    )
     if b.size != (n + 3) // 4:
         raise ValueError(
-            f"Expected ceil({n} / 4) = {(n + 3) // 4} bytes, received {b.size}.")
+            f"Expected ceil({n} / 4) = {(n + 3) // 4} bytes, received {b.size}."
+        )
     codes = np.stack([(b >> (2 * k)) & 3 for k in range(4)], axis=1).reshape(-1)
     if (codes[:n] == 0b10).any():
         i = int(np.argmax(codes[:n] == 0b10))
@@ -123,7 +127,7 @@ def pack_activations(trits: np.ndarray, axis: int = -1) -> np.ndarray:
     padded = np.zeros(t.shape[:-1] + (blocks * 32,), dtype=np.int8)
     padded[..., :c] = t
     padded = padded.reshape(t.shape[:-1] + (blocks, 32))
-    weights = (np.uint64(1) << np.arange(32, dtype=np.uint64))
+    weights = np.uint64(1) << np.arange(32, dtype=np.uint64)
     mask = ((padded != 0).astype(np.uint64) * weights).sum(-1)
     sign = ((padded < 0).astype(np.uint64) * weights).sum(-1)
     out = np.stack([mask, sign], axis=-1).reshape(t.shape[:-1] + (2 * blocks,))
@@ -137,7 +141,8 @@ def unpack_activations(packed: np.ndarray, channels: int, axis: int = -1) -> np.
     if p.shape[-1] != packed_width(channels):
         raise ValueError(
             f"Expected {packed_width(channels)} packed words for {channels} "
-            f"channels, received {p.shape[-1]}.")
+            f"channels, received {p.shape[-1]}."
+        )
     mask, sign = p[..., 0::2], p[..., 1::2]
     bits = np.arange(32, dtype=np.uint32)
     m = ((mask[..., None] >> bits) & 1).reshape(p.shape[:-1] + (-1,))[..., :channels]
@@ -183,11 +188,13 @@ def _pad_input(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, padding: str):
     need_h = (ho - 1) * sh + kh
     need_w = (wo - 1) * sw + kw
     xp = np.zeros((n, max(need_h, pt + h), max(need_w, pl + w), c), dtype=np.float64)
-    xp[:, pt:pt + h, pl:pl + w, :] = x
+    xp[:, pt : pt + h, pl : pl + w, :] = x
     return xp, ho, wo
 
 
-def conv2d(x: np.ndarray, w_ohwi: np.ndarray, strides=(1, 1), padding="SAME") -> np.ndarray:
+def conv2d(
+    x: np.ndarray, w_ohwi: np.ndarray, strides=(1, 1), padding="SAME"
+) -> np.ndarray:
     """Accumulator of a conv2d, NHWC input, OHWI weights, float64 (exact for
     integer data)."""
     o, kh, kw, ci = w_ohwi.shape
@@ -197,13 +204,20 @@ def conv2d(x: np.ndarray, w_ohwi: np.ndarray, strides=(1, 1), padding="SAME") ->
     w = np.asarray(w_ohwi, np.float64)
     for ky in range(kh):
         for kx in range(kw):
-            patch = xp[:, ky:ky + sh * (ho - 1) + 1:sh, kx:kx + sw * (wo - 1) + 1:sw, :]
+            patch = xp[
+                :, ky : ky + sh * (ho - 1) + 1 : sh, kx : kx + sw * (wo - 1) + 1 : sw, :
+            ]
             acc += np.einsum("nhwc,oc->nhwo", patch, w[:, ky, kx, :])
     return acc
 
 
-def depthwise_conv2d(x: np.ndarray, w_hwo: np.ndarray, depth_multiplier: int,
-                     strides=(1, 1), padding="SAME") -> np.ndarray:
+def depthwise_conv2d(
+    x: np.ndarray,
+    w_hwo: np.ndarray,
+    depth_multiplier: int,
+    strides=(1, 1),
+    padding="SAME",
+) -> np.ndarray:
     """Accumulator of a depthwise conv2d; weights ``[kh, kw, C * M]``, output
     channel ``c * M + m`` reads input channel ``c``."""
     kh, kw, co = w_hwo.shape
@@ -214,7 +228,9 @@ def depthwise_conv2d(x: np.ndarray, w_hwo: np.ndarray, depth_multiplier: int,
     acc = np.zeros((x.shape[0], ho, wo, co), dtype=np.float64)
     for ky in range(kh):
         for kx in range(kw):
-            patch = xr[:, ky:ky + sh * (ho - 1) + 1:sh, kx:kx + sw * (wo - 1) + 1:sw, :]
+            patch = xr[
+                :, ky : ky + sh * (ho - 1) + 1 : sh, kx : kx + sw * (wo - 1) + 1 : sw, :
+            ]
             acc += patch * np.asarray(w_hwo[ky, kx], np.float64)
     return acc
 
@@ -224,11 +240,13 @@ def fully_connected(x: np.ndarray, w_oi: np.ndarray) -> np.ndarray:
     return np.asarray(x, np.float64) @ np.asarray(w_oi, np.float64).T
 
 
-def affine(acc: np.ndarray, scale: np.ndarray, bias: np.ndarray,
-           activation: str = "NONE") -> np.ndarray:
+def affine(
+    acc: np.ndarray, scale: np.ndarray, bias: np.ndarray, activation: str = "NONE"
+) -> np.ndarray:
     """``scale * acc + bias`` in float32, then the fused activation."""
     y = np.float32(1) * scale.astype(np.float32) * acc.astype(np.float32) + bias.astype(
-        np.float32)
+        np.float32
+    )
     if activation == "RELU":
         y = np.maximum(y, np.float32(0))
     elif activation != "NONE":

@@ -44,7 +44,7 @@ def test_quick_benchmark_writes_sane_results(tmp_path):
     report = json.loads((out / "accuracy.json").read_text())
     assert report["quick"] is True
     assert set(report["datasets"]) == {"fashion_mnist", "cifar10_jpeg"}
-    for name, ds in report["datasets"].items():
+    for ds in report["datasets"].values():
         cfg = ds["config"]
         runs = ds["runs"]
         assert len(runs) == 3 * len(cfg["seeds"])

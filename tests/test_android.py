@@ -177,8 +177,10 @@ def test_cmake_compiles_the_manifests_kernel_sources_with_its_flags(host_build):
     compiled = {p for p in commands if p.startswith(export + os.sep)}
     # opaque_api.cc is part of the TFLite test double, not of the kernels.
     compiled.discard(os.path.realpath(os.path.join(export, "host", "opaque_api.cc")))
-    assert kernels and compiled == kernels, (sorted(kernels - compiled),
-                                             sorted(compiled - kernels))
+    assert kernels and compiled == kernels, (
+        sorted(kernels - compiled),
+        sorted(compiled - kernels),
+    )
     flags = native_build.copts()
     for path in kernels:
         words = commands[path].split()

@@ -19,17 +19,41 @@ def model_path(tmp_path_factory):
     rng = np.random.default_rng(0)
     wt = rng.integers(-1, 2, (6, 3, 3, 40)).astype(np.int8)
     data = tb.conv_model(
-        "conv2d", in_channels=40, out_channels=6, kernel=(3, 3), strides=(1, 1),
-        padding="SAME", activation="RELU", weights_packed=ref.pack_trits_file(wt),
-        scale=np.ones(6, np.float32), bias=np.zeros(6, np.float32), input_hw=(8, 8))
+        "conv2d",
+        in_channels=40,
+        out_channels=6,
+        kernel=(3, 3),
+        strides=(1, 1),
+        padding="SAME",
+        activation="RELU",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=np.ones(6, np.float32),
+        bias=np.zeros(6, np.float32),
+        input_hw=(8, 8),
+    )
     path = tmp_path_factory.mktemp("bench") / "conv.tflite"
     path.write_bytes(data)
     return str(path)
 
 
 def test_prints_init_latency_and_per_op(model_path, capsys):
-    assert benchmark_cli.run([model_path, "--num_runs", "7", "--warmup_runs", "1",
-                              "--num_threads", "2", "--batch", "3", "--per_op"]) == 0
+    assert (
+        benchmark_cli.run(
+            [
+                model_path,
+                "--num_runs",
+                "7",
+                "--warmup_runs",
+                "1",
+                "--num_threads",
+                "2",
+                "--batch",
+                "3",
+                "--per_op",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "input: [3, 8, 8, 4] int32; threads: 2" in out
     assert re.search(r"init: [0-9.]+ ms", out)
@@ -43,8 +67,12 @@ def test_every_supported_kernel_runs(model_path, capsys):
     from sttn_keras.export import runtime
 
     for kernel in runtime.supported_kernels():
-        assert benchmark_cli.run([model_path, "--num_runs", "2", "--kernel", kernel]) == 0
-    assert capsys.readouterr().out.count("latency over 2 runs") == len(runtime.supported_kernels())
+        assert (
+            benchmark_cli.run([model_path, "--num_runs", "2", "--kernel", kernel]) == 0
+        )
+    assert capsys.readouterr().out.count("latency over 2 runs") == len(
+        runtime.supported_kernels()
+    )
 
 
 def test_bad_file_and_bad_arguments(tmp_path, model_path, capsys):
@@ -56,4 +84,6 @@ def test_bad_file_and_bad_arguments(tmp_path, model_path, capsys):
     with pytest.raises(SystemExit) as e:
         benchmark_cli.run([model_path, "--num_runs", "0"])
     assert e.value.code == 2
-    assert "--num_runs must be a positive integer, received 0" in capsys.readouterr().err
+    assert (
+        "--num_runs must be a positive integer, received 0" in capsys.readouterr().err
+    )

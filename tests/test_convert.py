@@ -42,21 +42,35 @@ def test_residual_functional_model():
     # Float layers keep their weights exactly.
     for name in ("stem", "head"):
         for a, b in zip(model.get_layer(name).weights, student.get_layer(name).weights):
-            np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+            np.testing.assert_array_equal(
+                ops.convert_to_numpy(a), ops.convert_to_numpy(b)
+            )
     # Warm start = TWN ternarisation of the float kernel, bias copied.
-    for name, axes in (("conv_a", (0, 1, 2)), ("conv_b", (0, 1, 2)), ("dw", (0, 1)), ("fc", (0,))):
+    for name, axes in (
+        ("conv_a", (0, 1, 2)),
+        ("conv_b", (0, 1, 2)),
+        ("dw", (0, 1)),
+        ("fc", (0,)),
+    ):
         trits, _ = student.get_layer(name).get_ternary_kernel()
         w = ops.convert_to_numpy(model.get_layer(name).kernel)
         np.testing.assert_array_equal(trits, _twn(w, axes))
         np.testing.assert_array_equal(
-            ops.convert_to_numpy(model.get_layer(name).bias), ops.convert_to_numpy(student.get_layer(name).bias)
+            ops.convert_to_numpy(model.get_layer(name).bias),
+            ops.convert_to_numpy(student.get_layer(name).bias),
         )
 
 
 def test_options_change_what_is_converted():
     model = _residual_model()
-    student = sttn.ternarize(model, keep_first=False, keep_last=False, exclude=("dw",),
-                             kernel_quantizer="twn", input_quantizer=None)
+    student = sttn.ternarize(
+        model,
+        keep_first=False,
+        keep_last=False,
+        exclude=("dw",),
+        kernel_quantizer="twn",
+        input_quantizer=None,
+    )
     assert isinstance(student.get_layer("stem"), sl.TernaryConv2D)
     assert isinstance(student.get_layer("head"), sl.TernaryDense)
     assert type(student.get_layer("dw")) is keras.layers.DepthwiseConv2D
@@ -69,12 +83,24 @@ def test_options_change_what_is_converted():
 
 
 def test_sequential_model_trains_after_conversion():
-    model = keras.Sequential([
-        keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3), keras.layers.Conv2D(4, 3),
-        keras.layers.Flatten(), keras.layers.Dense(6), keras.layers.Dense(2),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(6),
+            keras.layers.Dense(2),
+        ]
+    )
     student = sttn.ternarize(model)
-    assert [type(ly).__name__ for ly in student.layers] == ["Conv2D", "TernaryConv2D", "Flatten", "TernaryDense", "Dense"]
+    assert [type(ly).__name__ for ly in student.layers] == [
+        "Conv2D",
+        "TernaryConv2D",
+        "Flatten",
+        "TernaryDense",
+        "Dense",
+    ]
     student.compile("adam", "sparse_categorical_crossentropy")
     student.fit(np.ones((4, 6, 6, 1)), np.array([0, 1, 0, 1]), verbose=0)
 

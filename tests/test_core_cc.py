@@ -40,8 +40,12 @@ def _check_gtest_run(run: subprocess.CompletedProcess, isas: tuple[str, ...]) ->
         )
 
 
-SANITIZE = ["-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all"]
+SANITIZE = [
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+]
 # The GoogleTest program itself (tests/cc/core_test.cc) is compiled once per
 # compiler at -O0: its many TEST bodies take several times longer to optimize
 # than the kernels, whose optimization levels are what the variants vary.
@@ -74,10 +78,14 @@ def test_core_cc_with_sanitizers(tmp_path, opt):
     if libs is None:
         pytest.skip(why)
     binary = _program(cxx, opt, SANITIZE, libs, tmp_path)
-    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
-    run = subprocess.run([binary], check=False, capture_output=True, text=True,
-                         timeout=600, env=env)
+    env = {
+        **os.environ,
+        "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    }
+    run = subprocess.run(
+        [binary], check=False, capture_output=True, text=True, timeout=600, env=env
+    )
     x86 = os.uname().machine == "x86_64"
     _check_gtest_run(run, ("portable", "popcnt") if x86 else ())
 
@@ -98,8 +106,13 @@ def test_core_cc_on_aarch64_under_qemu(tmp_path):
     if libs is None:
         pytest.skip(why)
     binary = _program(AARCH64_CXX, "-O2", [], libs, tmp_path)
-    run = subprocess.run([QEMU, "-L", "/usr/aarch64-linux-gnu", binary], check=False,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [QEMU, "-L", "/usr/aarch64-linux-gnu", binary],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     _check_gtest_run(run, ("portable", "neon"))
 
 
@@ -110,12 +123,20 @@ def test_whole_library_compiles_for_aarch64(tmp_path):
         pytest.skip(f"{AARCH64_CXX} not installed (make setup installs it)")
     flags = ["-O2", "-fPIC", *native_build.copts(), "-Werror"]
     objects = compile_objects(
-        AARCH64_CXX, [(src, flags) for src in abs_sources("shared_library")],
-        str(tmp_path / "obj"))
-    link(AARCH64_CXX, objects,
-         ["-shared", *native_build.linkopts(),
-          "-Wl,--version-script=" + native_build.version_script()],
-         str(tmp_path / "libsttn_ops_aarch64.so"))
+        AARCH64_CXX,
+        [(src, flags) for src in abs_sources("shared_library")],
+        str(tmp_path / "obj"),
+    )
+    link(
+        AARCH64_CXX,
+        objects,
+        [
+            "-shared",
+            *native_build.linkopts(),
+            "-Wl,--version-script=" + native_build.version_script(),
+        ],
+        str(tmp_path / "libsttn_ops_aarch64.so"),
+    )
 
 
 @pytest.mark.slow
@@ -127,27 +148,60 @@ def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
     if cxx is None or "g++" not in cxx:
         pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
     lib = tmp_path / "sttn_ops_asan.so"
-    cmd = [cxx, "-O1", "-g", "-fno-omit-frame-pointer", "-fPIC", "-shared",
-           *native_build.copts(), "-fsanitize=address,undefined",
-           "-fno-sanitize-recover=all", "-I", REPO, *abs_sources("shared_library"),
-           *native_build.linkopts(),
-           "-Wl,--version-script=" + native_build.version_script(),
-           "-o", str(lib)]
+    cmd = [
+        cxx,
+        "-O1",
+        "-g",
+        "-fno-omit-frame-pointer",
+        "-fPIC",
+        "-shared",
+        *native_build.copts(),
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        "-I",
+        REPO,
+        *abs_sources("shared_library"),
+        *native_build.linkopts(),
+        "-Wl,--version-script=" + native_build.version_script(),
+        "-o",
+        str(lib),
+    ]
     build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-4000:]
     preload = []
     for name in ("libasan.so", "libubsan.so"):
-        path = subprocess.run([cxx, f"-print-file-name={name}"], capture_output=True,
-                              text=True).stdout.strip()
+        path = subprocess.run(
+            [cxx, f"-print-file-name={name}"], capture_output=True, text=True
+        ).stdout.strip()
         if not os.path.isabs(path):
             pytest.skip(f"{name} not found")
         preload.append(path)
-    env = {**os.environ, "STTN_OPS_LIBRARY": str(lib), "LD_PRELOAD": " ".join(preload),
-           "ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "halt_on_error=1"}
+    env = {
+        **os.environ,
+        "STTN_OPS_LIBRARY": str(lib),
+        "LD_PRELOAD": " ".join(preload),
+        "ASAN_OPTIONS": "detect_leaks=0",
+        "UBSAN_OPTIONS": "halt_on_error=1",
+    }
     import sys
+
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-         os.path.join(REPO, "tests", "test_kernels.py")],
-        capture_output=True, text=True, timeout=900, env=env, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            os.path.join(REPO, "tests", "test_kernels.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout

@@ -27,8 +27,6 @@ import re
 import numpy as np
 import pytest
 
-import sttn_keras
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Modules whose docstrings are examples for users, plus the test oracles
 # (their examples document the format).
@@ -63,14 +61,24 @@ def shared_names(tmp_path_factory):
     home = tmp_path_factory.mktemp("doctest_home")
     data = sttn.export.to_tflite(model, str(home / "model.tflite"))
     model.save(str(home / "m.keras"))
-    names = {"model": model, "x": images, "images": images, "data": data,
-             "np": np, "keras": keras, "sttn": sttn}
+    names = {
+        "model": model,
+        "x": images,
+        "images": images,
+        "data": data,
+        "np": np,
+        "keras": keras,
+        "sttn": sttn,
+    }
     return home, names
 
 
 def test_the_walk_finds_the_library():
-    assert {"sttn_keras.export.converter", "sttn_keras.layers",
-            "sttn_keras.export.runtime"} <= set(MODULES)
+    assert {
+        "sttn_keras.export.converter",
+        "sttn_keras.layers",
+        "sttn_keras.export.runtime",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -79,8 +87,10 @@ def test_docstring_examples_run(name, shared_names, monkeypatch):
     if name == "sttn_keras.datasets" and not os.environ.get("STTN_DATA_DIR"):
         shared = os.path.join(ROOT, "..", "shared", "data")
         if not os.path.isdir(shared):
-            pytest.skip("the data set examples read the local copies (STTN_DATA_DIR "
-                        "or ../shared/data), and neither is here")
+            pytest.skip(
+                "the data set examples read the local copies (STTN_DATA_DIR "
+                "or ../shared/data), and neither is here"
+            )
         monkeypatch.setenv("STTN_DATA_DIR", shared)
     module = importlib.import_module(name)
     monkeypatch.chdir(home)

@@ -37,7 +37,9 @@ def _model(seed=0):
     x = keras.layers.BatchNormalization(name="bn0")(x)
     x = sttn.layers.TernaryConv2D(37, 3, padding="same", name="t_conv")(x)
     x = keras.layers.BatchNormalization(name="bn1")(x)
-    x = sttn.layers.TernaryDepthwiseConv2D(3, strides=2, depth_multiplier=2, name="t_dw")(x)
+    x = sttn.layers.TernaryDepthwiseConv2D(
+        3, strides=2, depth_multiplier=2, name="t_dw"
+    )(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.BatchNormalization(name="bn2")(x)
     x = sttn.layers.TernaryDense(41, name="t_fc")(x)
@@ -48,8 +50,14 @@ def _model(seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0, 0.3, c),
-                               rng.normal(0, 0.3, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0, 0.3, c),
+                    rng.normal(0, 0.3, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
     return model
 
 
@@ -60,8 +68,11 @@ def model():
 
 @pytest.fixture(scope="module")
 def exports(model):
-    return {(fl, enc): sttn.export.to_tflite(model, float_layers=fl, weight_encoding=enc)
-            for fl in ("float32", "int8_weights") for enc in ("trit2", "base3")}
+    return {
+        (fl, enc): sttn.export.to_tflite(model, float_layers=fl, weight_encoding=enc)
+        for fl in ("float32", "int8_weights")
+        for enc in ("trit2", "base3")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +85,18 @@ def _tensor_types(data, op_names):
     from ai_edge_litert import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    builtin = {
+        v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")
+    }
     m = inspect_model.read_model(data)
     out = []
     for sg in m.subgraphs:
         for op in sg.operators:
             code = m.operatorCodes[op.opcodeIndex]
-            if builtin.get(max(code.builtinCode, code.deprecatedBuiltinCode)) in op_names:
+            if (
+                builtin.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+                in op_names
+            ):
                 out.append(names[sg.tensors[op.inputs[1]].type])
     return out
 
@@ -89,23 +105,35 @@ def test_base3_weights_take_one_fifth_byte_per_trit_and_decode(model, exports):
     plan = folding.fold_model(model)
     by_name = {}
     for f in plan.layers.values():
-        by_name[(op_format.op_name_for(f.kind, f.thresholds is None), f.scale.shape[0])] = f
-    ops = [op for op in inspect_model.custom_ops(exports[("float32", "base3")])
-           if op["name"] != "SttnTernarize"]
+        by_name[
+            (op_format.op_name_for(f.kind, f.thresholds is None), f.scale.shape[0])
+        ] = f
+    ops = [
+        op
+        for op in inspect_model.custom_ops(exports[("float32", "base3")])
+        if op["name"] != "SttnTernarize"
+    ]
     assert len(ops) == 3
     for op in ops:
-        assert op["options"]["version"] == 2 and op["options"]["weight_encoding"] == "base3"
+        assert (
+            op["options"]["version"] == 2
+            and op["options"]["weight_encoding"] == "base3"
+        )
         folded = by_name[(op["name"], op["options"]["out_channels"])]
         assert op["input_bytes"][1] == (folded.trits.size + 4) // 5
     t = plan.layers["t_conv"].trits
     packed = packing.encode_weights(t, "base3")
     assert packed.max() <= 242
-    np.testing.assert_array_equal(packing.decode_weights(packed, t.size, "base3"), t.ravel())
+    np.testing.assert_array_equal(
+        packing.decode_weights(packed, t.size, "base3"), t.ravel()
+    )
     # trit2 needs no version-2 option: those ops stay readable by version-1
     # kernels unless they use another version-2 feature (a packed output).
     for op in inspect_model.custom_ops(exports[("float32", "trit2")]):
         assert "weight_encoding" not in op["options"]
-        assert op["options"]["version"] == (2 if op["options"].get("output") == "PACKED" else 1)
+        assert op["options"]["version"] == (
+            2 if op["options"].get("output") == "PACKED" else 1
+        )
 
 
 def test_op_histogram_is_the_same_for_every_choice(exports):
@@ -117,17 +145,21 @@ def test_op_histogram_is_the_same_for_every_choice(exports):
     assert first["CONV_2D"] == 1 and first["FULLY_CONNECTED"] == 1
     for hist in hists.values():
         assert hist == first
-        assert not any(name.startswith("Flex") or name in ("QUANTIZE", "DEQUANTIZE")
-                       for name in hist)
+        assert not any(
+            name.startswith("Flex") or name in ("QUANTIZE", "DEQUANTIZE")
+            for name in hist
+        )
 
 
 def test_int8_weights_quantizes_only_the_float_builtins(exports):
     for enc in ("trit2", "base3"):
-        assert _tensor_types(exports[("float32", enc)], ("CONV_2D", "FULLY_CONNECTED")) == [
-            "FLOAT32", "FLOAT32"]
+        assert _tensor_types(
+            exports[("float32", enc)], ("CONV_2D", "FULLY_CONNECTED")
+        ) == ["FLOAT32", "FLOAT32"]
         # The stem feeds t_conv's ternary activation: it stays float32.
-        assert _tensor_types(exports[("int8_weights", enc)], ("CONV_2D", "FULLY_CONNECTED")) == [
-            "FLOAT32", "INT8"]
+        assert _tensor_types(
+            exports[("int8_weights", enc)], ("CONV_2D", "FULLY_CONNECTED")
+        ) == ["FLOAT32", "INT8"]
         # The sttn ops' constants are byte-for-byte those of the float32 export.
         a = inspect_model.custom_ops(exports[("float32", enc)])
         b = inspect_model.custom_ops(exports[("int8_weights", enc)])
@@ -143,10 +175,15 @@ def test_int8_weights_quantizes_only_the_float_builtins(exports):
 def test_every_choice_runs_in_our_kernels(model, exports, x):
     expected = keras.ops.convert_to_numpy(model(x))
     outs = {k: runtime.Interpreter(v).predict(x) for k, v in exports.items()}
-    np.testing.assert_array_equal(outs[("float32", "base3")], outs[("float32", "trit2")])
-    np.testing.assert_array_equal(outs[("int8_weights", "base3")],
-                                  outs[("int8_weights", "trit2")])
-    np.testing.assert_allclose(outs[("float32", "trit2")], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(
+        outs[("float32", "base3")], outs[("float32", "trit2")]
+    )
+    np.testing.assert_array_equal(
+        outs[("int8_weights", "base3")], outs[("int8_weights", "trit2")]
+    )
+    np.testing.assert_allclose(
+        outs[("float32", "trit2")], expected, rtol=1e-4, atol=1e-4
+    )
     # int8 head weights: measured on 256 inputs, mean |error| 0.6% of mean
     # |logit|, argmax unchanged. (With the stem quantized too, as the
     # converter's dynamic-range pass does, it was 16% and 78.5%.)
@@ -154,8 +191,12 @@ def test_every_choice_runs_in_our_kernels(model, exports, x):
     rel = np.abs(y8 - expected).mean() / np.abs(expected).mean()
     assert 0 < rel < 0.03, rel
     assert (y8.argmax(1) == expected.argmax(1)).mean() >= 0.9
-    ref = runtime.Interpreter(exports[("int8_weights", "base3")], kernel="reference").predict(x)
-    np.testing.assert_allclose(ref, outs[("int8_weights", "base3")], rtol=1e-5, atol=1e-5)
+    ref = runtime.Interpreter(
+        exports[("int8_weights", "base3")], kernel="reference"
+    ).predict(x)
+    np.testing.assert_allclose(
+        ref, outs[("int8_weights", "base3")], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_quantized_sttn_constant_is_refused(exports):
@@ -165,21 +206,33 @@ def test_quantized_sttn_constant_is_refused(exports):
 
     m = inspect_model.read_model(exports[("float32", "trit2")])
     sg = m.subgraphs[0]
-    op = next(o for o in sg.operators
-              if m.operatorCodes[o.opcodeIndex].customCode == b"SttnConv2D")
+    op = next(
+        o
+        for o in sg.operators
+        if m.operatorCodes[o.opcodeIndex].customCode == b"SttnConv2D"
+    )
     scale = sg.tensors[op.inputs[2]]
     scale.type = schema.TensorType.INT8
     builder = flatbuffers.Builder(1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    with pytest.raises(folding.ExportError, match=r"input 2 of a 'SttnConv2D' op must be a "
-                                                  r"constant FLOAT32.*received type INT8"):
+    with pytest.raises(
+        folding.ExportError,
+        match=r"input 2 of a 'SttnConv2D' op must be a "
+        r"constant FLOAT32.*received type INT8",
+    ):
         converter._check_sttn_constants(bytes(builder.Output()), "m")
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(float_layers="int8"), r"`float_layers`.*Received: float_layers='int8'"),
-    (dict(weight_encoding="base4"), r"`weight_encoding`.*Received: weight_encoding='base4'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(float_layers="int8"), r"`float_layers`.*Received: float_layers='int8'"),
+        (
+            dict(weight_encoding="base4"),
+            r"`weight_encoding`.*Received: weight_encoding='base4'",
+        ),
+    ],
+)
 def test_invalid_choices_are_refused(model, kwargs, match):
     with pytest.raises(ValueError, match=match):
         sttn.export.to_tflite(model, **kwargs)
@@ -192,12 +245,20 @@ def test_summary_matches_the_export_choices(model, exports):
         deployed = s.deployed_bytes_for(fl, enc)
         # The summary counts weights (BN statistics included, folded away in
         # the file); the file adds graph metadata. Same order, same ranking.
-        assert 0.5 * len(data) < deployed < 1.5 * len(data), (fl, enc, deployed, len(data))
-    assert (s.deployed_bytes_for("int8_weights", "base3") < s.deployed_bytes_for("float32", "base3")
-            < s.deployed_bytes_for("float32", "trit2"))
-    assert sttn.summary(model, print_fn=None, float_layers="int8_weights",
-                        weight_encoding="base3").deployed_bytes == s.deployed_bytes_for(
-                            "int8_weights", "base3")
+        assert 0.5 * len(data) < deployed < 1.5 * len(data), (
+            fl,
+            enc,
+            deployed,
+            len(data),
+        )
+    assert (
+        s.deployed_bytes_for("int8_weights", "base3")
+        < s.deployed_bytes_for("float32", "base3")
+        < s.deployed_bytes_for("float32", "trit2")
+    )
+    assert sttn.summary(
+        model, print_fn=None, float_layers="int8_weights", weight_encoding="base3"
+    ).deployed_bytes == s.deployed_bytes_for("int8_weights", "base3")
     with pytest.raises(ValueError, match="`weight_encoding`"):
         sttn.summary(model, print_fn=None, weight_encoding="base5")
 
@@ -208,43 +269,80 @@ def test_cli_flags(tmp_path, model, exports):
     out = tmp_path / "m.tflite"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}", f"--output={out}",
-         "--float_layers=int8_weights", "--weight_encoding=base3", "--nocompare_float"],
-        capture_output=True, text=True, env=env, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "sttn_keras.export.cli",
+            f"--model={path}",
+            f"--output={out}",
+            "--float_layers=int8_weights",
+            "--weight_encoding=base3",
+            "--nocompare_float",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "weight encoding base3" in result.stdout and "float layers int8_weights" in result.stdout
+    assert (
+        "weight encoding base3" in result.stdout
+        and "float layers int8_weights" in result.stdout
+    )
     # Same sttn ops and constants as the in-process export (the file differs
     # by a few bytes of names after the .keras round trip).
     cli_ops = inspect_model.custom_ops(out.read_bytes())
     ops = inspect_model.custom_ops(exports[("int8_weights", "base3")])
     assert [(o["name"], o["options"], o["input_bytes"]) for o in cli_ops] == [
-        (o["name"], o["options"], o["input_bytes"]) for o in ops]
+        (o["name"], o["options"], o["input_bytes"]) for o in ops
+    ]
     assert abs(out.stat().st_size - len(exports[("int8_weights", "base3")])) < 256
     bad = subprocess.run(
-        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}", f"--output={out}",
-         "--weight_encoding=base4"], capture_output=True, text=True, env=env, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "sttn_keras.export.cli",
+            f"--model={path}",
+            f"--output={out}",
+            "--weight_encoding=base4",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "weight_encoding" in bad.stderr
 
 
 # ---------------------------------------------------------------------------
 # Real data: the smallest export against Keras on the test sets.
 
+
 def _train(x, y, input_shape, epochs, filters=(32, 64, 128)):
     keras.utils.set_random_seed(0)
     model = sttn.models.small_cnn(input_shape=input_shape, filters=filters)
     steps = epochs * int(np.ceil(len(x) / 128))
-    model.compile(keras.optimizers.Adam(sttn.training.cosine_schedule(2e-3, steps)),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(sttn.training.cosine_schedule(2e-3, steps)),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
     return model
 
 
 def _agreement(model, xt, yt, float_layers, weight_encoding):
-    data = sttn.export.to_tflite(model, float_layers=float_layers,
-                                 weight_encoding=weight_encoding)
-    tfl = sttn.export.Interpreter(data, num_threads=2).predict(xt, batch_size=500).argmax(1)
-    ker = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0)).argmax(1)
+    data = sttn.export.to_tflite(
+        model, float_layers=float_layers, weight_encoding=weight_encoding
+    )
+    tfl = (
+        sttn.export.Interpreter(data, num_threads=2)
+        .predict(xt, batch_size=500)
+        .argmax(1)
+    )
+    ker = keras.ops.convert_to_numpy(
+        model.predict(xt, batch_size=500, verbose=0)
+    ).argmax(1)
     return (tfl == ker).mean(), (tfl == yt).mean(), (ker == yt).mean(), len(data)
 
 
@@ -259,9 +357,13 @@ def test_fashion_mnist_smallest_export_agrees_with_keras():
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
     prep = lambda a: (a.astype("float32") / 255.0).reshape(len(a), 28, 28, 1)  # noqa: E731
     model = _train(prep(x[:10000]), y[:10000].astype("int32"), (28, 28, 1), 2)
-    agree, acc_tfl, acc_ker, size = _agreement(model, prep(xt), yt, "int8_weights", "base3")
-    print(f"fashion-mnist: agreement {agree:.4f}, tflite {acc_tfl:.4f}, keras {acc_ker:.4f}, "
-          f"{size} bytes")
+    agree, acc_tfl, acc_ker, size = _agreement(
+        model, prep(xt), yt, "int8_weights", "base3"
+    )
+    print(
+        f"fashion-mnist: agreement {agree:.4f}, tflite {acc_tfl:.4f}, keras {acc_ker:.4f}, "
+        f"{size} bytes"
+    )
     assert acc_ker >= 0.80, acc_ker
     assert agree >= 0.99, agree
     assert abs(acc_tfl - acc_ker) <= 0.003, (acc_tfl, acc_ker)
@@ -280,12 +382,20 @@ def test_cifar10_copy_smallest_export_agrees_with_keras():
     prep = lambda a: a.astype("float32") / 255.0  # noqa: E731
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(x))[:10000]
-    model = _train(prep(x[idx]), np.asarray(y)[idx].astype("int32"), (32, 32, 3), 2,
-                   filters=(48, 64, 128))
-    agree, acc_tfl, acc_ker, size = _agreement(model, prep(xt), np.asarray(yt),
-                                               "int8_weights", "base3")
-    print(f"cifar10 copy: agreement {agree:.4f}, tflite {acc_tfl:.4f}, keras {acc_ker:.4f}, "
-          f"{size} bytes")
+    model = _train(
+        prep(x[idx]),
+        np.asarray(y)[idx].astype("int32"),
+        (32, 32, 3),
+        2,
+        filters=(48, 64, 128),
+    )
+    agree, acc_tfl, acc_ker, size = _agreement(
+        model, prep(xt), np.asarray(yt), "int8_weights", "base3"
+    )
+    print(
+        f"cifar10 copy: agreement {agree:.4f}, tflite {acc_tfl:.4f}, keras {acc_ker:.4f}, "
+        f"{size} bytes"
+    )
     assert acc_ker >= 0.35, acc_ker  # chance is 0.10: the model learned something
     assert agree >= 0.99, agree
     assert abs(acc_tfl - acc_ker) <= 0.003, (acc_tfl, acc_ker)

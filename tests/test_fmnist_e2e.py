@@ -67,11 +67,15 @@ def test_tflite_matches_keras_on_the_test_set(trained, tmp_path):
     interp = sttn.export.Interpreter(str(path), num_threads=2)
     assert interp.kernel_path == "optimized"
     tfl = interp.predict(xt, batch_size=500).argmax(1)
-    ker = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0)).argmax(1)
+    ker = keras.ops.convert_to_numpy(
+        model.predict(xt, batch_size=500, verbose=0)
+    ).argmax(1)
     agreement = (tfl == ker).mean()
     assert agreement >= 0.995, agreement
     assert abs((tfl == yt).mean() - (ker == yt).mean()) <= 0.003
     # The reference kernels give the same logits as the optimized ones.
     ref = sttn.export.Interpreter(str(path), kernel="reference")
-    np.testing.assert_allclose(ref.predict(xt[:64]), interp.predict(xt[:64]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ref.predict(xt[:64]), interp.predict(xt[:64]), rtol=1e-5, atol=1e-5
+    )
     assert os.path.getsize(path) * 8 < len(baselines.float_tflite(model))

@@ -39,7 +39,8 @@ runtime = pytest.importorskip("sttn_keras.export.runtime")
 # kernel type, so one process covers portable, popcnt, avx2 and avx512 on an
 # AVX-512 machine; "optimized" is an alias of the best one, checked below).
 KERNELS = ("reference",) + tuple(
-    k for k in runtime.supported_kernels() if k not in ("reference", "optimized"))
+    k for k in runtime.supported_kernels() if k not in ("reference", "optimized")
+)
 CHANNELS = (1, 3, 31, 33, 65)
 
 
@@ -48,13 +49,18 @@ def _rng(*key) -> np.random.Generator:
 
 
 def _trits(rng, shape, p_zero=0.4) -> np.ndarray:
-    t = rng.choice(np.array([-1, 0, 1], np.int8), size=shape,
-                   p=[(1 - p_zero) / 2, p_zero, (1 - p_zero) / 2])
+    t = rng.choice(
+        np.array([-1, 0, 1], np.int8),
+        size=shape,
+        p=[(1 - p_zero) / 2, p_zero, (1 - p_zero) / 2],
+    )
     return t.astype(np.int8)
 
 
 def _dyadic_affine(rng, n):
-    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(np.float32)
+    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(
+        np.float32
+    )
     bias = (rng.integers(-16, 16, n) / 8.0).astype(np.float32)
     return scale, bias
 
@@ -67,9 +73,14 @@ def _exact_floats(rng, shape):
 # files written before version 2 existed) on every kernel, base3 on every
 # kernel, and an explicit version-2 "trit2" on the reference kernel. The
 # weights are decoded once in Prepare, before any ISA path sees them.
-KERNEL_ENCODINGS = ([(k, None) for k in KERNELS] + [(k, "base3") for k in KERNELS]
-                    + [("reference", "trit2")])
-KERNEL_ENCODING_IDS = [f"{k}-{'v1' if e is None else 'v2_' + e}" for k, e in KERNEL_ENCODINGS]
+KERNEL_ENCODINGS = (
+    [(k, None) for k in KERNELS]
+    + [(k, "base3") for k in KERNELS]
+    + [("reference", "trit2")]
+)
+KERNEL_ENCODING_IDS = [
+    f"{k}-{'v1' if e is None else 'v2_' + e}" for k, e in KERNEL_ENCODINGS
+]
 
 
 def _packed(trits: np.ndarray, encoding: str | None) -> np.ndarray:
@@ -87,6 +98,7 @@ def _run(model: bytes, x: np.ndarray, kernel: str) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Pure-Python reference self-checks (the oracle must be right too).
 
+
 def test_reference_packing_roundtrip():
     rng = np.random.default_rng(0)
     for n in (0, 1, 3, 4, 5, 31, 64, 65):
@@ -94,7 +106,10 @@ def test_reference_packing_roundtrip():
         packed = ref.pack_trits_file(t)
         assert packed.dtype == np.uint8 and packed.size == (n + 3) // 4
         np.testing.assert_array_equal(ref.unpack_trits_file(packed, n), t)
-    assert ref.pack_trits_file(np.array([1, 0, -1, 1, -1])).tolist() == [0b01110001, 0b11]
+    assert ref.pack_trits_file(np.array([1, 0, -1, 1, -1])).tolist() == [
+        0b01110001,
+        0b11,
+    ]
     with pytest.raises(ValueError, match="0b10"):
         ref.unpack_trits_file(np.array([0b10], np.uint8), 1)
     for c in CHANNELS:
@@ -117,6 +132,7 @@ def test_reference_output_size_matches_tflite_rule():
 
 # ---------------------------------------------------------------------------
 # The grid.
+
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("rank", (2, 4))
@@ -159,9 +175,20 @@ def test_conv2d(kernel, float_in, cin, k, stride, padding, batch, encoding):
         x = _trits(rng, (batch, h, w, cin))
         x_in = ref.pack_activations(x)
     model = tb.conv_model(
-        "conv2d", in_channels=cin, out_channels=cout, kernel=(kh, kw), strides=(sh, sw),
-        padding=padding, activation=activation, weights_packed=_packed(wt, encoding),
-        scale=scale, bias=bias, input_hw=(h, w), float_in=float_in, weight_encoding=encoding)
+        "conv2d",
+        in_channels=cin,
+        out_channels=cout,
+        kernel=(kh, kw),
+        strides=(sh, sw),
+        padding=padding,
+        activation=activation,
+        weights_packed=_packed(wt, encoding),
+        scale=scale,
+        bias=bias,
+        input_hw=(h, w),
+        float_in=float_in,
+        weight_encoding=encoding,
+    )
     y = _run(model, x_in, kernel)
     expected = ref.affine(ref.conv2d(x, wt, (sh, sw), padding), scale, bias, activation)
     assert y.shape == expected.shape
@@ -186,13 +213,28 @@ def test_depthwise_conv2d(kernel, float_in, cin, k, stride, padding, batch, enco
         x = _trits(rng, (batch, h, w, cin))
         x_in = ref.pack_activations(x)
     model = tb.conv_model(
-        "depthwise", in_channels=cin, out_channels=cout, kernel=(k, k),
-        strides=(stride, stride), padding=padding, activation=activation,
-        weights_packed=_packed(wt, encoding), scale=scale, bias=bias, input_hw=(h, w),
-        depth_multiplier=mult, float_in=float_in, weight_encoding=encoding)
+        "depthwise",
+        in_channels=cin,
+        out_channels=cout,
+        kernel=(k, k),
+        strides=(stride, stride),
+        padding=padding,
+        activation=activation,
+        weights_packed=_packed(wt, encoding),
+        scale=scale,
+        bias=bias,
+        input_hw=(h, w),
+        depth_multiplier=mult,
+        float_in=float_in,
+        weight_encoding=encoding,
+    )
     y = _run(model, x_in, kernel)
-    expected = ref.affine(ref.depthwise_conv2d(x, wt, mult, (stride, stride), padding),
-                          scale, bias, activation)
+    expected = ref.affine(
+        ref.depthwise_conv2d(x, wt, mult, (stride, stride), padding),
+        scale,
+        bias,
+        activation,
+    )
     assert y.shape == expected.shape
     np.testing.assert_array_equal(y, expected)
 
@@ -209,9 +251,16 @@ def test_fully_connected(kernel, float_in, activation, batch, cin, encoding):
     scale, bias = _dyadic_affine(rng, cout)
     x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
     x_in = x if float_in else ref.pack_activations(x)
-    model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
-                        weights_packed=_packed(wt, encoding), scale=scale, bias=bias,
-                        float_in=float_in, weight_encoding=encoding)
+    model = tb.fc_model(
+        in_channels=cin,
+        out_channels=cout,
+        activation=activation,
+        weights_packed=_packed(wt, encoding),
+        scale=scale,
+        bias=bias,
+        float_in=float_in,
+        weight_encoding=encoding,
+    )
     y = _run(model, x_in, kernel)
     expected = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
     np.testing.assert_array_equal(y, expected)
@@ -224,12 +273,19 @@ def test_fully_connected_rank3_leading_dims(kernel):
     wt = _trits(rng, (cout, cin))
     scale, bias = _dyadic_affine(rng, cout)
     x = _trits(rng, (2, 4, cin))
-    model = tb.fc_model(in_channels=cin, out_channels=cout, activation="NONE",
-                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                        lead_shape=(-1, 4))
+    model = tb.fc_model(
+        in_channels=cin,
+        out_channels=cout,
+        activation="NONE",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=scale,
+        bias=bias,
+        lead_shape=(-1, 4),
+    )
     y = _run(model, ref.pack_activations(x), kernel)
     np.testing.assert_array_equal(
-        y, ref.affine(ref.fully_connected(x, wt), scale, bias, "NONE"))
+        y, ref.affine(ref.fully_connected(x, wt), scale, bias, "NONE")
+    )
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -243,9 +299,15 @@ def test_float_input_tolerance(kernel, op):
     if op == "fc":
         wt = _trits(rng, (cout, cin))
         x = rng.normal(0, 1, (3, cin)).astype(np.float32)
-        model = tb.fc_model(in_channels=cin, out_channels=cout, activation="NONE",
-                            weights_packed=ref.pack_trits_file(wt), scale=scale,
-                            bias=bias, float_in=True)
+        model = tb.fc_model(
+            in_channels=cin,
+            out_channels=cout,
+            activation="NONE",
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            float_in=True,
+        )
         acc = ref.fully_connected(x, wt)
     else:
         x = rng.normal(0, 1, (2, 5, 5, cin)).astype(np.float32)
@@ -256,9 +318,19 @@ def test_float_input_tolerance(kernel, op):
             wt = _trits(rng, (3, 3, cin))
             acc = ref.depthwise_conv2d(x, wt, 1, (1, 1), "SAME")
         model = tb.conv_model(
-            op, in_channels=cin, out_channels=scale.size, kernel=(3, 3), strides=(1, 1),
-            padding="SAME", activation="NONE", weights_packed=ref.pack_trits_file(wt),
-            scale=scale, bias=bias, input_hw=(5, 5), float_in=True)
+            op,
+            in_channels=cin,
+            out_channels=scale.size,
+            kernel=(3, 3),
+            strides=(1, 1),
+            padding="SAME",
+            activation="NONE",
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            input_hw=(5, 5),
+            float_in=True,
+        )
     y = _run(model, x, kernel)
     expected = scale.astype(np.float64) * acc + bias
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
@@ -267,14 +339,24 @@ def test_float_input_tolerance(kernel, op):
 # ---------------------------------------------------------------------------
 # Runtime behaviour.
 
+
 def _small_conv_model(cin=33, cout=4, float_in=False, **overrides):
     rng = _rng("small", cin, cout, float_in)
     wt = _trits(rng, (cout, 3, 3, cin))
     scale, bias = _dyadic_affine(rng, cout)
-    kwargs = dict(in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
-                  padding="SAME", activation="RELU",
-                  weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                  input_hw=(5, 5), float_in=float_in)
+    kwargs = dict(
+        in_channels=cin,
+        out_channels=cout,
+        kernel=(3, 3),
+        strides=(1, 1),
+        padding="SAME",
+        activation="RELU",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=scale,
+        bias=bias,
+        input_hw=(5, 5),
+        float_in=float_in,
+    )
     kwargs.update(overrides)
     return tb.conv_model("conv2d", **kwargs), wt, scale, bias
 
@@ -287,7 +369,8 @@ def test_dynamic_batch_resize_and_batch_size():
         x = _exact_floats(rng, (n, 5, 5, 33))
         y = interp.predict(x, batch_size=bs)
         np.testing.assert_array_equal(
-            y, ref.affine(ref.conv2d(x, wt, (1, 1), "SAME"), scale, bias, "RELU"))
+            y, ref.affine(ref.conv2d(x, wt, (1, 1), "SAME"), scale, bias, "RELU")
+        )
 
 
 def test_registered_ops_and_verification():
@@ -299,7 +382,13 @@ def test_registered_ops_and_verification():
         # Verified through the runtime's own virtual FindOp after registration.
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
-    assert info["optimized_popcount"] in ("avx512", "avx2", "neon", "popcnt", "portable")
+    assert info["optimized_popcount"] in (
+        "avx512",
+        "avx2",
+        "neon",
+        "popcnt",
+        "portable",
+    )
     assert info["optimized_popcount"] in info["supported_kernels"]
 
 
@@ -331,8 +420,11 @@ def test_every_isa_path_this_cpu_has_is_tested():
 
 def test_unsupported_kernel_type_is_a_clear_error():
     model, *_ = _small_conv_model()
-    missing = [k for k in ("avx512", "avx2", "neon", "popcnt")
-               if k not in runtime.supported_kernels()]
+    missing = [
+        k
+        for k in ("avx512", "avx2", "neon", "popcnt")
+        if k not in runtime.supported_kernels()
+    ]
     if not missing:
         pytest.skip("this CPU supports every listed path")
     with pytest.raises(ValueError, match="cannot run kernel="):
@@ -353,8 +445,14 @@ def test_ternary_gemm_groups_tiles_threads(kernel, threads, cout, op):
         batch = 11
         wt = _trits(rng, (cout, cin))
         x = _trits(rng, (batch, cin))
-        model = tb.fc_model(in_channels=cin, out_channels=cout, activation="RELU",
-                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias)
+        model = tb.fc_model(
+            in_channels=cin,
+            out_channels=cout,
+            activation="RELU",
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+        )
         expected = ref.affine(ref.fully_connected(x, wt), scale, bias, "RELU")
     else:
         k, stride = (3, 1) if op == "conv3x3" else (1, 2)
@@ -362,11 +460,22 @@ def test_ternary_gemm_groups_tiles_threads(kernel, threads, cout, op):
         wt = _trits(rng, (cout, k, k, cin))
         x = _trits(rng, (2, h, w, cin))
         model = tb.conv_model(
-            "conv2d", in_channels=cin, out_channels=cout, kernel=(k, k),
-            strides=(stride, stride), padding="SAME", activation="NONE",
-            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-            input_hw=(h, w), float_in=False)
-        expected = ref.affine(ref.conv2d(x, wt, (stride, stride), "SAME"), scale, bias, "NONE")
+            "conv2d",
+            in_channels=cin,
+            out_channels=cout,
+            kernel=(k, k),
+            strides=(stride, stride),
+            padding="SAME",
+            activation="NONE",
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            input_hw=(h, w),
+            float_in=False,
+        )
+        expected = ref.affine(
+            ref.conv2d(x, wt, (stride, stride), "SAME"), scale, bias, "NONE"
+        )
     interp = runtime.Interpreter(model, kernel=kernel, num_threads=threads)
     np.testing.assert_array_equal(interp.predict(ref.pack_activations(x)), expected)
 
@@ -395,9 +504,16 @@ def test_packed_output(kernel, float_in, op, cout):
         x = _exact_floats(rng, (batch, cin)) if float_in else _trits(rng, (batch, cin))
         scale, bias = _dyadic_affine(rng, cout)
         th = _output_thresholds(rng, cout)
-        model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
-                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                            float_in=float_in, output_thresholds=th)
+        model = tb.fc_model(
+            in_channels=cin,
+            out_channels=cout,
+            activation=activation,
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            float_in=float_in,
+            output_thresholds=th,
+        )
         y = ref.affine(ref.fully_connected(x, wt), scale, bias, activation)
     else:
         h, w = 7, 9
@@ -407,16 +523,34 @@ def test_packed_output(kernel, float_in, op, cout):
         else:
             cin, mult = cout, 1
             wt = _trits(rng, (3, 3, cout))
-        x = _exact_floats(rng, (2, h, w, cin)) if float_in else _trits(rng, (2, h, w, cin))
+        x = (
+            _exact_floats(rng, (2, h, w, cin))
+            if float_in
+            else _trits(rng, (2, h, w, cin))
+        )
         scale, bias = _dyadic_affine(rng, cout)
         th = _output_thresholds(rng, cout)
         model = tb.conv_model(
-            op, in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
-            padding="SAME", activation=activation, weights_packed=ref.pack_trits_file(wt),
-            scale=scale, bias=bias, input_hw=(h, w), depth_multiplier=mult,
-            float_in=float_in, output_thresholds=th)
-        acc = (ref.conv2d(x, wt, (1, 1), "SAME") if op == "conv2d"
-               else ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME"))
+            op,
+            in_channels=cin,
+            out_channels=cout,
+            kernel=(3, 3),
+            strides=(1, 1),
+            padding="SAME",
+            activation=activation,
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            input_hw=(h, w),
+            depth_multiplier=mult,
+            float_in=float_in,
+            output_thresholds=th,
+        )
+        acc = (
+            ref.conv2d(x, wt, (1, 1), "SAME")
+            if op == "conv2d"
+            else ref.depthwise_conv2d(x, wt, mult, (1, 1), "SAME")
+        )
         y = ref.affine(acc, scale, bias, activation)
     expected = ref.pack_activations(ref.ternarize(y, th))
     x_in = x if float_in else ref.pack_activations(x)
@@ -430,7 +564,9 @@ def test_packed_output(kernel, float_in, op, cout):
 @pytest.mark.parametrize("kernel", [k for k in KERNELS if k != "reference"])
 @pytest.mark.parametrize("op", ("conv2d", "fc"))
 @pytest.mark.parametrize("activation", ("NONE", "RELU"))
-def test_packed_output_integer_thresholds_match_the_float_epilogue(kernel, op, activation):
+def test_packed_output_integer_thresholds_match_the_float_epilogue(
+    kernel, op, activation
+):
     """The GEMM's packed output compares int32 accumulators with thresholds
     found by binary search over the exact float epilogue. With arbitrary
     (non-dyadic, negative, zero) scales and biases, and output thresholds
@@ -457,22 +593,40 @@ def test_packed_output_integer_thresholds_match_the_float_epilogue(kernel, op, a
     flat = y.reshape(-1, cout)
     lo = flat[rng.integers(0, flat.shape[0], cout), np.arange(cout)]
     hi = flat[rng.integers(0, flat.shape[0], cout), np.arange(cout)]
-    th = np.stack([np.minimum(lo, hi), np.maximum(lo, hi),
-                   rng.choice([-1.0, 1.0], cout)]).astype(np.float32)
+    th = np.stack(
+        [np.minimum(lo, hi), np.maximum(lo, hi), rng.choice([-1.0, 1.0], cout)]
+    ).astype(np.float32)
     th[0, 5], th[1, 5] = th[1, 5], th[0, 5]  # lo > hi on one channel
     if op == "fc":
-        model = tb.fc_model(in_channels=cin, out_channels=cout, activation=activation,
-                            weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                            output_thresholds=th)
+        model = tb.fc_model(
+            in_channels=cin,
+            out_channels=cout,
+            activation=activation,
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            output_thresholds=th,
+        )
     else:
         model = tb.conv_model(
-            "conv2d", in_channels=cin, out_channels=cout, kernel=(3, 3), strides=(1, 1),
-            padding="SAME", activation=activation, weights_packed=ref.pack_trits_file(wt),
-            scale=scale, bias=bias, input_hw=(6, 5), output_thresholds=th)
+            "conv2d",
+            in_channels=cin,
+            out_channels=cout,
+            kernel=(3, 3),
+            strides=(1, 1),
+            padding="SAME",
+            activation=activation,
+            weights_packed=ref.pack_trits_file(wt),
+            scale=scale,
+            bias=bias,
+            input_hw=(6, 5),
+            output_thresholds=th,
+        )
     x_in = ref.pack_activations(x)
     expected = runtime.Interpreter(model, kernel="reference").predict(x_in)
     np.testing.assert_array_equal(
-        runtime.Interpreter(model, kernel=kernel, num_threads=2).predict(x_in), expected)
+        runtime.Interpreter(model, kernel=kernel, num_threads=2).predict(x_in), expected
+    )
     # And the reference kernel agrees with the oracle's float32 ternarize.
     np.testing.assert_array_equal(expected, ref.pack_activations(ref.ternarize(y, th)))
 
@@ -482,19 +636,32 @@ def test_version_1_options_cannot_ask_for_packed_output():
     wt = _trits(rng, (4, 8))
     scale, bias = _dyadic_affine(rng, 4)
     th = _output_thresholds(rng, 4)
-    opts = {"version": 1, "in_channels": 8, "out_channels": 4, "activation": "NONE",
-            "output": "PACKED"}
-    model = tb.fc_model(in_channels=8, out_channels=4, activation="NONE",
-                        weights_packed=ref.pack_trits_file(wt), scale=scale, bias=bias,
-                        output_thresholds=th, options=opts)
+    opts = {
+        "version": 1,
+        "in_channels": 8,
+        "out_channels": 4,
+        "activation": "NONE",
+        "output": "PACKED",
+    }
+    model = tb.fc_model(
+        in_channels=8,
+        out_channels=4,
+        activation="NONE",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=scale,
+        bias=bias,
+        output_thresholds=th,
+        options=opts,
+    )
     with pytest.raises(ValueError, match="needs op format version >= 2"):
         runtime.Interpreter(model)
 
 
 def test_library_exports_only_the_sttn_api():
     path = runtime.native_library_info()["path"]
-    out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", path], capture_output=True, text=True
+    )
     if out.returncode != 0:
         pytest.skip("nm is not available")
     names = [line.split()[-1] for line in out.stdout.splitlines() if line.strip()]
@@ -539,11 +706,17 @@ _CHILD_PRELUDE = textwrap.dedent("""
 
 def _child(code: str, timeout: float = 120) -> list[str]:
     script = _CHILD_PRELUDE.format(repo=REPO) + textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, (
         f"child died with code {proc.returncode} (negative = signal)\n"
-        f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}")
+        f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}"
+    )
     return [line for line in proc.stdout.splitlines() if line.startswith(("EXC", "OK"))]
 
 
@@ -565,7 +738,9 @@ OPTS = dict(version=1, in_channels=33, out_channels=4, kernel_h=3, kernel_w=3,
 
 
 def test_bad_models_raise_clear_errors():
-    lines = _child(_MAKE_CONV + """
+    lines = _child(
+        _MAKE_CONV
+        + """
 attempt(lambda: conv(options=dict(OPTS, version=3)))
 attempt(lambda: conv(options={k: v for k, v in OPTS.items() if k != "kernel_h"}))
 attempt(lambda: conv(options=dict(OPTS, in_channels=32)))
@@ -579,13 +754,14 @@ attempt(lambda: conv(packed=ref.pack_trits_file(np.zeros(4 * 9 * 33 - 4, np.int8
 attempt(lambda: conv(scale=np.ones(3, np.float32)))
 attempt(lambda: conv(options=b"\\x00\\x01\\x02garbage"))
 attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float32)))
-""")
+"""
+    )
     expected = [
         "custom option `version` is 3",
         "custom option `kernel_h` is missing",
         "has 33 channels, but the options say in_channels = 32",
         "custom option `kernel_h` must be an int, received a string",
-        "custom option `padding` must be \"SAME\" or \"VALID\", received \"FULL\"",
+        'custom option `padding` must be "SAME" or "VALID", received "FULL"',
         "custom option `stride_w` must be in [1, 65536], received 0",
         "unknown custom option `extra`",
         "invalid trit code 0b10 at trit 22",
@@ -604,7 +780,9 @@ attempt(lambda: conv(), run=lambda i: i.predict(np.zeros((1, 5, 5, 32), np.float
 
 def test_bad_weight_encodings_raise_clear_errors():
     # n = 4 * 9 * 33 = 1188 trits: 238 base3 bytes, the last one holding 3 trits.
-    lines = _child(_MAKE_CONV + """
+    lines = _child(
+        _MAKE_CONV
+        + """
 t = np.random.default_rng(1).integers(-1, 2, 4 * 9 * 33).astype(np.int8)
 good = ref.pack_trits_base3(t)
 V2 = dict(OPTS, version=2, weight_encoding="base3")
@@ -623,7 +801,8 @@ attempt(lambda: conv(packed=good, options=dict(V2, weight_encoding=5)))
 attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, weight_encoding="trit2")))
 attempt(lambda: conv(packed=good, options=dict(V2, version=3)))
 attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, version=0)))
-""")
+"""
+    )
     expected = [
         None,
         "invalid base3 byte 243 (> 242) at byte 17",
@@ -632,7 +811,7 @@ attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, version=0
         "holds 239 bytes, expected ceil(1188 / 5) = 238",
         "holds 297 bytes, expected ceil(1188 / 5) = 238",
         "unused base3 digits of the last packed weight byte are not 0",
-        "custom option `weight_encoding` must be \"trit2\" or \"base3\", received \"base4\"",
+        'custom option `weight_encoding` must be "trit2" or "base3", received "base4"',
         "custom option `weight_encoding` must be a string, received a",
         "custom option `weight_encoding` needs op format version >= 2, but `version` is 1",
         "custom option `version` is 3, but these kernels implement op format versions 1 to 2",
@@ -646,14 +825,21 @@ attempt(lambda: conv(packed=ref.pack_trits_file(t), options=dict(OPTS, version=0
 
 
 def test_weights_byte_count_mismatch_is_reported():
-    lines = _child(_MAKE_CONV + """
+    lines = _child(
+        _MAKE_CONV
+        + """
 attempt(lambda: conv(packed=ref.pack_trits_file(np.zeros(4 * 9 * 33 + 8, np.int8))))
-""")
-    assert lines[0].startswith("EXC ValueError") and "holds 299 bytes" in lines[0], lines
+"""
+    )
+    assert lines[0].startswith("EXC ValueError") and "holds 299 bytes" in lines[0], (
+        lines
+    )
 
 
 def test_truncated_and_corrupt_files():
-    lines = _child(_MAKE_CONV + """
+    lines = _child(
+        _MAKE_CONV
+        + """
 import random
 m = conv()
 for cut in (0, 7, 8, 40, len(m) // 3, len(m) // 2, len(m) - 64, len(m) - 100):
@@ -664,16 +850,23 @@ for _ in range(40):
     for _ in range(8):
         b[rnd.randrange(8, len(b))] = rnd.randrange(256)
     attempt(lambda: bytes(b), run=lambda i: i.predict(np.zeros((1, 5, 5, 33), np.float32)))
-""", timeout=300)
+""",
+        timeout=300,
+    )
     assert len(lines) == 48
     for line in lines[:8]:
-        assert line.startswith("EXC ValueError") and "Could not load the TFLite model" in line, line
+        assert (
+            line.startswith("EXC ValueError")
+            and "Could not load the TFLite model" in line
+        ), line
     # Random corruption: either still a valid model or a Python exception.
     assert all(line == "OK" or line.startswith("EXC ") for line in lines[8:])
 
 
 def test_fuzzed_custom_options_never_crash():
-    lines = _child(_MAKE_CONV + """
+    lines = _child(
+        _MAKE_CONV
+        + """
 import random
 opts = tb.flexbuffer_map(OPTS)
 rnd = random.Random(1)
@@ -684,7 +877,9 @@ for trial in range(150):
     if trial % 10 == 0:
         b = b[: rnd.randrange(len(b))]
     attempt(lambda: conv(options=bytes(b)))
-""", timeout=300)
+""",
+        timeout=300,
+    )
     assert len(lines) == 150
     assert all(line == "OK" or line.startswith("EXC ValueError") for line in lines)
     assert sum(line.startswith("EXC") for line in lines) > 50
@@ -706,7 +901,11 @@ attempt(lambda: b.build())
 
 
 def test_stock_interpreter_refuses_sttn_ops():
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {REPO!r})
         from tests.test_kernels import _small_conv_model
@@ -718,7 +917,13 @@ def test_stock_interpreter_refuses_sttn_ops():
             print("EXC", type(e).__name__, str(e).replace("\\n", " | "))
         else:
             print("OK")
-    """)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    """),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("EXC"), proc.stdout
     assert "SttnConv2D" in proc.stdout

@@ -15,9 +15,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_quick_kernel_benchmark_writes_positive_finite_results(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "kernels.py"), "--quick",
-         "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmarks", "kernels.py"),
+            "--quick",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -33,8 +41,14 @@ def test_quick_kernel_benchmark_writes_positive_finite_results(tmp_path):
         assert row["case"] in md
         # Ours, both interpreters for both baselines, and the oracle on these
         # small shapes; every time and ratio is a positive finite number.
-        for name in ("sttn opt", "sttn ref", "f32 xnnpack", "f32 builtin",
-                     "int8 xnnpack", "int8 builtin"):
+        for name in (
+            "sttn opt",
+            "sttn ref",
+            "f32 xnnpack",
+            "f32 builtin",
+            "int8 xnnpack",
+            "int8 builtin",
+        ):
             for key in ("ms", "cpu_ms"):
                 assert math.isfinite(row[key][name]) and row[key][name] > 0, (row, name)
             if name != "sttn opt":

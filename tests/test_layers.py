@@ -8,9 +8,9 @@ import inspect
 import keras
 import numpy as np
 import pytest
+from backend_utils import value_and_grads
 from keras import ops
 
-from backend_utils import value_and_grads
 from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
 
@@ -74,12 +74,26 @@ def _cases():
             for c in DENSE_CASES:
                 yield sl.TernaryDense, keras.layers.Dense, c, (3, 2, 11), kq, iq
             for c in DEPTHWISE_CASES:
-                yield sl.TernaryDepthwiseConv2D, keras.layers.DepthwiseConv2D, c, (2, 8, 8, 3), kq, iq
+                yield (
+                    sl.TernaryDepthwiseConv2D,
+                    keras.layers.DepthwiseConv2D,
+                    c,
+                    (2, 8, 8, 3),
+                    kq,
+                    iq,
+                )
 
 
 @pytest.mark.parametrize("cls,keras_cls,kwargs,shape,kq,iq", list(_cases()))
-def test_layer_equals_keras_layer_on_ternary_kernel(cls, keras_cls, kwargs, shape, kq, iq):
-    layer = cls(**kwargs, kernel_quantizer=kq, input_quantizer=iq, bias_initializer="random_normal")
+def test_layer_equals_keras_layer_on_ternary_kernel(
+    cls, keras_cls, kwargs, shape, kq, iq
+):
+    layer = cls(
+        **kwargs,
+        kernel_quantizer=kq,
+        input_quantizer=iq,
+        bias_initializer="random_normal",
+    )
     x = _input(shape) * 1.5
     y = ops.convert_to_numpy(layer(x))
     trits, scale = layer.get_ternary_kernel()
@@ -93,7 +107,9 @@ def test_layer_equals_keras_layer_on_ternary_kernel(cls, keras_cls, kwargs, shap
 
 
 def test_sttn_latent_kernels_are_independent_and_clamped():
-    layer = sl.TernaryConv2D(8, 3, kernel_initializer=keras.initializers.RandomUniform(-3, 3, seed=1))
+    layer = sl.TernaryConv2D(
+        8, 3, kernel_initializer=keras.initializers.RandomUniform(-3, 3, seed=1)
+    )
     layer.build((None, 6, 6, 4))
     w1, w2 = (ops.convert_to_numpy(k) for k in layer.latent_kernels)
     assert not np.array_equal(w1, w2)
@@ -122,7 +138,9 @@ def test_twn_layer_has_one_latent_kernel():
 def test_weights_only_layer_gradient_matches_finite_differences():
     # With input_quantizer=None the layer is linear in x and in the bias,
     # so autodiff must agree with central differences.
-    layer = sl.TernaryConv2D(3, 3, padding="same", input_quantizer=None, bias_initializer="ones")
+    layer = sl.TernaryConv2D(
+        3, 3, padding="same", input_quantizer=None, bias_initializer="ones"
+    )
     x = _input((1, 5, 5, 2), seed=3)
     layer.build(x.shape)
     upstream = _input((1, 5, 5, 3), seed=4)
@@ -143,7 +161,9 @@ def test_weights_only_layer_gradient_matches_finite_differences():
 
 
 def test_ternary_input_gradient_is_straight_through():
-    layer = sl.TernaryDense(2, kernel_quantizer=None, use_bias=False, kernel_initializer="ones")
+    layer = sl.TernaryDense(
+        2, kernel_quantizer=None, use_bias=False, kernel_initializer="ones"
+    )
     x = np.array([[0.3, -2.0, 0.9]], "float32")
     layer.build(x.shape)
     _, (gx,) = value_and_grads(lambda x: ops.sum(layer(x)), x)
@@ -152,15 +172,17 @@ def test_ternary_input_gradient_is_straight_through():
 
 def test_layers_train_in_fit():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        sl.TernaryConv2D(4, 3, padding="same", input_quantizer=None),
-        keras.layers.BatchNormalization(),
-        sl.TernaryDepthwiseConv2D(3, padding="same"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Flatten(),
-        sl.TernaryDense(3),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            sl.TernaryConv2D(4, 3, padding="same", input_quantizer=None),
+            keras.layers.BatchNormalization(),
+            sl.TernaryDepthwiseConv2D(3, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            sl.TernaryDense(3),
+        ]
+    )
     model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
     before = [ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
     model.fit(_input((16, 6, 6, 2)), np.arange(16) % 3, epochs=2, verbose=0)
@@ -177,7 +199,11 @@ def test_signature_parity(cls, keras_cls):
     ours = inspect.signature(cls.__init__).parameters
     theirs = inspect.signature(keras_cls.__init__).parameters
     names = list(ours)
-    expected = [n for n in theirs if n != "kwargs"] + ["kernel_quantizer", "input_quantizer", "kwargs"]
+    expected = [n for n in theirs if n != "kwargs"] + [
+        "kernel_quantizer",
+        "input_quantizer",
+        "kwargs",
+    ]
     assert names == expected
     for name, param in theirs.items():
         assert ours[name].default == param.default, name
@@ -190,7 +216,11 @@ def test_config_round_trip(cls, keras_cls):
     kwargs = {"kernel_size": 3} if cls is not sl.TernaryDense else {"units": 4}
     if cls is sl.TernaryConv2D:
         kwargs["filters"] = 4
-    layer = cls(**kwargs, kernel_quantizer=sq.HardThresholdTernary(0.6), input_quantizer=sq.TernaryActivation(0.4))
+    layer = cls(
+        **kwargs,
+        kernel_quantizer=sq.HardThresholdTernary(0.6),
+        input_quantizer=sq.TernaryActivation(0.4),
+    )
     config = layer.get_config()
     restored = cls.from_config(config)
     assert restored.get_config() == config
@@ -218,10 +248,15 @@ def test_kernel_is_the_quantized_kernel(cls, keras_cls):
     trits, scale = layer.get_ternary_kernel()
     if cls is sl.TernaryDepthwiseConv2D:
         scale = scale.reshape(1, 1, *trits.shape[2:])
-    np.testing.assert_allclose(ops.convert_to_numpy(layer.kernel), trits * scale, rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer.kernel), trits * scale, rtol=1e-6
+    )
     assert not isinstance(layer.kernel, keras.Variable)
     assert [w.name for w in layer.trainable_weights] == ["kernel", "bias", "kernel_2"]
-    assert layer.latent_kernels == [layer.trainable_weights[0], layer.trainable_weights[2]]
+    assert layer.latent_kernels == [
+        layer.trainable_weights[0],
+        layer.trainable_weights[2],
+    ]
 
 
 def _small_layer(cls, **kwargs):
@@ -233,13 +268,21 @@ def _small_layer(cls, **kwargs):
 
 
 def _three_layer_model(dtype=None):
-    return keras.Sequential([
-        keras.Input((5, 5, 4)),
-        sl.TernaryConv2D(6, 3, padding="same", bias_initializer="random_normal", dtype=dtype),
-        sl.TernaryDepthwiseConv2D(3, bias_initializer="random_normal", activation="relu", dtype=dtype),
-        keras.layers.Flatten(dtype=dtype),
-        sl.TernaryDense(5, bias_initializer="random_normal", activation="relu", dtype=dtype),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((5, 5, 4)),
+            sl.TernaryConv2D(
+                6, 3, padding="same", bias_initializer="random_normal", dtype=dtype
+            ),
+            sl.TernaryDepthwiseConv2D(
+                3, bias_initializer="random_normal", activation="relu", dtype=dtype
+            ),
+            keras.layers.Flatten(dtype=dtype),
+            sl.TernaryDense(
+                5, bias_initializer="random_normal", activation="relu", dtype=dtype
+            ),
+        ]
+    )
 
 
 @keras_wiring
@@ -251,10 +294,14 @@ def test_mixed_precision_policy_computes_in_bfloat16():
     x = _input((2, 5, 5, 4), seed=6) * 1.5
     y = mixed(x)
     assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
-    assert {keras.backend.standardize_dtype(w.dtype) for w in mixed.weights} == {"float32"}
+    assert {keras.backend.standardize_dtype(w.dtype) for w in mixed.weights} == {
+        "float32"
+    }
     y32 = ops.convert_to_numpy(full(x))
     assert y32.min() >= 0 and (y32 > 0).any()  # Keras's "relu" string applied
-    np.testing.assert_allclose(ops.convert_to_numpy(ops.cast(y, "float32")), y32, rtol=3e-2, atol=5e-2)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ops.cast(y, "float32")), y32, rtol=3e-2, atol=5e-2
+    )
 
 
 @keras_wiring
@@ -266,7 +313,9 @@ def test_keras_masking_passes_through_dense():
     h = keras.layers.Embedding(10, 6, mask_zero=True)(inputs)
     h = sl.TernaryDense(5, bias_initializer="random_normal")(h)
     pooled = keras.layers.GlobalAveragePooling1D()(h)
-    per_step, pooled = (ops.convert_to_numpy(t) for t in keras.Model(inputs, [h, pooled])(tokens))
+    per_step, pooled = (
+        ops.convert_to_numpy(t) for t in keras.Model(inputs, [h, pooled])(tokens)
+    )
     np.testing.assert_allclose(pooled[0], per_step[0, :2].mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(pooled[1], per_step[1, 0], rtol=1e-5, atol=1e-6)
 
@@ -288,7 +337,9 @@ def test_keras_file_round_trip(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     restored = keras.models.load_model(path)
-    np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), ops.convert_to_numpy(restored(x)))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(model(x)), ops.convert_to_numpy(restored(x))
+    )
     for a, b in zip(model.weights, restored.weights):
         assert a.path == b.path
         np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
@@ -305,8 +356,12 @@ def test_weights_h5_round_trip(tmp_path):
 
 
 def test_loading_weights_of_another_quantizer_fails_clearly(tmp_path):
-    a = keras.Sequential([keras.Input((4,)), sl.TernaryDense(2, kernel_quantizer="sttn")])
-    b = keras.Sequential([keras.Input((4,)), sl.TernaryDense(2, kernel_quantizer="twn")])
+    a = keras.Sequential(
+        [keras.Input((4,)), sl.TernaryDense(2, kernel_quantizer="sttn")]
+    )
+    b = keras.Sequential(
+        [keras.Input((4,)), sl.TernaryDense(2, kernel_quantizer="twn")]
+    )
     path = tmp_path / "a.weights.h5"
     a.save_weights(path)
     with pytest.raises(ValueError, match="expected 2 variables"):

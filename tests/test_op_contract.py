@@ -34,7 +34,10 @@ def test_native_library_registers_exactly_the_format_ops_in_order():
 
 
 def test_native_library_reports_the_format_version():
-    assert runtime.native_library_info()["op_format_version"] == op_format.OP_FORMAT_VERSION
+    assert (
+        runtime.native_library_info()["op_format_version"]
+        == op_format.OP_FORMAT_VERSION
+    )
 
 
 def test_native_header_versions_match_op_format():
@@ -71,7 +74,9 @@ def test_weight_encodings_agree_across_numpy_tf_and_the_oracle(encoding, n):
     tf_ops = pytest.importorskip("sttn_keras.export.tf_ops")
     trits = np.random.default_rng(n).integers(-1, 2, size=n).astype(np.int8)
     packed = packing.encode_weights(trits, encoding)
-    oracle = ref.pack_trits_base3 if encoding == op_format.BASE3 else ref.pack_trits_file
+    oracle = (
+        ref.pack_trits_base3 if encoding == op_format.BASE3 else ref.pack_trits_file
+    )
     np.testing.assert_array_equal(packed, oracle(trits))
     np.testing.assert_array_equal(packing.decode_weights(packed, n, encoding), trits)
     decoded = tf_ops._unpack_weights(packed, n, encoding).numpy()

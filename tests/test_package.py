@@ -25,8 +25,13 @@ def test_load_model_after_plain_import(tmp_path):
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     for script in (save, load):
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                env=env, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     assert "LOADED" in result.stdout
 
@@ -38,7 +43,13 @@ def test_public_names():
     for name in ("TernaryConv2D", "TernaryDense", "TernaryDepthwiseConv2D"):
         assert hasattr(sttn.layers, name)
     assert sttn.export.OP_FORMAT_VERSION == 2
-    assert set(sttn.__all__) >= {"layers", "quantizers", "ternarize", "summary", "export"}
+    assert set(sttn.__all__) >= {
+        "layers",
+        "quantizers",
+        "ternarize",
+        "summary",
+        "export",
+    }
 
 
 def test_installed_version_is_the_package_version():

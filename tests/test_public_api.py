@@ -40,8 +40,13 @@ def _public(module):
 def _keras_bases():
     import keras
 
-    return (keras.layers.Layer, keras.Model, keras.callbacks.Callback,
-            keras.losses.Loss, keras.quantizers.Quantizer)
+    return (
+        keras.layers.Layer,
+        keras.Model,
+        keras.callbacks.Callback,
+        keras.losses.Loss,
+        keras.quantizers.Quantizer,
+    )
 
 
 def _overrides_a_base(cls, name):
@@ -99,8 +104,9 @@ def test_public_functions_have_type_hints(name):
             if qualname.endswith(".__init__") and _forwarded(owner, p.name):
                 continue
             missing.append(f"{qualname}({p.name})")
-        if (sig.return_annotation is inspect.Signature.empty
-                and not qualname.endswith("__init__")):
+        if sig.return_annotation is inspect.Signature.empty and not qualname.endswith(
+            "__init__"
+        ):
             missing.append(f"{qualname} -> ?")
     assert missing == [], f"{name}: no type hints on {missing}"
 

@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from backend_utils import value_and_grads
 from keras import ops
 
-from backend_utils import value_and_grads
 from sttn_keras import quantizers as q
 
 
@@ -20,13 +20,17 @@ class TestTernaryActivation:
         np.testing.assert_array_equal(y, [-1, -1, 0, 0, 0, 0, 1, 1])
 
     def test_configurable_threshold(self):
-        y = ops.convert_to_numpy(q.TernaryActivation(threshold=0.1)(np.array([0.2, -0.2, 0.05], "float32")))
+        y = ops.convert_to_numpy(
+            q.TernaryActivation(threshold=0.1)(np.array([0.2, -0.2, 0.05], "float32"))
+        )
         np.testing.assert_array_equal(y, [1, -1, 0])
 
     def test_gradient_is_clipped_straight_through(self):
         x = np.array([-1.5, -0.99, -0.3, 0.0, 0.7, 1.0, 2.0], "float32")
         upstream = np.arange(1, 8, dtype="float32")
-        _, (gx,) = value_and_grads(lambda x: ops.sum(q.ternary_activation(x) * upstream), x)
+        _, (gx,) = value_and_grads(
+            lambda x: ops.sum(q.ternary_activation(x) * upstream), x
+        )
         np.testing.assert_array_equal(gx, upstream * (np.abs(x) < 1.0))
 
     def test_gradient_window_follows_clip_value(self):
@@ -46,7 +50,9 @@ class TestSoftThresholdTernary:
     def test_forward_matches_formula(self):
         y = ops.convert_to_numpy(q.soft_threshold_ternary(self.w1, self.w2))
         n = 3 * 3 * 4
-        alpha = (np.abs(self.w1).sum((0, 1, 2)) + np.abs(self.w2).sum((0, 1, 2))) / (2 * n)
+        alpha = (np.abs(self.w1).sum((0, 1, 2)) + np.abs(self.w2).sum((0, 1, 2))) / (
+            2 * n
+        )
         expected = alpha * (_sign(self.w1) + _sign(self.w2))
         np.testing.assert_allclose(y, expected, rtol=1e-6)
 
@@ -59,7 +65,9 @@ class TestSoftThresholdTernary:
 
     def test_gradient_matches_closed_form_surrogate(self):
         _, (g1, g2) = value_and_grads(
-            lambda a, b: ops.sum(q.soft_threshold_ternary(a, b) * self.g), self.w1, self.w2
+            lambda a, b: ops.sum(q.soft_threshold_ternary(a, b) * self.g),
+            self.w1,
+            self.w2,
         )
         axes = (0, 1, 2)
         for w, got in ((self.w1, g1), (self.w2, g2)):
@@ -70,7 +78,9 @@ class TestSoftThresholdTernary:
     def test_equal_latents_get_equal_gradients(self):
         # Why W1 and W2 must start different (see the method notes).
         _, (g1, g2) = value_and_grads(
-            lambda a, b: ops.sum(q.soft_threshold_ternary(a, b) * self.g), self.w1, self.w1
+            lambda a, b: ops.sum(q.soft_threshold_ternary(a, b) * self.g),
+            self.w1,
+            self.w1,
         )
         np.testing.assert_array_equal(g1, g2)
 
@@ -83,12 +93,18 @@ class TestSoftThresholdTernary:
 
     def test_custom_reduce_axes(self):
         # Depthwise kernels reduce over the spatial axes only.
-        y = ops.convert_to_numpy(q.soft_threshold_ternary(self.w1, self.w2, reduce_axes=(0, 1)))
+        y = ops.convert_to_numpy(
+            q.soft_threshold_ternary(self.w1, self.w2, reduce_axes=(0, 1))
+        )
         alpha = (np.abs(self.w1).mean((0, 1)) + np.abs(self.w2).mean((0, 1))) / 2
-        np.testing.assert_allclose(y, alpha * (_sign(self.w1) + _sign(self.w2)), rtol=1e-6)
+        np.testing.assert_allclose(
+            y, alpha * (_sign(self.w1) + _sign(self.w2)), rtol=1e-6
+        )
 
     def test_sign_of_zero_is_plus_one(self):
-        trits, _ = q.SoftThresholdTernary().ternarize(np.zeros((2, 1), "float32"), np.zeros((2, 1), "float32"))
+        trits, _ = q.SoftThresholdTernary().ternarize(
+            np.zeros((2, 1), "float32"), np.zeros((2, 1), "float32")
+        )
         np.testing.assert_array_equal(ops.convert_to_numpy(trits), [[1], [1]])
 
 
@@ -105,13 +121,17 @@ class TestHardThresholdTernary:
 
     def test_gradient_is_straight_through(self):
         g = np.random.default_rng(2).normal(size=self.w.shape).astype("float32")
-        _, (gw,) = value_and_grads(lambda w: ops.sum(q.hard_threshold_ternary(w) * g), self.w)
+        _, (gw,) = value_and_grads(
+            lambda w: ops.sum(q.hard_threshold_ternary(w) * g), self.w
+        )
         np.testing.assert_allclose(gw, g, rtol=1e-6)
 
     def test_ternarize_reproduces_forward(self):
         trits, scale = q.HardThresholdTernary().ternarize(self.w)
         y = ops.convert_to_numpy(q.hard_threshold_ternary(self.w))
-        np.testing.assert_array_equal(ops.convert_to_numpy(trits) * ops.convert_to_numpy(scale), y)
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(trits) * ops.convert_to_numpy(scale), y
+        )
 
     def test_all_zero_channel_has_zero_scale(self):
         trits, scale = q.HardThresholdTernary().ternarize(np.zeros((4, 2), "float32"))
@@ -122,7 +142,11 @@ class TestHardThresholdTernary:
 class TestSerialization:
     @pytest.mark.parametrize(
         "alias,cls",
-        [("sttn", q.SoftThresholdTernary), ("twn", q.HardThresholdTernary), ("ternary", q.TernaryActivation)],
+        [
+            ("sttn", q.SoftThresholdTernary),
+            ("twn", q.HardThresholdTernary),
+            ("ternary", q.TernaryActivation),
+        ],
     )
     def test_aliases(self, alias, cls):
         assert isinstance(q.get(alias), cls)
@@ -130,7 +154,11 @@ class TestSerialization:
 
     @pytest.mark.parametrize(
         "quantizer",
-        [q.SoftThresholdTernary(), q.HardThresholdTernary(0.5), q.TernaryActivation(0.3, 1.5)],
+        [
+            q.SoftThresholdTernary(),
+            q.HardThresholdTernary(0.5),
+            q.TernaryActivation(0.3, 1.5),
+        ],
     )
     def test_round_trip(self, quantizer):
         restored = q.deserialize(q.serialize(quantizer))
@@ -159,7 +187,9 @@ class TestBadArguments:
         with pytest.raises(ValueError, match="Received: quantizer=3"):
             q.get(3)
 
-    @pytest.mark.parametrize("kwargs", [{"threshold": 0}, {"threshold": -1.0}, {"clip_value": "x"}])
+    @pytest.mark.parametrize(
+        "kwargs", [{"threshold": 0}, {"threshold": -1.0}, {"clip_value": "x"}]
+    )
     def test_activation_arguments(self, kwargs):
         with pytest.raises(ValueError, match="Received an invalid value"):
             q.TernaryActivation(**kwargs)

@@ -31,7 +31,9 @@ def _model(seed=0, bn_axis=-1):
     x = BN(axis=bn_axis, name="bn0")(x)
     a = sttn.layers.TernaryConv2D(5, 3, padding="same", name="tconv_a")(x)
     a = BN(axis=bn_axis, name="bn_a")(a)
-    b = sttn.layers.TernaryConv2D(5, 1, padding="same", kernel_quantizer="twn", name="tconv_b")(x)
+    b = sttn.layers.TernaryConv2D(
+        5, 1, padding="same", kernel_quantizer="twn", name="tconv_b"
+    )(x)
     b = BN(axis=bn_axis, name="bn_b")(b)
     x = keras.layers.Add()([a, b])
     x = keras.layers.Flatten()(x)
@@ -52,7 +54,11 @@ def _model(seed=0, bn_axis=-1):
 
 
 def _x(n=100, seed=0):
-    return np.random.default_rng(seed).normal(1.0, 2.0, size=(n, 6, 6, 2)).astype("float32")
+    return (
+        np.random.default_rng(seed)
+        .normal(1.0, 2.0, size=(n, 6, 6, 2))
+        .astype("float32")
+    )
 
 
 def _bns(model):
@@ -76,7 +82,9 @@ def _assert_exact(model, x, rtol=1e-4, atol=1e-5):
         h = keras.ops.convert_to_numpy(feed.predict(x, batch_size=len(x), verbose=0))
         h = np.moveaxis(h.astype("float64"), bn.axis, -1).reshape(-1, h.shape[bn.axis])
         mean, var = _stats(model)[bn.name]
-        np.testing.assert_allclose(mean, h.mean(0), rtol=rtol, atol=atol, err_msg=bn.name)
+        np.testing.assert_allclose(
+            mean, h.mean(0), rtol=rtol, atol=atol, err_msg=bn.name
+        )
         np.testing.assert_allclose(var, h.var(0), rtol=rtol, atol=atol, err_msg=bn.name)
 
 
@@ -97,7 +105,8 @@ def test_statistics_are_exact_in_topological_order(bn_axis):
         old_mean = before[change.layer][0]
         new_mean = _stats(model)[change.layer][0]
         assert change.mean_max_abs_change == pytest.approx(
-            np.max(np.abs(new_mean - old_mean)), rel=1e-5)
+            np.max(np.abs(new_mean - old_mean)), rel=1e-5
+        )
         assert change.variance_max_ratio >= 1.0
     text = str(report)
     assert "bn_a" in text and "4 layer(s)" in text and "100 samples" in text
@@ -132,7 +141,8 @@ def test_large_offset_inputs_stay_exact():
 def test_weights_other_than_the_moving_statistics_are_unchanged():
     model, x = _model(), _x()
     moving = {id(bn.moving_mean) for bn in _bns(model)} | {
-        id(bn.moving_variance) for bn in _bns(model)}
+        id(bn.moving_variance) for bn in _bns(model)
+    }
     before = [(w, keras.ops.convert_to_numpy(w).copy()) for w in model.weights]
     training.recalibrate_batchnorm(model, x)
     changed = 0
@@ -159,11 +169,11 @@ def _data_variants(x, y):
 
     def gen_x():
         for i in range(0, len(x), 16):
-            yield x[i:i + 16]
+            yield x[i : i + 16]
 
     def gen_xy():
         for i in range(0, len(x), 16):
-            yield x[i:i + 16], y[i:i + 16]
+            yield x[i : i + 16], y[i : i + 16]
 
     return {
         "array": x,
@@ -178,8 +188,15 @@ def _data_variants(x, y):
 
 @pytest.mark.parametrize(
     "kind",
-    ["array", "xy_arrays", "dataset_xy", "dataset_x", "generator_x", "generator_xy",
-     "list_of_batches"],
+    [
+        "array",
+        "xy_arrays",
+        "dataset_xy",
+        "dataset_x",
+        "generator_x",
+        "generator_xy",
+        "list_of_batches",
+    ],
 )
 def test_every_data_type_gives_the_same_statistics(kind):
     x = _x()
@@ -209,15 +226,17 @@ def test_steps_limits_the_data():
 
 
 def test_sequential_model():
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        keras.layers.Conv2D(4, 3),
-        BN(),
-        sttn.layers.TernaryConv2D(4, 3),
-        BN(),
-        keras.layers.Flatten(),
-        keras.layers.Dense(2),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3),
+            BN(),
+            sttn.layers.TernaryConv2D(4, 3),
+            BN(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
     x = _x()
     report = training.recalibrate_batchnorm(model, x)
     assert report.passes == 2
@@ -235,14 +254,20 @@ def test_model_without_batchnorm_is_refused():
 
 def test_data_of_the_wrong_shape_is_refused():
     model = _model()
-    with pytest.raises(ValueError, match=r"expected batches of shape \(None, 6, 6, 2\).*"
-                       r"Received: data of shape \(10, 28, 28, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected batches of shape \(None, 6, 6, 2\).*"
+        r"Received: data of shape \(10, 28, 28, 1\)",
+    ):
         training.recalibrate_batchnorm(model, np.zeros((10, 28, 28, 1), "float32"))
     import tensorflow as tf
 
     unbatched = tf.data.Dataset.from_tensor_slices(_x(8))
-    with pytest.raises(ValueError, match=r"Received: a batch of shape \(6, 6, 2\) \(one "
-                       r"axis short: an unbatched tf.data.Dataset\? call .batch\(\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Received: a batch of shape \(6, 6, 2\) \(one "
+        r"axis short: an unbatched tf.data.Dataset\? call .batch\(\)\)",
+    ):
         training.recalibrate_batchnorm(model, unbatched)
 
 
@@ -287,8 +312,10 @@ def test_subclassed_and_nested_models_are_refused_with_a_reason():
 
 def _compiled(seed=0):
     model = _model(seed)
-    model.compile(keras.optimizers.Adam(1e-2),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -318,10 +345,17 @@ def test_callback_fails_before_training_on_a_model_without_batchnorm():
     model.compile("sgd", "mse")
     x = np.zeros((8, 4), "float32")
     seen = []
-    counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))
+    counter = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: seen.append(e)
+    )
     with pytest.raises(ValueError, match="at least one BatchNormalization layer"):
-        model.fit(x, x[:, :2], epochs=2, verbose=0,
-                  callbacks=[training.BatchNormRecalibration(x), counter])
+        model.fit(
+            x,
+            x[:, :2],
+            epochs=2,
+            verbose=0,
+            callbacks=[training.BatchNormRecalibration(x), counter],
+        )
     assert seen == []
 
 
@@ -337,8 +371,9 @@ def test_callback_argument_errors():
 
 def _distiller(recalibrate=True):
     keras.utils.set_random_seed(3)
-    teacher = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(),
-                                keras.layers.Dense(3)])
+    teacher = keras.Sequential(
+        [keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     d = training.Distiller(_model(), teacher, recalibrate=recalibrate)
     d.compile(optimizer=keras.optimizers.Adam(1e-2))
     return d
@@ -367,8 +402,14 @@ def test_distiller_recalibrates_the_student_by_default():
 def test_distiller_validation_split_is_left_out_of_the_recalibration():
     x = _x(40)
     d = _distiller()
-    d.fit(x, np.zeros(40, "int32"), batch_size=10, epochs=1, verbose=0,
-          validation_split=0.25)
+    d.fit(
+        x,
+        np.zeros(40, "int32"),
+        batch_size=10,
+        epochs=1,
+        verbose=0,
+        validation_split=0.25,
+    )
     assert d.recalibration_report.samples == 30
     _assert_exact(d.student, x[:30])
 
@@ -387,7 +428,8 @@ def test_distiller_warns_when_it_cannot_reread_the_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _distiller(recalibrate=False).fit(
-            gen(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+            gen(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False
+        )
 
 
 def test_distiller_config_keeps_the_flag():
@@ -407,14 +449,20 @@ def _run(script, backend):
     env = dict(_ENV, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return result.stdout
 
 
 def test_exact_on_the_jax_backend():
-    pytest.importorskip("jax", reason="JAX is not installed (requirements-dev.txt installs it)")
+    pytest.importorskip(
+        "jax", reason="JAX is not installed (requirements-dev.txt installs it)"
+    )
     out = _run(
         """
         import keras, numpy as np
@@ -523,26 +571,39 @@ def test_docstring_examples_run():
 
 def test_export_cli_recalibrates_with_a_npy_file(tmp_path):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        keras.layers.Conv2D(4, 3, padding="same"),
-        BN(),
-        sttn.layers.TernaryConv2D(6, 3, padding="same"),
-        BN(),
-        keras.layers.Flatten(),
-        sttn.layers.TernaryDense(8),
-        BN(),
-        keras.layers.Dense(3),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, padding="same"),
+            BN(),
+            sttn.layers.TernaryConv2D(6, 3, padding="same"),
+            BN(),
+            keras.layers.Flatten(),
+            sttn.layers.TernaryDense(8),
+            BN(),
+            keras.layers.Dense(3),
+        ]
+    )
     path, npy, out = tmp_path / "m.keras", tmp_path / "x.npy", tmp_path / "m.tflite"
     model.save(path)
     x = _x(64)
     np.save(npy, x)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}",
-           f"--output={out}", "--nocompare_float"]
-    result = subprocess.run(cmd + [f"--recalibrate_with={npy}"], capture_output=True,
-                            text=True, env=env, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sttn_keras.export.cli",
+        f"--model={path}",
+        f"--output={out}",
+        "--nocompare_float",
+    ]
+    result = subprocess.run(
+        cmd + [f"--recalibrate_with={npy}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "BatchNorm recalibration: 3 layer(s), 64 samples" in result.stdout
     # The file computes what the model recalibrated here computes, and not
@@ -555,6 +616,11 @@ def test_export_cli_recalibrates_with_a_npy_file(tmp_path):
     np.testing.assert_allclose(got, fresh, rtol=1e-3, atol=1e-3)
 
     np.save(npy, np.zeros((4, 28, 28, 1), "float32"))
-    bad = subprocess.run(cmd + [f"--recalibrate_with={npy}"], capture_output=True,
-                         text=True, env=env, timeout=300)
+    bad = subprocess.run(
+        cmd + [f"--recalibrate_with={npy}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "expected batches of shape" in bad.stderr

@@ -37,20 +37,24 @@ def _data():
 
 def quick_start_model(kernel_quantizer="sttn"):
     kq = kernel_quantizer
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, padding="same"),
-        keras.layers.BatchNormalization(),
-        sttn.layers.TernaryConv2D(32, 3, padding="same", kernel_quantizer=kq),
-        keras.layers.BatchNormalization(),
-        keras.layers.MaxPooling2D(),
-        sttn.layers.TernaryConv2D(32, 3, strides=2, padding="same", kernel_quantizer=kq),
-        keras.layers.BatchNormalization(),
-        keras.layers.Flatten(),
-        sttn.layers.TernaryDense(64, kernel_quantizer=kq),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, padding="same"),
+            keras.layers.BatchNormalization(),
+            sttn.layers.TernaryConv2D(32, 3, padding="same", kernel_quantizer=kq),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            sttn.layers.TernaryConv2D(
+                32, 3, strides=2, padding="same", kernel_quantizer=kq
+            ),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            sttn.layers.TernaryDense(64, kernel_quantizer=kq),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(10),
+        ]
+    )
 
 
 @pytest.fixture(scope="module", params=["sttn", "twn"])
@@ -68,7 +72,12 @@ def trained(request):
     before = model.evaluate(xt, yt, batch_size=500, verbose=0)[1]
     report = sttn.training.recalibrate_batchnorm(model, x)
     after = model.evaluate(xt, yt, batch_size=500, verbose=0)[1]
-    accuracies = {"train": train_acc, "before": before, "after": after, "report": report}
+    accuracies = {
+        "train": train_acc,
+        "before": before,
+        "after": after,
+        "report": report,
+    }
     return model, (xt, yt), accuracies
 
 
@@ -88,7 +97,9 @@ def test_exported_recalibrated_model_matches_keras(trained, tmp_path):
     sttn.export.to_tflite(model, path)
     interp = sttn.export.Interpreter(str(path), num_threads=2)
     tfl = interp.predict(xt, batch_size=500).argmax(1)
-    ker = keras.ops.convert_to_numpy(model.predict(xt, batch_size=500, verbose=0)).argmax(1)
+    ker = keras.ops.convert_to_numpy(
+        model.predict(xt, batch_size=500, verbose=0)
+    ).argmax(1)
     agreement = (tfl == ker).mean()
     assert agreement >= 0.995, agreement
     assert abs((tfl == yt).mean() - (ker == yt).mean()) <= 0.003

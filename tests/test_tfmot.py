@@ -50,8 +50,13 @@ def test_plain_import_keeps_tfmot_out_and_tfmot_import_keeps_keras3():
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("TF_USE_LEGACY_KERAS", None)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True,
-                            text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OK" in result.stdout
 
@@ -67,8 +72,9 @@ def _grads(fn, *xs, upstream):
     return y.numpy(), [g.numpy() for g in tape.gradient(loss, xs)]
 
 
-@pytest.mark.parametrize("shape, axes", [((3, 3, 4, 5), (0, 1, 2)), ((6, 7), (0,)),
-                                         ((3, 3, 4, 2), (0, 1))])
+@pytest.mark.parametrize(
+    "shape, axes", [((3, 3, 4, 5), (0, 1, 2)), ((6, 7), (0,)), ((3, 3, 4, 2), (0, 1))]
+)
 def test_kernel_quantizers_match_keras3(shape, axes):
     rng = np.random.default_rng(0)
     w1 = rng.uniform(-1, 1, shape).astype("float32")
@@ -77,16 +83,18 @@ def test_kernel_quantizers_match_keras3(shape, axes):
 
     q = st.SttnKernelQuantizer(axes)
     y, grads = _grads(lambda a, b: q(a, True, {"latent_2": b}), w1, w2, upstream=g)
-    y_ref, grads_ref = _grads(lambda a, b: sq.soft_threshold_ternary(a, b, axes),
-                              w1, w2, upstream=g)
+    y_ref, grads_ref = _grads(
+        lambda a, b: sq.soft_threshold_ternary(a, b, axes), w1, w2, upstream=g
+    )
     np.testing.assert_allclose(y, y_ref, rtol=1e-6)
     for got, want in zip(grads, grads_ref):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
     t = st.TwnKernelQuantizer(axes)
     y, (grad,) = _grads(lambda a: t(a, True, {}), w1, upstream=g)
-    y_ref, (grad_ref,) = _grads(lambda a: sq.hard_threshold_ternary(a, axes), w1,
-                                upstream=g)
+    y_ref, (grad_ref,) = _grads(
+        lambda a: sq.hard_threshold_ternary(a, axes), w1, upstream=g
+    )
     np.testing.assert_allclose(y, y_ref, rtol=1e-6)
     np.testing.assert_allclose(grad, grad_ref)
 
@@ -111,11 +119,15 @@ def _functional(kernel_quantizer="sttn", ternary_outputs=True):
     inp = L.Input((12, 12, 2))
     x = L.Conv2D(8, 3, padding="same")(inp)
     x = out_cfg(L.BatchNormalization())(x)
-    x = st.annotate(L.DepthwiseConv2D(3, strides=2, padding="same"),
-                    kernel_quantizer=kernel_quantizer)(x)
+    x = st.annotate(
+        L.DepthwiseConv2D(3, strides=2, padding="same"),
+        kernel_quantizer=kernel_quantizer,
+    )(x)
     x = out_cfg(L.BatchNormalization())(x)
-    x = st.annotate(L.Conv2D(8, 3, padding="same", activation="relu"),
-                    kernel_quantizer=kernel_quantizer)(x)
+    x = st.annotate(
+        L.Conv2D(8, 3, padding="same", activation="relu"),
+        kernel_quantizer=kernel_quantizer,
+    )(x)
     x = out_cfg(L.BatchNormalization())(x)
     x = L.Flatten()(x)
     x = st.annotate(L.Dense(16), kernel_quantizer=kernel_quantizer)(x)
@@ -123,8 +135,9 @@ def _functional(kernel_quantizer="sttn", ternary_outputs=True):
     return tf_keras.Model(inp, out)
 
 
-@pytest.mark.parametrize("kernel_quantizer, ternary_outputs",
-                         [("sttn", True), ("twn", False)])
+@pytest.mark.parametrize(
+    "kernel_quantizer, ternary_outputs", [("sttn", True), ("twn", False)]
+)
 def test_to_keras3_computes_the_same(kernel_quantizer, ternary_outputs):
     qat = st.quantize_apply(_functional(kernel_quantizer, ternary_outputs))
     x = np.random.default_rng(2).normal(size=(16, 12, 12, 2)).astype("float32")
@@ -137,8 +150,9 @@ def test_to_keras3_computes_the_same(kernel_quantizer, ternary_outputs):
         want = {"sttn": "SoftThresholdTernary", "twn": "HardThresholdTernary"}
         assert type(layer.kernel_quantizer).__name__ == want[kernel_quantizer]
         assert (layer.input_quantizer is not None) == ternary_outputs
-    np.testing.assert_allclose(k3.predict(x, verbose=0), qat.predict(x, verbose=0),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        k3.predict(x, verbose=0), qat.predict(x, verbose=0), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_sttn_warm_start_and_clamp():
@@ -153,8 +167,7 @@ def test_sttn_warm_start_and_clamp():
     wrapper = qat.layers[0]
     w1 = [w for w in wrapper.weights if w.name.endswith("/kernel:0")][0]
     w2 = [w for w in wrapper.weights if w.name.endswith("kernel_latent_2:0")][0]
-    want1, want2 = sttn.convert.warm_start_latent_kernels(float_kernel,
-                                                          sq.get("sttn"))
+    want1, want2 = sttn.convert.warm_start_latent_kernels(float_kernel, sq.get("sttn"))
     np.testing.assert_allclose(w1.numpy(), want1, rtol=1e-6)
     np.testing.assert_allclose(w2.numpy(), want2, rtol=1e-6)
     assert isinstance(w1.constraint, st.LatentClip)
@@ -202,20 +215,25 @@ def test_to_keras3_refuses_a_ternary_output_feeding_a_float_layer():
 
 
 def test_sttn_config_needs_the_clamp():
-    model = tf_keras.Sequential([
-        L.InputLayer((4,)),
-        qk.quantize_annotate_layer(L.Dense(3), st.SttnDenseConfig()),
-    ])
+    model = tf_keras.Sequential(
+        [
+            L.InputLayer((4,)),
+            qk.quantize_annotate_layer(L.Dense(3), st.SttnDenseConfig()),
+        ]
+    )
     with pytest.raises(ValueError, match="must be clamped to \\[-1, 1\\]"):
         st.quantize_apply(model)
 
 
 def test_config_on_the_wrong_layer_type():
-    model = tf_keras.Sequential([
-        L.InputLayer((4, 4, 1)),
-        qk.quantize_annotate_layer(L.Conv2D(2, 3, name="c"),
-                                   st.SttnDenseConfig("twn")),
-    ])
+    model = tf_keras.Sequential(
+        [
+            L.InputLayer((4, 4, 1)),
+            qk.quantize_annotate_layer(
+                L.Conv2D(2, 3, name="c"), st.SttnDenseConfig("twn")
+            ),
+        ]
+    )
     with pytest.raises(ValueError, match="layer 'c' of type Conv2D"):
         st.quantize_apply(model)
 
@@ -267,9 +285,11 @@ def test_fashion_mnist_train_convert_export(tmp_path):
     h = L.ReLU()(h)
     out = L.Dense(10)(h)  # float head
     qat = st.quantize_apply(tf_keras.Model(inp, out))
-    qat.compile(tf_keras.optimizers.Adam(2e-3),
-                tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
+    qat.compile(
+        tf_keras.optimizers.Adam(2e-3),
+        tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     qat.fit(x, y, batch_size=64, epochs=1, verbose=0)
     logits = qat.predict(xt, batch_size=500, verbose=0)
     accuracy = float(np.mean(logits.argmax(1) == yt))
@@ -279,8 +299,11 @@ def test_fashion_mnist_train_convert_export(tmp_path):
     k3 = st.to_keras3(qat)
     ternary = [ly for ly in k3.layers if type(ly).__name__.startswith("Ternary")]
     assert len(ternary) == 3
-    for wrapper in (ly for ly in qat.layers if isinstance(
-            getattr(ly, "quantize_config", None), st._TernaryKernelConfig)):
+    for wrapper in (
+        ly
+        for ly in qat.layers
+        if isinstance(getattr(ly, "quantize_config", None), st._TernaryKernelConfig)
+    ):
         attr = wrapper.quantize_config._kernel_attr
         w1 = [w for w in wrapper.weights if w.name.endswith(f"/{attr}:0")][0]
         w2 = [w for w in wrapper.weights if w.name.endswith(f"{attr}_latent_2:0")][0]

@@ -18,7 +18,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -45,7 +46,7 @@ class _AlignedBufferT(schema.BufferT):
             payload = bytes(self.data)
             builder.StartVector(1, len(payload), 64)
             builder.head = builder.head - len(payload)
-            builder.Bytes[builder.head:builder.head + len(payload)] = payload
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
             data = builder.EndVector()
         schema.BufferStart(builder)
         if data is not None:
@@ -122,8 +123,14 @@ class ModelBuilder:
         self._buffers.append(buf)
         return self._tensor(name, value.shape, value.dtype, len(self._buffers) - 1)
 
-    def op(self, custom_name: str, inputs: list[int], outputs: list[int],
-           options: dict[str, Any] | bytes | None = None, version: int = 1) -> None:
+    def op(
+        self,
+        custom_name: str,
+        inputs: list[int],
+        outputs: list[int],
+        options: dict[str, Any] | bytes | None = None,
+        version: int = 1,
+    ) -> None:
         """Adds a CUSTOM op; ``options`` is a dict (FlexBuffer map) or raw bytes."""
         key = f"{custom_name}@{version}"
         if key not in self._opcode_index:
@@ -166,8 +173,14 @@ class ModelBuilder:
 # ---------------------------------------------------------------------------
 # One-op models of every sttn op.
 
-def ternarize_model(channels: int, thresholds: np.ndarray, rank: int = 2,
-                    spatial: tuple[int, int] = (3, 3), options: dict | None = None) -> bytes:
+
+def ternarize_model(
+    channels: int,
+    thresholds: np.ndarray,
+    rank: int = 2,
+    spatial: tuple[int, int] = (3, 3),
+    options: dict | None = None,
+) -> bytes:
     """``SttnTernarize``: float ``[-1, C]`` or ``[-1, H, W, C]`` to packed int32."""
     b = ModelBuilder()
     lead = [-1] if rank == 2 else [-1, *spatial]
@@ -187,14 +200,26 @@ def _set_encoding(opts: dict, weight_encoding: str | None) -> None:
         opts["weight_encoding"] = weight_encoding
 
 
-def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[int, int],
-               strides: tuple[int, int], padding: str, activation: str,
-               weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
-               input_hw: tuple[int, int], depth_multiplier: int = 1,
-               float_in: bool = False, options: dict | bytes | None = None,
-               input_channels_dim: int | None = None,
-               output_thresholds: np.ndarray | None = None,
-               weight_encoding: str | None = None) -> bytes:
+def conv_model(
+    kind: str,
+    *,
+    in_channels: int,
+    out_channels: int,
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str,
+    activation: str,
+    weights_packed: np.ndarray,
+    scale: np.ndarray,
+    bias: np.ndarray,
+    input_hw: tuple[int, int],
+    depth_multiplier: int = 1,
+    float_in: bool = False,
+    options: dict | bytes | None = None,
+    input_channels_dim: int | None = None,
+    output_thresholds: np.ndarray | None = None,
+    weight_encoding: str | None = None,
+) -> bytes:
     """``SttnConv2D[FloatIn]`` / ``SttnDepthwiseConv2D[FloatIn]`` with a
     dynamic batch. ``kind`` is ``"conv2d"`` or ``"depthwise"``. With
     ``output_thresholds`` ([3, out_channels]) the op is version 2 with a
@@ -205,21 +230,31 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
     h, w = input_hw
     if input_channels_dim is None:
         input_channels_dim = in_channels if float_in else 2 * ((in_channels + 31) // 32)
-    x = b.input("x", [-1, h, w, input_channels_dim], np.float32 if float_in else np.int32)
+    x = b.input(
+        "x", [-1, h, w, input_channels_dim], np.float32 if float_in else np.int32
+    )
     wt = b.const("weights", np.asarray(weights_packed, np.uint8))
     sc = b.const("scale", np.asarray(scale, np.float32))
     bi = b.const("bias", np.asarray(bias, np.float32))
     opts = {
-        "version": 1, "in_channels": in_channels, "out_channels": out_channels,
-        "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
-        "stride_w": strides[1], "padding": padding, "activation": activation,
+        "version": 1,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_h": kernel[0],
+        "kernel_w": kernel[1],
+        "stride_h": strides[0],
+        "stride_w": strides[1],
+        "padding": padding,
+        "activation": activation,
     }
     inputs = [x, wt, sc, bi]
     if output_thresholds is None:
         y = b.output("y", [-1, 1, 1, out_channels], np.float32)
     else:
         y = b.output("y", [-1, 1, 1, 2 * ((out_channels + 31) // 32)], np.int32)
-        inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
+        inputs.append(
+            b.const("output_thresholds", np.asarray(output_thresholds, np.float32))
+        )
         opts.update(version=2, output="PACKED")
     _set_encoding(opts, weight_encoding)
     name = "SttnConv2D"
@@ -232,12 +267,20 @@ def conv_model(kind: str, *, in_channels: int, out_channels: int, kernel: tuple[
     return b.build()
 
 
-def fc_model(*, in_channels: int, out_channels: int, activation: str,
-             weights_packed: np.ndarray, scale: np.ndarray, bias: np.ndarray,
-             float_in: bool = False, lead_shape: tuple[int, ...] = (-1,),
-             options: dict | bytes | None = None,
-             output_thresholds: np.ndarray | None = None,
-             weight_encoding: str | None = None) -> bytes:
+def fc_model(
+    *,
+    in_channels: int,
+    out_channels: int,
+    activation: str,
+    weights_packed: np.ndarray,
+    scale: np.ndarray,
+    bias: np.ndarray,
+    float_in: bool = False,
+    lead_shape: tuple[int, ...] = (-1,),
+    options: dict | bytes | None = None,
+    output_thresholds: np.ndarray | None = None,
+    weight_encoding: str | None = None,
+) -> bytes:
     """``SttnFullyConnected[FloatIn]`` over ``lead_shape + [C]`` (packed
     output, version 2, with ``output_thresholds``; ``weight_encoding`` as in
     :func:`conv_model`)."""
@@ -247,14 +290,22 @@ def fc_model(*, in_channels: int, out_channels: int, activation: str,
     wt = b.const("weights", np.asarray(weights_packed, np.uint8))
     sc = b.const("scale", np.asarray(scale, np.float32))
     bi = b.const("bias", np.asarray(bias, np.float32))
-    opts = {"version": 1, "in_channels": in_channels, "out_channels": out_channels,
-            "activation": activation}
+    opts = {
+        "version": 1,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "activation": activation,
+    }
     inputs = [x, wt, sc, bi]
     if output_thresholds is None:
         y = b.output("y", list(lead_shape) + [out_channels], np.float32)
     else:
-        y = b.output("y", list(lead_shape) + [2 * ((out_channels + 31) // 32)], np.int32)
-        inputs.append(b.const("output_thresholds", np.asarray(output_thresholds, np.float32)))
+        y = b.output(
+            "y", list(lead_shape) + [2 * ((out_channels + 31) // 32)], np.int32
+        )
+        inputs.append(
+            b.const("output_thresholds", np.asarray(output_thresholds, np.float32))
+        )
         opts.update(version=2, output="PACKED")
     _set_encoding(opts, weight_encoding)
     name = "SttnFullyConnectedFloatIn" if float_in else "SttnFullyConnected"

@@ -6,11 +6,10 @@
 #include <cstring>
 
 #include "export/core/avx2_epilogue.h"
+#include "export/core/conv_loops.h"
 #include "export/core/cpu_target.h"
 #include "export/core/isa.h"
-#include "export/core/conv_loops.h"
 #include "export/core/kernels.h"
-
 
 namespace sttn {
 namespace core {
@@ -44,12 +43,12 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
         const int kx_end =
             ix0 + s.kernel_w > s.in_w ? s.in_w - ix0 : s.kernel_w;
         float* o_row =
-            out + ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) *
-                      c_count;
+            out +
+            ((static_cast<int64_t>(n) * s.out_h + oy) * s.out_w + ox) * c_count;
         // Input pixel (iy0 + ky, ix0 + kx) and tap (ky, kx) as offsets.
         const float* x0 =
-            x + ((static_cast<int64_t>(n) * s.in_h + iy0) * s.in_w + ix0) *
-                    c_count;
+            x +
+            ((static_cast<int64_t>(n) * s.in_h + iy0) * s.in_w + ix0) * c_count;
         const int64_t x_row = static_cast<int64_t>(s.in_w) * c_count;
         int c = 0;
         for (; c + 32 <= c_count; c += 32) {
@@ -58,9 +57,10 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
             for (int kx = kx_begin; kx < kx_end; ++kx) {
               const float* xp = x0 + ky * x_row + kx * c_count + c;
               const float* wp =
-                  w_float + static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
-              a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(xp),
-                                                   _mm256_loadu_ps(wp)));
+                  w_float +
+                  static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
+              a0 = _mm256_add_ps(
+                  a0, _mm256_mul_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(wp)));
               a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(xp + 8),
                                                    _mm256_loadu_ps(wp + 8)));
               a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(xp + 16),
@@ -81,7 +81,8 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
             for (int kx = kx_begin; kx < kx_end; ++kx) {
               const float* xp = x0 + ky * x_row + kx * c_count + c;
               const float* wp =
-                  w_float + static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
+                  w_float +
+                  static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
               const __m256 xv = full ? _mm256_loadu_ps(xp)
                                      : _mm256_maskload_ps(xp, tail_mask);
               const __m256 wv = full ? _mm256_loadu_ps(wp)
@@ -114,8 +115,7 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
 
 void PrepareDepthwiseFloatWeights(const ConvShape& s, const int8_t* w_hwo,
                                   float* w_float) {
-  const int64_t count =
-      static_cast<int64_t>(s.kernel_h) * s.kernel_w * s.out_c;
+  const int64_t count = static_cast<int64_t>(s.kernel_h) * s.kernel_w * s.out_c;
   for (int64_t i = 0; i < count; ++i) w_float[i] = static_cast<float>(w_hwo[i]);
 }
 
@@ -127,28 +127,29 @@ void DepthwiseFloatScalar(const ConvShape& s, const float* x,
                           const float* bias, Activation act, float* out) {
   const int out_c = s.out_c;
   const int m_count = s.depth_multiplier;
-  ForEachOutputPixel(s, out, [&](float* __restrict o_row, int n, int oy,
-                                 int ox) {
-    for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
-    ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
-      const float* __restrict xr = x + InputPixelOffset(s, n, iy, ix, s.in_c);
-      const float* __restrict wt =
-          w_float + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
-      if (m_count == 1) {
-        for (int c = 0; c < out_c; ++c) o_row[c] += xr[c] * wt[c];
-      } else {
-        for (int c = 0; c < s.in_c; ++c) {
-          const float xv = xr[c];
-          for (int m = 0; m < m_count; ++m) {
-            o_row[c * m_count + m] += xv * wt[c * m_count + m];
+  ForEachOutputPixel(
+      s, out, [&](float* __restrict o_row, int n, int oy, int ox) {
+        for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
+        ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
+          const float* __restrict xr =
+              x + InputPixelOffset(s, n, iy, ix, s.in_c);
+          const float* __restrict wt =
+              w_float + (static_cast<int64_t>(ky) * s.kernel_w + kx) * out_c;
+          if (m_count == 1) {
+            for (int c = 0; c < out_c; ++c) o_row[c] += xr[c] * wt[c];
+          } else {
+            for (int c = 0; c < s.in_c; ++c) {
+              const float xv = xr[c];
+              for (int m = 0; m < m_count; ++m) {
+                o_row[c * m_count + m] += xv * wt[c * m_count + m];
+              }
+            }
           }
+        });
+        for (int o = 0; o < out_c; ++o) {
+          o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
         }
-      }
-    });
-    for (int o = 0; o < out_c; ++o) {
-      o_row[o] = Epilogue(o_row[o], scale[o], bias[o], act);
-    }
-  });
+      });
 }
 
 }  // namespace

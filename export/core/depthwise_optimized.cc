@@ -30,7 +30,6 @@
 #include "export/core/ternary_gemm.h"
 #include "export/core/threadpool.h"
 
-
 namespace sttn {
 namespace core {
 namespace {
@@ -136,7 +135,8 @@ STTN_ALWAYS_INLINE void DecodeRow(const ConvShape& s, int cp, int64_t wp,
     const uint32_t* px = x_row + ix * width;
     int8_t* d = dst + (ix + s.pad_left) * cp;
     if (m_count == 1) {
-      for (int b = 0; b < blocks; ++b) decode(px[2 * b], px[2 * b + 1], d + 32 * b);
+      for (int b = 0; b < blocks; ++b)
+        decode(px[2 * b], px[2 * b + 1], d + 32 * b);
     } else {
       for (int c = 0; c < s.in_c; ++c) {
         const int8_t t = static_cast<int8_t>(
@@ -155,9 +155,9 @@ struct Job {
   uint8_t* scratch;  // aligned
   const uint32_t* x;
   Activation act;
-  float* out;        // float output, or
-  int32_t* packed;   // packed output
-  int bands;         // per image
+  float* out;       // float output, or
+  int32_t* packed;  // packed output
+  int bands;        // per image
   int band_rows;
   bool avx2;
 };
@@ -265,20 +265,20 @@ namespace avx2 {
 STTN_AVX2 STTN_ALWAYS_INLINE void DecodeBlock(uint32_t mask, uint32_t sign,
                                               int8_t* d) {
   // Byte j of the result looks at byte j / 8 of the word, bit j % 8.
-  const __m256i spread = _mm256_setr_epi8(
-      0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-      3, 3, 3, 3, 3, 3, 3);
+  const __m256i spread =
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                       2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m256i bits = _mm256_set1_epi64x(0x8040201008040201ll);
   const __m256i ones = _mm256_set1_epi8(1);
   const __m256i m = _mm256_cmpeq_epi8(
-      _mm256_and_si256(
-          _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(mask)), spread),
-          bits),
+      _mm256_and_si256(_mm256_shuffle_epi8(
+                           _mm256_set1_epi32(static_cast<int>(mask)), spread),
+                       bits),
       bits);
   const __m256i sg = _mm256_cmpeq_epi8(
-      _mm256_and_si256(
-          _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(sign)), spread),
-          bits),
+      _mm256_and_si256(_mm256_shuffle_epi8(
+                           _mm256_set1_epi32(static_cast<int>(sign)), spread),
+                       bits),
       bits);
   // (mask ? 1 : 0) * (sign ? -1 : +1)
   const __m256i t =
@@ -309,7 +309,8 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
   const int cp = j.pl.cp;
   const int kh = KH > 0 ? KH : s.kernel_h;
   const int kw = KW > 0 ? KW : s.kernel_w;
-  const int8_t* wpad = reinterpret_cast<const int8_t*>(j.prepared + j.pl.weights);
+  const int8_t* wpad =
+      reinterpret_cast<const int8_t*>(j.prepared + j.pl.weights);
   const float* sp = reinterpret_cast<const float*>(j.prepared + j.pl.scale);
   const float* bp = reinterpret_cast<const float*>(j.prepared + j.pl.bias);
   const int8_t* up8 = reinterpret_cast<const int8_t*>(j.prepared + j.pl.upper8);
@@ -343,9 +344,10 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
           const __m256i xv = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(xr + kx * cp));
           const __m256i w =
-              KH > 0 ? wv[ky * KW + kx]
-                     : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                           wpad + static_cast<int64_t>(ky * kw + kx) * cp + c0));
+              KH > 0
+                  ? wv[ky * KW + kx]
+                  : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                        wpad + static_cast<int64_t>(ky * kw + kx) * cp + c0));
           acc = _mm256_add_epi8(acc, _mm256_sign_epi8(xv, w));
         }
       }
@@ -379,7 +381,8 @@ STTN_AVX2 void DecodeRowAvx2(const ConvShape& s, int cp, int64_t wp,
   for (int64_t ix = 0; ix < cols; ++ix) {
     const uint32_t* px = x_row + ix * width;
     int8_t* d = dst + (ix + s.pad_left) * cp;
-    for (int b = 0; b < blocks; ++b) DecodeBlock(px[2 * b], px[2 * b + 1], d + 32 * b);
+    for (int b = 0; b < blocks; ++b)
+      DecodeBlock(px[2 * b], px[2 * b + 1], d + 32 * b);
   }
 }
 

@@ -52,8 +52,8 @@ void Conv2DFloatOptimized(const ConvShape& s, const float* x,
   ForEachOutputPixel(s, out, [&](float* o_row, int n, int oy, int ox) {
     for (int o = 0; o < out_c; ++o) o_row[o] = 0.0f;
     ForEachInputTap(s, oy, ox, [&](int iy, int ix, int ky, int kx) {
-      const float* wt =
-          w_hwio + (static_cast<int64_t>(ky) * s.kernel_w + kx) * s.in_c * out_c;
+      const float* wt = w_hwio + (static_cast<int64_t>(ky) * s.kernel_w + kx) *
+                                     s.in_c * out_c;
       AccumulateRow(x + InputPixelOffset(s, n, iy, ix, s.in_c), s.in_c, wt,
                     out_c, o_row);
     });

@@ -58,7 +58,8 @@ Status ComputeOutputSize(int in, int kernel, int stride, Padding padding,
 // non-positive sizes, an empty output or an element count beyond int32.
 Status ComputeConvShape(int batch, int in_h, int in_w, int in_c, int out_c,
                         int kernel_h, int kernel_w, int stride_h, int stride_w,
-                        Padding padding, int depth_multiplier, ConvShape* shape);
+                        Padding padding, int depth_multiplier,
+                        ConvShape* shape);
 
 Status ComputeFullyConnectedShape(int64_t rows, int in_c, int out_c,
                                   FullyConnectedShape* shape);

@@ -18,8 +18,8 @@ Status ComputeOutputSize(int in, int kernel, int stride, Padding padding,
     const int64_t span = static_cast<int64_t>(in) - kernel + 1;
     if (span < 1) {
       return Status::Error(
-          "VALID padding with input %d and kernel %d gives an empty output",
-          in, kernel);
+          "VALID padding with input %d and kernel %d gives an empty output", in,
+          kernel);
     }
     *out = static_cast<int>((span + stride - 1) / stride);
     *pad_before = 0;
@@ -71,10 +71,9 @@ Status ComputeConvShape(int batch, int in_h, int in_w, int in_c, int out_c,
   if (!st.ok()) return st;
   const int64_t out_elems = static_cast<int64_t>(batch) * s.out_h * s.out_w *
                             static_cast<int64_t>(out_c);
-  const int64_t in_elems = static_cast<int64_t>(batch) * in_h * in_w *
-                           static_cast<int64_t>(PackedWidth(in_c) > in_c
-                                                    ? PackedWidth(in_c)
-                                                    : in_c);
+  const int64_t in_elems =
+      static_cast<int64_t>(batch) * in_h * in_w *
+      static_cast<int64_t>(PackedWidth(in_c) > in_c ? PackedWidth(in_c) : in_c);
   const int64_t w_elems =
       static_cast<int64_t>(out_c) * kernel_h * kernel_w * in_c;
   if (out_elems > INT_MAX || in_elems > INT_MAX || w_elems > INT_MAX) {
@@ -124,13 +123,13 @@ void TernarizeReference(const float* x, int64_t rows, int channels,
     int32_t* o = out + r * width;
     for (int w = 0; w < width; ++w) o[w] = 0;
     for (int c = 0; c < channels; ++c) {
-      const int t = static_cast<int>(sgn[c]) *
-                    (static_cast<int>(xr[c] > hi[c]) -
-                     static_cast<int>(xr[c] < lo[c]));
+      const int t =
+          static_cast<int>(sgn[c]) *
+          (static_cast<int>(xr[c] > hi[c]) - static_cast<int>(xr[c] < lo[c]));
       const uint32_t bit = 1u << (c & 31);
       if (t != 0) {
-        o[2 * (c >> 5)] = static_cast<int32_t>(
-            static_cast<uint32_t>(o[2 * (c >> 5)]) | bit);
+        o[2 * (c >> 5)] =
+            static_cast<int32_t>(static_cast<uint32_t>(o[2 * (c >> 5)]) | bit);
       }
       if (t < 0) {
         o[2 * (c >> 5) + 1] = static_cast<int32_t>(
@@ -194,14 +193,16 @@ void Conv2DTernaryReference(const ConvShape& s, const int32_t* x_packed,
                             const int8_t* w_ohwi, const float* scale,
                             const float* bias, Activation act, float* out) {
   const int width = PackedWidth(s.in_c);
-  ConvReference<int32_t>(
-      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
-        const int32_t* xr = x_packed + InputPixelOffset(s, n, iy, ix, width);
-        const int8_t* wr = ConvWeights(s, w_ohwi, o, ky, kx);
-        int32_t dot = 0;
-        for (int c = 0; c < s.in_c; ++c) dot += TritAt(xr, c) * wr[c];
-        return dot;
-      });
+  ConvReference<int32_t>(s, scale, bias, act, out,
+                         [&](int n, int iy, int ix, int ky, int kx, int o) {
+                           const int32_t* xr =
+                               x_packed + InputPixelOffset(s, n, iy, ix, width);
+                           const int8_t* wr = ConvWeights(s, w_ohwi, o, ky, kx);
+                           int32_t dot = 0;
+                           for (int c = 0; c < s.in_c; ++c)
+                             dot += TritAt(xr, c) * wr[c];
+                           return dot;
+                         });
 }
 
 void Conv2DFloatReference(const ConvShape& s, const float* x,
@@ -263,12 +264,13 @@ void DepthwiseConv2DTernaryReference(const ConvShape& s,
                                      const float* bias, Activation act,
                                      float* out) {
   const int width = PackedWidth(s.in_c);
-  ConvReference<int32_t>(
-      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
-        const int32_t* xr = x_packed + InputPixelOffset(s, n, iy, ix, width);
-        return TritAt(xr, o / s.depth_multiplier) *
-               DepthwiseWeight(s, w_hwo, o, ky, kx);
-      });
+  ConvReference<int32_t>(s, scale, bias, act, out,
+                         [&](int n, int iy, int ix, int ky, int kx, int o) {
+                           const int32_t* xr =
+                               x_packed + InputPixelOffset(s, n, iy, ix, width);
+                           return TritAt(xr, o / s.depth_multiplier) *
+                                  DepthwiseWeight(s, w_hwo, o, ky, kx);
+                         });
 }
 
 void DepthwiseConv2DFloatReference(const ConvShape& s, const float* x,
@@ -276,7 +278,8 @@ void DepthwiseConv2DFloatReference(const ConvShape& s, const float* x,
                                    const float* bias, Activation act,
                                    float* out) {
   ConvReference<float>(
-      s, scale, bias, act, out, [&](int n, int iy, int ix, int ky, int kx, int o) {
+      s, scale, bias, act, out,
+      [&](int n, int iy, int ix, int ky, int kx, int o) {
         const float xv =
             x[InputPixelOffset(s, n, iy, ix, s.in_c) + o / s.depth_multiplier];
         return xv * static_cast<float>(DepthwiseWeight(s, w_hwo, o, ky, kx));

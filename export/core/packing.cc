@@ -10,10 +10,9 @@ Status UnpackTritsFile(const uint8_t* data, size_t num_bytes, int64_t n,
   if (n < 0) return Status::Error("negative trit count %" PRId64, n);
   const int64_t expected = FilePackedBytes(n);
   if (static_cast<int64_t>(num_bytes) != expected) {
-    return Status::Error(
-        "packed weights hold %zu bytes, expected ceil(%" PRId64
-        " / 4) = %" PRId64,
-        num_bytes, n, expected);
+    return Status::Error("packed weights hold %zu bytes, expected ceil(%" PRId64
+                         " / 4) = %" PRId64,
+                         num_bytes, n, expected);
   }
   if (n > 0 && data == nullptr) return Status::Error("packed weights are null");
   for (int64_t i = 0; i < n; ++i) {

@@ -4,12 +4,10 @@
 // mask register. Rows are split over threads (core::ParallelFor).
 #include <cstring>
 
-#include "export/core/threadpool.h"
-
 #include "export/core/cpu_target.h"
 #include "export/core/isa.h"
 #include "export/core/kernels.h"
-
+#include "export/core/threadpool.h"
 
 namespace sttn {
 namespace core {
@@ -46,8 +44,7 @@ inline void TernarizeLoop(const float* x, int64_t rows, int channels,
 
 struct ScalarBits {
   void operator()(const float* xr, const TernarizeThresholds& th, int begin,
-                  int count, uint32_t* gt, uint32_t* lt,
-                  uint32_t* flip) const {
+                  int count, uint32_t* gt, uint32_t* lt, uint32_t* flip) const {
     for (int j = 0; j < count; ++j) {
       const int c = begin + j;
       *gt |= static_cast<uint32_t>(xr[c] > th.hi[c]) << j;
@@ -62,9 +59,11 @@ struct ScalarBits {
 // the scalar `>`/`<`) and vmovmskps build the words directly; a short last
 // group is read masked and its unused bits cleared.
 struct Avx2Bits {
-  __attribute__((target("avx2"))) void operator()(
-      const float* xr, const TernarizeThresholds& th, int begin, int count,
-      uint32_t* gt, uint32_t* lt, uint32_t* flip) const {
+  __attribute__((target("avx2"))) void operator()(const float* xr,
+                                                  const TernarizeThresholds& th,
+                                                  int begin, int count,
+                                                  uint32_t* gt, uint32_t* lt,
+                                                  uint32_t* flip) const {
     const __m256 zero = _mm256_setzero_ps();
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int g = 0; g < 4 && 8 * g < count; ++g) {
@@ -120,12 +119,12 @@ struct Avx512Bits {
       const __m512 lv = _mm512_maskz_loadu_ps(k, th.lo + c);
       const __m512 sv = _mm512_maskz_loadu_ps(k, th.sgn + c);
       // Ordered comparisons: NaN compares false, as in the scalar path.
-      *gt |= static_cast<uint32_t>(
-                 _mm512_mask_cmp_ps_mask(k, xv, hv, _CMP_GT_OQ))
-             << (16 * g);
-      *lt |= static_cast<uint32_t>(
-                 _mm512_mask_cmp_ps_mask(k, xv, lv, _CMP_LT_OQ))
-             << (16 * g);
+      *gt |=
+          static_cast<uint32_t>(_mm512_mask_cmp_ps_mask(k, xv, hv, _CMP_GT_OQ))
+          << (16 * g);
+      *lt |=
+          static_cast<uint32_t>(_mm512_mask_cmp_ps_mask(k, xv, lv, _CMP_LT_OQ))
+          << (16 * g);
       *flip |= static_cast<uint32_t>(
                    _mm512_mask_cmp_ps_mask(k, sv, zero, _CMP_LT_OQ))
                << (16 * g);

@@ -63,8 +63,9 @@ void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
   const int groups = Groups(out_c, lanes);
   const int blocks = NumBlocks(in_c);
   const int64_t group_words = GroupWords(taps, in_c, lanes);
-  std::memset(packed, 0,
-              sizeof(uint32_t) * TernaryGemmPackedWords(isa, out_c, taps, in_c));
+  std::memset(
+      packed, 0,
+      sizeof(uint32_t) * TernaryGemmPackedWords(isa, out_c, taps, in_c));
   for (int o = 0; o < out_c; ++o) {
     const int g = o / lanes;
     const int lane = o % lanes;
@@ -75,7 +76,8 @@ void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
         if (src[c] == 0) continue;
         const int b = c >> 5;
         const uint32_t bit = 1u << (c & 31);
-        uint32_t* chunk = dst + (static_cast<int64_t>(t) * blocks + b) * 2 * lanes;
+        uint32_t* chunk =
+            dst + (static_cast<int64_t>(t) * blocks + b) * 2 * lanes;
         chunk[lane] |= bit;
         if (src[c] < 0) chunk[lanes + lane] |= bit;
       }
@@ -139,8 +141,8 @@ bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
     flip[o] = 0;
     if (sc == 0.0f) {
       // Constant output: t = sgn * ([b > hi] - [b < lo]) for every acc.
-      const int t = (negative_sgn ? -1 : 1) * (static_cast<int>(gt(0)) -
-                                               static_cast<int>(lt(0)));
+      const int t = (negative_sgn ? -1 : 1) *
+                    (static_cast<int>(gt(0)) - static_cast<int>(lt(0)));
       if (t != 0) {
         upper[o] = INT32_MIN;  // acc >= INT32_MIN always
         flip[o] = t < 0 ? -1 : 0;
@@ -197,7 +199,7 @@ struct ScratchLayout {
   size_t offsets = 0;
   size_t tables = 0;
   size_t table_bytes = 0;
-  size_t tiles = 0;       // packed output: per-thread float tiles
+  size_t tiles = 0;  // packed output: per-thread float tiles
   size_t tile_bytes = 0;
   size_t total = 0;
 };
@@ -218,8 +220,8 @@ ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
   at += l.table_bytes * kMaxKernelThreads;
   l.tiles = at;
   if (packed_output) {
-    l.tile_bytes =
-        Align64(sizeof(float) * TernaryGemmTile(isa) * static_cast<size_t>(out_c));
+    l.tile_bytes = Align64(sizeof(float) * TernaryGemmTile(isa) *
+                           static_cast<size_t>(out_c));
     at += l.tile_bytes * kMaxKernelThreads;
   }
   l.total = at + 64;  // room to align the base to 64 bytes
@@ -228,7 +230,8 @@ ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
 
 unsigned char* AlignedBase(void* scratch) {
   const uintptr_t p = reinterpret_cast<uintptr_t>(scratch);
-  return reinterpret_cast<unsigned char*>((p + 63) & ~static_cast<uintptr_t>(63));
+  return reinterpret_cast<unsigned char*>((p + 63) &
+                                          ~static_cast<uintptr_t>(63));
 }
 
 // One GEMM call: M pixels, each a row of `taps` pointers.
@@ -237,7 +240,7 @@ struct GemmJob {
   Isa isa = Isa::kPortable;
   const PackedOutput* packed_out = nullptr;
   int taps = 0, blocks = 0, groups = 0, out_c = 0;
-  int64_t pixels = 0;   // M
+  int64_t pixels = 0;  // M
   int64_t tiles = 0;
   int group_chunks = 1;
   int groups_per_chunk = 0;
@@ -249,16 +252,16 @@ struct GemmJob {
   // Pixel rows: conv (offsets table) or fully connected (contiguous rows).
   bool conv = false;
   const uint32_t* x = nullptr;
-  int64_t image_words = 0;        // conv: words of one input image
-  int64_t pixels_per_image = 0;   // conv: out_h * out_w
-  int width = 0;                  // words per input pixel / row
+  int64_t image_words = 0;       // conv: words of one input image
+  int64_t pixels_per_image = 0;  // conv: out_h * out_w
+  int width = 0;                 // words per input pixel / row
 };
 
 // The fields a conv and a fully connected GEMM share; a conv then sets its
 // pointer-table fields (conv, image_words, pixels_per_image).
 GemmJob MakeJob(Isa isa, int taps, int in_c, int out_c, int64_t pixels,
-                const int32_t* x_packed, const uint32_t* packed,
-                Activation act, float* out, const PackedOutput* packed_out,
+                const int32_t* x_packed, const uint32_t* packed, Activation act,
+                float* out, const PackedOutput* packed_out,
                 const ScratchLayout* layout, void* scratch) {
   GemmJob j;
   j.mk = TernaryGemmMicroKernels(isa);
@@ -320,7 +323,8 @@ void RunItem(void* ctx, int64_t item, int worker) {
   const int g_end = g_begin + j.groups_per_chunk < j.groups
                         ? g_begin + j.groups_per_chunk
                         : j.groups;
-  const int64_t group_words = static_cast<int64_t>(j.taps) * j.blocks * 2 * lanes;
+  const int64_t group_words =
+      static_cast<int64_t>(j.taps) * j.blocks * 2 * lanes;
   const float* affine =
       reinterpret_cast<const float*>(j.packed + j.groups * group_words);
   MicroKernelArgs a;
@@ -347,7 +351,8 @@ void RunItem(void* ctx, int64_t item, int worker) {
     a.packed_stride = static_cast<int64_t>(out_width) * 4;
     if (j.out_c % 32 != 0) {  // bits past out_c in the last block stay 0
       for (int i = 0; i < n; ++i) {
-        int32_t* last = j.packed_out->out + (p0 + i) * out_width + out_width - 2;
+        int32_t* last =
+            j.packed_out->out + (p0 + i) * out_width + out_width - 2;
         last[0] = 0;
         last[1] = 0;
       }
@@ -386,8 +391,7 @@ void RunItem(void* ctx, int64_t item, int worker) {
     }
   }
   if (j.packed_out != nullptr && !int_packed) {
-    TernarizeOptimized(tile_out, n, j.out_c,
-                       j.packed_out->thresholds, j.isa,
+    TernarizeOptimized(tile_out, n, j.out_c, j.packed_out->thresholds, j.isa,
                        j.packed_out->out + p0 * PackedWidth(j.out_c));
   }
 }
@@ -409,8 +413,8 @@ void RunGemm(GemmJob* j, int threads) {
   const int64_t items = j->tiles * j->group_chunks;
   // Small layers: waking a thread and joining it (a few microseconds) costs
   // more than it saves. A unit is one pixel x one group x one 32-channel
-  // chunk, about 3 cycles of the AVX-512 micro-kernel; below 8192 units (about ten
-  // microseconds) one thread runs it.
+  // chunk, about 3 cycles of the AVX-512 micro-kernel; below 8192 units (about
+  // ten microseconds) one thread runs it.
   const int64_t work = j->pixels * j->groups * j->taps * j->blocks;
   if (work < (int64_t{1} << 13)) threads = 1;
   ParallelFor(threads, items, RunItem, j);
@@ -430,8 +434,8 @@ size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
   return ConvLayout(isa, s, packed_output).total;
 }
 
-void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
-                                     void* scratch, bool packed_output) {
+void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s, void* scratch,
+                                     bool packed_output) {
   const int width = PackedWidth(s.in_c);
   const ScratchLayout l = ConvLayout(isa, s, packed_output);
   unsigned char* base = AlignedBase(scratch);
@@ -474,7 +478,8 @@ size_t FullyConnectedTernaryGemmScratchBytes(Isa isa,
 
 void PrepareFullyConnectedTernaryGemmScratch(Isa isa,
                                              const FullyConnectedShape& s,
-                                             void* scratch, bool packed_output) {
+                                             void* scratch,
+                                             bool packed_output) {
   const ScratchLayout l =
       MakeLayout(isa, PackedWidth(s.in_c), 0, 1, s.out_c, packed_output);
   std::memset(AlignedBase(scratch) + l.zero_row, 0,

@@ -107,8 +107,8 @@ bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
 // per-thread float tiles); prepare it once per shape.
 size_t Conv2DTernaryGemmScratchBytes(Isa isa, const ConvShape& s,
                                      bool packed_output = false);
-void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s,
-                                     void* scratch, bool packed_output = false);
+void PrepareConv2DTernaryGemmScratch(Isa isa, const ConvShape& s, void* scratch,
+                                     bool packed_output = false);
 // Writes floats to `out`, or, when `packed` is given, packed trits to
 // packed->out (`out` unused).
 void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
@@ -143,10 +143,10 @@ struct MicroKernelArgs {
   const float* scale = nullptr;  // the group's `lanes` scales (padded)
   const float* bias = nullptr;   // the group's `lanes` biases (padded)
   Activation act = Activation::kNone;
-  float* out = nullptr;          // pixel p, lane l at out[p * out_stride + l]
+  float* out = nullptr;  // pixel p, lane l at out[p * out_stride + l]
   int64_t out_stride = 0;
-  int pixels = 0;                // pixels to store, <= tile (1 for `single`)
-  int channels = 0;              // lanes to store, <= lanes
+  int pixels = 0;    // pixels to store, <= tile (1 for `single`)
+  int channels = 0;  // lanes to store, <= lanes
   // Packed output instead of floats (`out` unused): lane l of pixel p sets
   // bit l of the lanes/8 bytes at packed + p * packed_stride (mask word) and
   // at packed + p * packed_stride + 4 (sign word). Per lane: nonzero iff

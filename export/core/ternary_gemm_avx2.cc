@@ -8,7 +8,6 @@
 // vpmaddwd widen them into the int32 lane of each output channel.
 #include "export/core/ternary_gemm_internal.h"
 
-
 namespace sttn {
 namespace core {
 namespace internal {
@@ -37,9 +36,9 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Flush(__m256i* acc32, __m256i* acc8) {
 
 template <int P>
 STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
-  const __m256i lut_pos = _mm256_setr_epi8(
-      0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
-      0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i lut_pos =
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
+                       0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i lut_neg = _mm256_setr_epi8(
       0, -1, -1, -2, -1, -2, -2, -3, -1, -2, -2, -3, -2, -3, -3, -4,  //
       0, -1, -1, -2, -1, -2, -2, -3, -1, -2, -2, -3, -2, -3, -3, -4);
@@ -95,23 +94,23 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.upper));
     const __m256i lower =
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.lower));
-    const unsigned flip = static_cast<unsigned>(_mm256_movemask_ps(
-        _mm256_castsi256_ps(_mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(a.flip)))));
+    const unsigned flip =
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.flip)))));
     const int valid_lanes = a.channels < kLanes ? a.channels : kLanes;
     const unsigned valid = (1u << valid_lanes) - 1u;
     STTN_UNROLL
     for (int p = 0; p < P; ++p) {
       if (p >= a.pixels) break;
       // acc >= upper == !(upper > acc); acc <= lower == !(acc > lower).
-      const unsigned ge = ~static_cast<unsigned>(_mm256_movemask_ps(
-                              _mm256_castsi256_ps(
-                                  _mm256_cmpgt_epi32(upper, acc32[p])))) &
-                          0xffu;
-      const unsigned le = ~static_cast<unsigned>(_mm256_movemask_ps(
-                              _mm256_castsi256_ps(
-                                  _mm256_cmpgt_epi32(acc32[p], lower)))) &
-                          0xffu;
+      const unsigned ge =
+          ~static_cast<unsigned>(_mm256_movemask_ps(
+              _mm256_castsi256_ps(_mm256_cmpgt_epi32(upper, acc32[p])))) &
+          0xffu;
+      const unsigned le =
+          ~static_cast<unsigned>(_mm256_movemask_ps(
+              _mm256_castsi256_ps(_mm256_cmpgt_epi32(acc32[p], lower)))) &
+          0xffu;
       const unsigned mask = (ge ^ le) & valid;
       uint8_t* dst = a.packed + p * a.packed_stride;
       dst[0] = static_cast<uint8_t>(mask);
@@ -124,9 +123,9 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const __m256 zero = _mm256_setzero_ps();
   STTN_UNROLL
   for (int p = 0; p < P; ++p) {
-      if (p >= a.pixels) break;
-    __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc32[p]), scale),
-                             bias);
+    if (p >= a.pixels) break;
+    __m256 y =
+        _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc32[p]), scale), bias);
     if (a.act == Activation::kRelu) y = _mm256_max_ps(y, zero);
     float* dst = a.out + p * a.out_stride;
     if (a.channels >= kLanes) {

@@ -7,7 +7,6 @@
 // zmm registers.
 #include "export/core/ternary_gemm_internal.h"
 
-
 namespace sttn {
 namespace core {
 namespace internal {
@@ -21,11 +20,12 @@ constexpr int kTile = 8;
 constexpr int kAndXor = 0x60;
 
 #define STTN_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")))
+  __attribute__((   \
+      target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")))
 
 // The lanes of this channel group that hold an existing channel.
-STTN_AVX512 STTN_ALWAYS_INLINE __mmask16 ExistingLanes(
-    const MicroKernelArgs& a) {
+STTN_AVX512 STTN_ALWAYS_INLINE __mmask16
+ExistingLanes(const MicroKernelArgs& a) {
   const int channels = a.channels < kLanes ? a.channels : kLanes;
   return static_cast<__mmask16>((1u << channels) - 1u);
 }
@@ -93,8 +93,8 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     if (p >= a.pixels) break;
     const __m512i acc = Dot(acc_m[p], acc_n[p]);
     // scale * acc + bias, rounded twice like the reference's Epilogue.
-    __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale),
-                             bias);
+    __m512 y =
+        _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale), bias);
     if (a.act == Activation::kRelu) y = _mm512_max_ps(y, zero);
     _mm512_mask_storeu_ps(a.out + p * a.out_stride, store, y);
   }

@@ -10,7 +10,6 @@
 #include "export/core/cpu_target.h"
 #include "export/core/ternary_gemm.h"
 
-
 // Full unrolling of the loops over a tile's pixels: the accumulators then
 // have constant indices and live in registers (without it GCC keeps them in
 // a stack array and zeroes it with rep stos on every call).
@@ -25,8 +24,8 @@
 // Region markers for llvm-mca (benchmarks/llvm_mca.py builds with
 // -DSTTN_MCA_REGIONS); empty otherwise.
 #if defined(STTN_MCA_REGIONS)
-#define STTN_MCA_BEGIN(cond, name)                               \
-  do {                                                           \
+#define STTN_MCA_BEGIN(cond, name)                                  \
+  do {                                                              \
     if constexpr (cond) __asm__ volatile("# LLVM-MCA-BEGIN " name); \
   } while (0)
 #define STTN_MCA_END(cond)                                  \

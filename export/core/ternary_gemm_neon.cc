@@ -61,7 +61,8 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     for (int b = 0; b < a.blocks; ++b, w += 2 * kLanes) {
       STTN_MCA_BEGIN(P == kTile, "neon");
       const uint32x4_t wm[2] = {vld1q_u32(w), vld1q_u32(w + 4)};
-      const uint32x4_t ws[2] = {vld1q_u32(w + kLanes), vld1q_u32(w + kLanes + 4)};
+      const uint32x4_t ws[2] = {vld1q_u32(w + kLanes),
+                                vld1q_u32(w + kLanes + 4)};
       STTN_UNROLL
       for (int p = 0; p < P; ++p) {
         // One ld2r: the (mask, sign) pair broadcast into two registers in the
@@ -119,7 +120,7 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   const float32x4_t zero = vdupq_n_f32(0.0f);
   STTN_UNROLL
   for (int p = 0; p < P; ++p) {
-      if (p >= a.pixels) break;
+    if (p >= a.pixels) break;
     float y[kLanes];
     for (int h = 0; h < 2; ++h) {
       // scale * acc + bias, rounded twice like the reference's Epilogue.

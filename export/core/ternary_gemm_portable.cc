@@ -68,11 +68,11 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
     return;
   }
   for (int p = 0; p < P; ++p) {
-      if (p >= a.pixels) break;
+    if (p >= a.pixels) break;
     float y[kLanes];
     for (int l = 0; l < kLanes; ++l) {
-      y[l] = Epilogue(static_cast<float>(acc[p][l]), a.scale[l], a.bias[l],
-                      a.act);
+      y[l] =
+          Epilogue(static_cast<float>(acc[p][l]), a.scale[l], a.bias[l], a.act);
     }
     StoreLanes(y, kLanes, a.channels, a.out + p * a.out_stride);
   }

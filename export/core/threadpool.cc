@@ -159,9 +159,9 @@ class Pool {
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   std::atomic<int64_t> next_{0};
-  std::atomic<int> running_{0};      // helpers inside the current job
-  std::atomic<uint64_t> open_{0};    // generation accepting helpers, or 0
-  std::atomic<uint64_t> job_{0};  // (generation << 8) | helpers
+  std::atomic<int> running_{0};    // helpers inside the current job
+  std::atomic<uint64_t> open_{0};  // generation accepting helpers, or 0
+  std::atomic<uint64_t> job_{0};   // (generation << 8) | helpers
 };
 
 }  // namespace

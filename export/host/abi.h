@@ -5,11 +5,11 @@
 // TfLiteTensor, TfLiteNode, TfLiteContext, TfLiteRegistration, and the parts
 // of tflite::OpResolver / tflite::MutableOpResolver the host layer touches.
 // Every release of that range runs with this one layout: each passes the
-// probes and the spot checks of tests/test_litert_versions.py. Learnt from the public TFLite/LiteRT
-// headers of that era (tflite/core/c/common.h, tflite/core/api/op_resolver.h,
-// tflite/mutable_op_resolver.h); only the layout is reproduced here, as our
-// own code. Checked by static_asserts below and at run time (see
-// host_registration.cc).
+// probes and the spot checks of tests/test_litert_versions.py. Learnt from the
+// public TFLite/LiteRT headers of that era (tflite/core/c/common.h,
+// tflite/core/api/op_resolver.h, tflite/mutable_op_resolver.h); only the layout
+// is reproduced here, as our own code. Checked by static_asserts below and at
+// run time (see host_registration.cc).
 #ifndef STTN_EXPORT_HOST_ABI_H_
 #define STTN_EXPORT_HOST_ABI_H_
 
@@ -39,11 +39,11 @@ struct Quantization {
 
 // TfLiteTensor (non TF_LITE_STATIC_MEMORY build).
 struct Tensor {
-  int type;                  // TfLiteType
-  void* data;                // TfLitePtrUnion
+  int type;    // TfLiteType
+  void* data;  // TfLitePtrUnion
   TfLiteIntArray* dims;
   QuantizationParams params;
-  int allocation_type;       // TfLiteAllocationType
+  int allocation_type;  // TfLiteAllocationType
   size_t bytes;
   const void* allocation;
   const char* name;
@@ -156,7 +156,7 @@ constexpr size_t kMutableResolverOpaqueDelegateCreatorsOffset = 56;
 constexpr size_t kMutableResolverBuiltinsOffset = 80;
 constexpr size_t kMutableResolverCustomOpsOffset = 136;
 constexpr size_t kMutableResolverChainOffset = 192;
-constexpr size_t kStdFunctionSize = 32;     // libstdc++ std::function
+constexpr size_t kStdFunctionSize = 32;            // libstdc++ std::function
 constexpr size_t kHashtableLoadFactorOffset = 32;  // _M_rehash_policy
 constexpr size_t kHashtableSingleBucketOffset = 48;
 

@@ -204,8 +204,7 @@ class ChainedResolver {
                                           int /*version*/) const {
     return nullptr;
   }
-  virtual const abi::Registration* FindOp(const char* name,
-                                          int version) const {
+  virtual const abi::Registration* FindOp(const char* name, int version) const {
     if (name == nullptr || version != 1) return nullptr;
     for (int i = 0; i < kMaxOps; ++i) {
       const Slot& slot = g_slots[kernel_type_ * kMaxOps + i];
@@ -240,10 +239,9 @@ ChainedResolver* ResolverFor(int kernel_type) {
 
 // The sttn kernels' thread count: the interpreter's (classic context).
 int RecommendedThreads(const TfLiteOpaqueContext* context) {
-  return context == nullptr
-             ? 1
-             : reinterpret_cast<const abi::Context*>(context)
-                   ->recommended_num_threads;
+  return context == nullptr ? 1
+                            : reinterpret_cast<const abi::Context*>(context)
+                                  ->recommended_num_threads;
 }
 
 // ---------------------------------------------------------------------------
@@ -259,9 +257,8 @@ bool ProbeVector(const unsigned char* obj, size_t offset, size_t elem) {
   const uintptr_t b = Word(obj, offset), e = Word(obj, offset + 8),
                   c = Word(obj, offset + 16);
   if (b == 0) return e == 0 && c == 0;
-  return b % alignof(void*) == 0 && b <= e && e <= c &&
-         (e - b) % elem == 0 && (c - b) % elem == 0 &&
-         (c - b) / elem < (size_t{1} << 20);
+  return b % alignof(void*) == 0 && b <= e && e <= c && (e - b) % elem == 0 &&
+         (c - b) % elem == 0 && (c - b) / elem < (size_t{1} << 20);
 }
 
 bool ProbeHashtable(const unsigned char* obj, size_t offset) {
@@ -393,8 +390,7 @@ STTN_API int sttn_host_register(uintptr_t op_resolver, int kernel_type,
   const char* bad = nullptr;
   for (int i = 0; i < num_ops && bad == nullptr; ++i) {
     const Slot& slot = g_slots[kernel_type * kMaxOps + i];
-    if (RuntimeFindCustomOp(obj, slot.op->custom_name, 1) !=
-        &slot.padded.reg) {
+    if (RuntimeFindCustomOp(obj, slot.op->custom_name, 1) != &slot.padded.reg) {
       bad = slot.op->custom_name;
     }
   }

@@ -67,14 +67,14 @@ void TfLiteOperatorSetInit(TfLiteOperator* registration,
 void TfLiteOperatorSetFree(TfLiteOperator* registration,
                            void (*free)(TfLiteOpaqueContext* context,
                                         void* data));
-void TfLiteOperatorSetPrepare(TfLiteOperator* registration,
-                              TfLiteStatus (*prepare)(
-                                  TfLiteOpaqueContext* context,
-                                  TfLiteOpaqueNode* node));
-void TfLiteOperatorSetInvoke(TfLiteOperator* registration,
-                             TfLiteStatus (*invoke)(
-                                 TfLiteOpaqueContext* context,
-                                 TfLiteOpaqueNode* node));
+void TfLiteOperatorSetPrepare(
+    TfLiteOperator* registration,
+    TfLiteStatus (*prepare)(TfLiteOpaqueContext* context,
+                            TfLiteOpaqueNode* node));
+void TfLiteOperatorSetInvoke(
+    TfLiteOperator* registration,
+    TfLiteStatus (*invoke)(TfLiteOpaqueContext* context,
+                           TfLiteOpaqueNode* node));
 
 int TfLiteOpaqueNodeNumberOfInputs(const TfLiteOpaqueNode* opaque_node);
 int TfLiteOpaqueNodeNumberOfOutputs(const TfLiteOpaqueNode* opaque_node);

@@ -141,7 +141,8 @@ bool MapReader::Parse(const uint8_t* buffer, size_t size, char* error,
                 "custom options are not a FlexBuffer (bad root byte width)");
   }
   if ((root_packed >> 2) != kTypeMap) {
-    return Fail(error, error_size, "custom options root is not a FlexBuffer map");
+    return Fail(error, error_size,
+                "custom options root is not a FlexBuffer map");
   }
   const size_t root_pos = size - 2 - root_width;
   size_t map_pos;
@@ -239,8 +240,8 @@ bool MapReader::Parse(const uint8_t* buffer, size_t size, char* error,
         uint64_t len = 0;
         ok = cur.Deref(slot, width, &target) && target >= child_width &&
              cur.ReadUInt(target - child_width, child_width, &len) &&
-             cur.InRange(target, static_cast<size_t>(len) + 1) &&
-             len < size && buffer[target + static_cast<size_t>(len)] == 0;
+             cur.InRange(target, static_cast<size_t>(len) + 1) && len < size &&
+             buffer[target + static_cast<size_t>(len)] == 0;
         if (ok) {
           v.s = reinterpret_cast<const char*>(buffer + target);
           v.s_len = static_cast<size_t>(len);

@@ -37,9 +37,12 @@ enum class OpKind {
 constexpr int kNumOps = 7;
 
 constexpr const char* kOpNames[kNumOps] = {
-    "SttnTernarize",          "SttnConv2D",
-    "SttnConv2DFloatIn",      "SttnFullyConnected",
-    "SttnFullyConnectedFloatIn", "SttnDepthwiseConv2D",
+    "SttnTernarize",
+    "SttnConv2D",
+    "SttnConv2DFloatIn",
+    "SttnFullyConnected",
+    "SttnFullyConnectedFloatIn",
+    "SttnDepthwiseConv2D",
     "SttnDepthwiseConv2DFloatIn",
 };
 
@@ -116,7 +119,8 @@ std::atomic<int> g_num_threads{1};
 
 int NumThreads(const TfLiteOpaqueContext* ctx) {
   const NumThreadsQuery q = g_threads_query.load(std::memory_order_relaxed);
-  const int n = q != nullptr ? q(ctx) : g_num_threads.load(std::memory_order_relaxed);
+  const int n =
+      q != nullptr ? q(ctx) : g_num_threads.load(std::memory_order_relaxed);
   return n < 1 ? 1 : n;
 }
 
@@ -146,14 +150,14 @@ struct OpData {
 
   // Constants, prepared once.
   bool constants_ready = false;
-  HeapArray<int8_t> w_trits;   // reference layout
-  HeapArray<uint32_t> gemm;     // optimized ternary: ternary_gemm.h layout
-  HeapArray<float> w_float;     // optimized float-input
+  HeapArray<int8_t> w_trits;  // reference layout
+  HeapArray<uint32_t> gemm;   // optimized ternary: ternary_gemm.h layout
+  HeapArray<float> w_float;   // optimized float-input
   HeapArray<float> scale, bias, thresholds;
-  HeapArray<float> out_thresholds;  // packed output: [3][out_c]
+  HeapArray<float> out_thresholds;    // packed output: [3][out_c]
   HeapArray<int32_t> int_thresholds;  // ... as GEMM integer thresholds
   bool int_thresholds_ok = false;
-  HeapArray<uint8_t> dw_prepared;     // optimized ternary depthwise
+  HeapArray<uint8_t> dw_prepared;  // optimized ternary depthwise
   bool dw_packed_ok = false;
 
   // Shapes of the current Prepare.
@@ -201,9 +205,8 @@ bool GetInt(const flex::MapReader& m, OpData* od, const char* key,
     }
     value = static_cast<int64_t>(v->u);
   } else {
-    SetOptionsError(od,
-                    "%s: custom option `%s` must be an int, received a %s", op,
-                    key, v->KindName());
+    SetOptionsError(od, "%s: custom option `%s` must be an int, received a %s",
+                    op, key, v->KindName());
     return false;
   }
   if (value < min_value || value > max_value) {
@@ -269,24 +272,22 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   // Keys each op accepts. `tfl_fusable_op` is the marker attribute of the
   // converter's experimental_implements route; it carries no meaning here.
   static const char* const kTernarizeKeys[] = {"version", "channels", nullptr};
-  static const char* const kFcKeys[] = {"version",    "in_channels",
-                                        "out_channels", "activation",
-                                        "output",     "weight_encoding",
-                                        nullptr};
+  static const char* const kFcKeys[] = {
+      "version", "in_channels",     "out_channels", "activation",
+      "output",  "weight_encoding", nullptr};
   static const char* const kConvKeys[] = {
-      "version",  "in_channels", "out_channels", "kernel_h",   "kernel_w",
-      "stride_h", "stride_w",    "padding",      "activation", "output",
-      "weight_encoding", nullptr};
+      "version",    "in_channels", "out_channels",    "kernel_h",
+      "kernel_w",   "stride_h",    "stride_w",        "padding",
+      "activation", "output",      "weight_encoding", nullptr};
   static const char* const kDepthwiseKeys[] = {
-      "version",    "in_channels", "out_channels", "kernel_h",
-      "kernel_w",   "stride_h",    "stride_w",     "padding",
-      "activation", "depth_multiplier", "output",  "weight_encoding",
+      "version",    "in_channels",      "out_channels", "kernel_h",
+      "kernel_w",   "stride_h",         "stride_w",     "padding",
+      "activation", "depth_multiplier", "output",       "weight_encoding",
       nullptr};
-  const char* const* keys =
-      od->kind == OpKind::kTernarize ? kTernarizeKeys
-      : IsFullyConnected(od->kind)   ? kFcKeys
-      : IsConv(od->kind)             ? kConvKeys
-                                     : kDepthwiseKeys;
+  const char* const* keys = od->kind == OpKind::kTernarize ? kTernarizeKeys
+                            : IsFullyConnected(od->kind)   ? kFcKeys
+                            : IsConv(od->kind)             ? kConvKeys
+                                                           : kDepthwiseKeys;
   for (int i = 0; i < m.size(); ++i) {
     bool known = std::strcmp(m.key(i), "tfl_fusable_op") == 0;
     for (int k = 0; !known && keys[k] != nullptr; ++k) {
@@ -324,10 +325,11 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
   od->activation = act == 1 ? core::Activation::kRelu : core::Activation::kNone;
   if (m.Find("output") != nullptr) {
     if (od->version < 2) {
-      SetOptionsError(od,
-                      "%s: custom option `output` needs op format version >= 2, "
-                      "received version %" PRId64,
-                      op, od->version);
+      SetOptionsError(
+          od,
+          "%s: custom option `output` needs op format version >= 2, "
+          "received version %" PRId64,
+          op, od->version);
       return;
     }
     static const char* const kOutputs[] = {"FLOAT", "PACKED", nullptr};
@@ -348,8 +350,8 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
     }
     static const char* const kEncodings[] = {"trit2", "base3", nullptr};
     int enc;
-    if (!GetEnum(m, od, "weight_encoding", kEncodings,
-                 "\"trit2\" or \"base3\"", &enc)) {
+    if (!GetEnum(m, od, "weight_encoding", kEncodings, "\"trit2\" or \"base3\"",
+                 &enc)) {
       return;
     }
     od->weight_encoding =
@@ -390,8 +392,7 @@ void ParseOptions(OpData* od, const char* buffer, size_t length) {
 // ---------------------------------------------------------------------------
 // Prepare helpers.
 
-void Report(TfLiteOpaqueContext* ctx, const OpData* od, const char* format,
-            ...)
+void Report(TfLiteOpaqueContext* ctx, const OpData* od, const char* format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -425,8 +426,8 @@ const char* TypeName(TfLiteType t) {
 
 // Checks type and (rank >= 0) rank of a present tensor.
 bool CheckTensor(TfLiteOpaqueContext* ctx, const OpData* od,
-                 const TfLiteOpaqueTensor* t, const char* what,
-                 TfLiteType type, int rank) {
+                 const TfLiteOpaqueTensor* t, const char* what, TfLiteType type,
+                 int rank) {
   if (t == nullptr) {
     Report(ctx, od, "%s is missing", what);
     return false;
@@ -476,14 +477,15 @@ bool LoadFloatVector(TfLiteOpaqueContext* ctx, OpData* od,
                      HeapArray<float>* dst) {
   if (!CheckTensor(ctx, od, t, what, kTfLiteFloat32, 1)) return false;
   if (TfLiteOpaqueTensorDim(t, 0) != n) {
-    Report(ctx, od, "%s must have length out_channels = %d, received %d",
-           what, n, static_cast<int>(TfLiteOpaqueTensorDim(t, 0)));
+    Report(ctx, od, "%s must have length out_channels = %d, received %d", what,
+           n, static_cast<int>(TfLiteOpaqueTensorDim(t, 0)));
     return false;
   }
   if (!CheckConstant(ctx, od, t, what)) return false;
   if (TfLiteOpaqueTensorByteSize(t) != static_cast<size_t>(n) * sizeof(float)) {
     Report(ctx, od, "%s holds %zu bytes, expected %zu", what,
-           TfLiteOpaqueTensorByteSize(t), static_cast<size_t>(n) * sizeof(float));
+           TfLiteOpaqueTensorByteSize(t),
+           static_cast<size_t>(n) * sizeof(float));
     return false;
   }
   if (!dst->Resize(static_cast<size_t>(n))) {
@@ -596,8 +598,8 @@ bool CheckActivationInput(TfLiteOpaqueContext* ctx, const OpData* od,
   }
   const int r = TfLiteOpaqueTensorNumDims(x);
   if (r < min_rank) {
-    Report(ctx, od, "%s must have rank >= %d, received rank %d", what,
-           min_rank, r);
+    Report(ctx, od, "%s must have rank >= %d, received rank %d", what, min_rank,
+           r);
     return false;
   }
   const int last = TfLiteOpaqueTensorDim(x, r - 1);
@@ -740,9 +742,10 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
   od->conv = shape;
   if (!od->constants_ready) {
     const int64_t n_trits =
-        depthwise ? static_cast<int64_t>(od->kernel_h) * od->kernel_w * od->out_c
-                  : static_cast<int64_t>(od->out_c) * od->kernel_h *
-                        od->kernel_w * od->in_c;
+        depthwise
+            ? static_cast<int64_t>(od->kernel_h) * od->kernel_w * od->out_c
+            : static_cast<int64_t>(od->out_c) * od->kernel_h * od->kernel_w *
+                  od->in_c;
     if (PrepareAffineConstants(ctx, node, od, n_trits) != kTfLiteOk) {
       return kTfLiteError;
     }
@@ -791,10 +794,9 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     od->constants_ready = true;
   }
   if (!float_in && od->kernel != kReference) {
-    const size_t bytes =
-        depthwise ? core::DepthwiseTernaryScratchBytes(shape)
-                  : core::Conv2DTernaryGemmScratchBytes(od->isa, shape,
-                                                        od->packed_out);
+    const size_t bytes = depthwise ? core::DepthwiseTernaryScratchBytes(shape)
+                                   : core::Conv2DTernaryGemmScratchBytes(
+                                         od->isa, shape, od->packed_out);
     if (!od->scratch.Resize(bytes)) {
       Report(ctx, od, "out of memory allocating scratch");
       return kTfLiteError;
@@ -812,9 +814,9 @@ TfLiteStatus PrepareConvLike(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node,
     Report(ctx, od, "out of memory allocating the float output");
     return kTfLiteError;
   }
-  const int dims[4] = {shape.batch, shape.out_h, shape.out_w,
-                       od->packed_out ? core::PackedWidth(shape.out_c)
-                                      : shape.out_c};
+  const int dims[4] = {
+      shape.batch, shape.out_h, shape.out_w,
+      od->packed_out ? core::PackedWidth(shape.out_c) : shape.out_c};
   return ResizeOutput(ctx, od, out, dims, 4) ? kTfLiteOk : kTfLiteError;
 }
 
@@ -891,8 +893,8 @@ TfLiteStatus PrepareFullyConnected(TfLiteOpaqueContext* ctx,
     core::PrepareFullyConnectedTernaryGemmScratch(
         od->isa, shape, od->scratch.data(), od->packed_out);
   }
-  if (NeedsFloatOut(od) && !od->float_out.Resize(static_cast<size_t>(rows) *
-                                                 od->out_c)) {
+  if (NeedsFloatOut(od) &&
+      !od->float_out.Resize(static_cast<size_t>(rows) * od->out_c)) {
     Report(ctx, od, "out of memory allocating the float output");
     return kTfLiteError;
   }
@@ -944,11 +946,14 @@ template <OpKind kOp>
 TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
   OpData* od = static_cast<OpData*>(TfLiteOpaqueNodeGetUserData(node));
   if (od == nullptr || !od->options_ok || !od->constants_ready) {
-    TfLiteOpaqueContextReportError(ctx, "%s: invoked without a successful "
-                                   "Prepare", OpName(kOp));
+    TfLiteOpaqueContextReportError(ctx,
+                                   "%s: invoked without a successful "
+                                   "Prepare",
+                                   OpName(kOp));
     return kTfLiteError;
   }
-  const void* x = TfLiteOpaqueTensorData(TfLiteOpaqueNodeGetInput(ctx, node, 0));
+  const void* x =
+      TfLiteOpaqueTensorData(TfLiteOpaqueNodeGetInput(ctx, node, 0));
   void* y = TfLiteOpaqueTensorData(TfLiteOpaqueNodeGetOutput(ctx, node, 0));
   if (x == nullptr || y == nullptr) {
     TfLiteOpaqueContextReportError(ctx, "%s: input or output has no data",
@@ -973,7 +978,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
         od->int_thresholds_ok ? od->int_thresholds.data() : nullptr;
     packed_out = &packed;
   }
-  float* out = NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
+  float* out =
+      NeedsFloatOut(od) ? od->float_out.data() : static_cast<float*>(y);
   switch (kOp) {
     case OpKind::kTernarize:
       if (opt) {
@@ -988,10 +994,9 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
       break;
     case OpKind::kConv2D:
       if (opt) {
-        core::Conv2DTernaryGemm(od->isa, od->conv,
-                                static_cast<const int32_t*>(x),
-                                od->gemm.data(), act, NumThreads(ctx),
-                                od->scratch.data(), out, packed_out);
+        core::Conv2DTernaryGemm(
+            od->isa, od->conv, static_cast<const int32_t*>(x), od->gemm.data(),
+            act, NumThreads(ctx), od->scratch.data(), out, packed_out);
       } else {
         core::Conv2DTernaryReference(od->conv, static_cast<const int32_t*>(x),
                                      od->w_trits.data(), scale, bias, act, out);
@@ -1020,12 +1025,12 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
     case OpKind::kFullyConnectedFloatIn:
       if (opt) {
         core::FullyConnectedFloatOptimized(od->fc, static_cast<const float*>(x),
-                                           od->w_float.data(), scale, bias,
-                                           act, out);
+                                           od->w_float.data(), scale, bias, act,
+                                           out);
       } else {
         core::FullyConnectedFloatReference(od->fc, static_cast<const float*>(x),
-                                           od->w_trits.data(), scale, bias,
-                                           act, out);
+                                           od->w_trits.data(), scale, bias, act,
+                                           out);
       }
       break;
     case OpKind::kDepthwiseConv2D:
@@ -1037,8 +1042,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
                                                : nullptr);
       } else {
         core::DepthwiseConv2DTernaryReference(
-            od->conv, static_cast<const int32_t*>(x), od->w_trits.data(),
-            scale, bias, act, out);
+            od->conv, static_cast<const int32_t*>(x), od->w_trits.data(), scale,
+            bias, act, out);
       }
       break;
     case OpKind::kDepthwiseConv2DFloatIn:
@@ -1073,7 +1078,8 @@ TfLiteStatus Invoke(TfLiteOpaqueContext* ctx, TfLiteOpaqueNode* node) {
                         .count();
     g_profile_count[static_cast<int>(kOp)].fetch_add(1,
                                                      std::memory_order_relaxed);
-    g_profile_ns[static_cast<int>(kOp)].fetch_add(ns, std::memory_order_relaxed);
+    g_profile_ns[static_cast<int>(kOp)].fetch_add(ns,
+                                                  std::memory_order_relaxed);
   }
   return kTfLiteOk;
 }

@@ -71,8 +71,7 @@ extern "C" {
 // out of range or not supported by this CPU and build.
 STTN_API int sttn_tflite_num_ops(void);
 STTN_API const char* sttn_tflite_op_name(int index);
-STTN_API const TfLiteOperator* sttn_tflite_operator(int index,
-                                                    int kernel_type);
+STTN_API const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type);
 STTN_API int sttn_op_format_version(void);
 // The ISA path kOptimized runs on this CPU: "avx512", "avx2", "neon",
 // "popcnt" or "portable".

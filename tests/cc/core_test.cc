@@ -37,7 +37,8 @@ using sttn::core::Status;
 std::vector<Isa> SupportedIsas() {
   std::vector<Isa> out;
   for (int i = 0; i < sttn::core::kNumIsas; ++i) {
-    if (sttn::core::IsaSupported(static_cast<Isa>(i))) out.push_back(static_cast<Isa>(i));
+    if (sttn::core::IsaSupported(static_cast<Isa>(i)))
+      out.push_back(static_cast<Isa>(i));
   }
   return out;
 }
@@ -82,8 +83,9 @@ template <typename T>
   }
   if (differ == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
-         << differ << " of " << expected.size() << " elements differ; first at ["
-         << first << "]: expected " << +expected[first] << ", got " << +got[first];
+         << differ << " of " << expected.size()
+         << " elements differ; first at [" << first << "]: expected "
+         << +expected[first] << ", got " << +got[first];
 }
 
 std::vector<int8_t> RandomTrits(std::mt19937& rng, size_t n) {
@@ -124,17 +126,18 @@ TEST(Packing, FileFormatRoundTripsAndRejectsBadInput) {
   for (int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 33, 1000}) {
     SCOPED_TRACE("n=" + std::to_string(n));
     std::vector<int8_t> t = RandomTrits(rng, static_cast<size_t>(n));
-    std::vector<uint8_t> buf(static_cast<size_t>(sttn::core::FilePackedBytes(n)) +
-                             1);
+    std::vector<uint8_t> buf(
+        static_cast<size_t>(sttn::core::FilePackedBytes(n)) + 1);
     EXPECT_TRUE(IsOk(sttn::core::PackTritsFile(t.data(), n, buf.data())));
     std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
-    EXPECT_TRUE(IsOk(
-        sttn::core::UnpackTritsFile(buf.data(), buf.size() - 1, n, back.data())));
+    EXPECT_TRUE(IsOk(sttn::core::UnpackTritsFile(buf.data(), buf.size() - 1, n,
+                                                 back.data())));
     back.resize(static_cast<size_t>(n));
     EXPECT_TRUE(Identical(t, back));
     // Wrong byte counts.
     EXPECT_FALSE(
-        sttn::core::UnpackTritsFile(buf.data(), buf.size(), n, back.data()).ok());
+        sttn::core::UnpackTritsFile(buf.data(), buf.size(), n, back.data())
+            .ok());
   }
   // Codes: +1 = 0b01, -1 = 0b11, 0 = 0b00, little-endian within the byte.
   const int8_t t[5] = {1, 0, -1, 1, -1};
@@ -171,9 +174,9 @@ TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
       EXPECT_LE(buf[static_cast<size_t>(b)], 242) << "byte " << b;
     }
     std::vector<int8_t> back(static_cast<size_t>(n) + 1, 42);
-    EXPECT_TRUE(IsOk(sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
-                                               static_cast<size_t>(bytes), n,
-                                               back.data())));
+    EXPECT_TRUE(IsOk(
+        sttn::core::UnpackWeights(WeightEncoding::kBase3, buf.data(),
+                                  static_cast<size_t>(bytes), n, back.data())));
     EXPECT_EQ(back[static_cast<size_t>(n)], 42);  // writes exactly n trits
     back.resize(static_cast<size_t>(n));
     EXPECT_TRUE(Identical(t, back));
@@ -182,8 +185,9 @@ TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
                      buf.data(), static_cast<size_t>(bytes) + 1, n, back.data())
                      .ok());
     if (n > 0) {
-      EXPECT_FALSE(sttn::core::UnpackTritsBase3(
-                       buf.data(), static_cast<size_t>(bytes) - 1, n, back.data())
+      EXPECT_FALSE(sttn::core::UnpackTritsBase3(buf.data(),
+                                                static_cast<size_t>(bytes) - 1,
+                                                n, back.data())
                        .ok());
     }
   }
@@ -203,7 +207,9 @@ TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
     for (int i = 0; i < 5; ++i) {
       const int digit = rest % 3;
       rest /= 3;
-      EXPECT_EQ(out5[i], digit == 0 ? 0 : digit == 1 ? 1 : -1)
+      EXPECT_EQ(out5[i], digit == 0   ? 0
+                         : digit == 1 ? 1
+                                      : -1)
           << "byte " << v << " digit " << i;
     }
   }
@@ -211,7 +217,8 @@ TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
   // Bytes 243..255 are invalid, with the byte named.
   for (int v = 243; v <= 255; ++v) {
     const uint8_t bad[2] = {0, static_cast<uint8_t>(v)};
-    EXPECT_TRUE(FailsWith(sttn::core::UnpackTritsBase3(bad, 2, 8, out), "at byte 1"))
+    EXPECT_TRUE(
+        FailsWith(sttn::core::UnpackTritsBase3(bad, 2, 8, out), "at byte 1"))
         << v;
   }
   // A nonzero digit past the last trit (n = 3, digit 3 set) is rejected.
@@ -224,8 +231,8 @@ TEST(Packing, Base3RoundTripsAndRejectsBadInput) {
   EXPECT_FALSE(sttn::core::PackTritsBase3(not_trit, 1, b).ok());
   // The dispatcher reads trit2 with the 2-bit code.
   const uint8_t two_bit[2] = {0x71, 0x03};
-  EXPECT_TRUE(
-      IsOk(sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out)));
+  EXPECT_TRUE(IsOk(
+      sttn::core::UnpackWeights(WeightEncoding::kTrit2, two_bit, 2, 5, out)));
   EXPECT_TRUE(Identical(std::vector<int8_t>{1, 0, -1, 1, -1},
                         std::vector<int8_t>(out, out + 5)));
 }
@@ -244,7 +251,8 @@ TEST(Packing, ComputeLayoutIsCanonical) {
       for (int w = 0; w < width; w += 2) {
         const uint32_t mask = static_cast<uint32_t>(p[r * width + w]);
         const uint32_t sign = static_cast<uint32_t>(p[r * width + w + 1]);
-        EXPECT_EQ(sign & ~mask, 0u) << "row " << r << " word " << w;  // canonical
+        EXPECT_EQ(sign & ~mask, 0u)
+            << "row " << r << " word " << w;  // canonical
         const int valid = c - 16 * w;
         if (valid < 32) {
           EXPECT_EQ(mask >> valid, 0u) << "row " << r << " word " << w;
@@ -287,15 +295,16 @@ TEST(Ternarize, ReferenceMatchesTheFormula) {
     const std::vector<float> x = TernarizeInput(rows, c);
     const std::vector<float> th = TernarizeThresholds(c);
     EXPECT_TRUE(IsOk(sttn::core::ValidateThresholds(th.data(), c)));
-    std::vector<int32_t> a(static_cast<size_t>(rows) * sttn::core::PackedWidth(c));
+    std::vector<int32_t> a(static_cast<size_t>(rows) *
+                           sttn::core::PackedWidth(c));
     sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
     std::vector<int8_t> t(static_cast<size_t>(rows * c));
     sttn::core::UnpackTritsCompute(a.data(), rows, c, t.data());
     for (int r = 0; r < rows; ++r) {
       for (int i = 0; i < c; ++i) {
         const float v = x[r * c + i];
-        const int expect = static_cast<int>(th[2 * c + i]) *
-                           ((v > th[c + i]) - (v < th[i]));
+        const int expect =
+            static_cast<int>(th[2 * c + i]) * ((v > th[c + i]) - (v < th[i]));
         EXPECT_EQ(t[r * c + i], expect) << "row " << r << " channel " << i;
       }
     }
@@ -330,7 +339,8 @@ TEST_P(IsaTest, TernarizeMatchesReference) {
   const size_t words = static_cast<size_t>(rows) * sttn::core::PackedWidth(c);
   std::vector<int32_t> a(words), b(words, -1);
   sttn::core::TernarizeReference(x.data(), rows, c, th.data(), a.data());
-  sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(), 3);
+  sttn::core::TernarizeOptimized(x.data(), rows, c, th.data(), isa, b.data(),
+                                 3);
   EXPECT_TRUE(Identical(a, b)) << "ternarize over 3 threads";
 }
 
@@ -339,19 +349,22 @@ TEST_P(IsaTest, TernarizeMatchesReference) {
 
 TEST(Shapes, OutputSizeAndConvShape) {
   int out, pad;
-  EXPECT_TRUE(IsOk(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kSame, &out, &pad)));
+  EXPECT_TRUE(
+      IsOk(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kSame, &out, &pad)));
   EXPECT_EQ(out, 4);
   EXPECT_EQ(pad, 1);
-  EXPECT_TRUE(IsOk(sttn::core::ComputeOutputSize(6, 3, 2, Padding::kSame, &out, &pad)));
+  EXPECT_TRUE(
+      IsOk(sttn::core::ComputeOutputSize(6, 3, 2, Padding::kSame, &out, &pad)));
   EXPECT_EQ(out, 3);
   EXPECT_EQ(pad, 0);
-  EXPECT_TRUE(
-      IsOk(sttn::core::ComputeOutputSize(7, 3, 2, Padding::kValid, &out, &pad)));
+  EXPECT_TRUE(IsOk(
+      sttn::core::ComputeOutputSize(7, 3, 2, Padding::kValid, &out, &pad)));
   EXPECT_EQ(out, 3);
   EXPECT_EQ(pad, 0);
   EXPECT_FALSE(
       sttn::core::ComputeOutputSize(2, 3, 1, Padding::kValid, &out, &pad).ok());
-  EXPECT_FALSE(sttn::core::ComputeOutputSize(0, 1, 1, Padding::kSame, &out, &pad).ok());
+  EXPECT_FALSE(
+      sttn::core::ComputeOutputSize(0, 1, 1, Padding::kSame, &out, &pad).ok());
   ConvShape s;
   EXPECT_FALSE(sttn::core::ComputeConvShape(1, 4, 4, 3, 7, 1, 1, 1, 1,
                                             Padding::kSame, 2, &s)
@@ -418,12 +431,14 @@ std::vector<ConvCase> ConvGrid() {
             c.stride = stride;
             c.pad = pad;
             c.batch = batch;
-            EXPECT_TRUE(IsOk(sttn::core::ComputeConvShape(
-                batch, c.h, c.w, cin, c.cout, k, k, stride, stride, pad, 0, &c.s)))
+            EXPECT_TRUE(IsOk(
+                sttn::core::ComputeConvShape(batch, c.h, c.w, cin, c.cout, k, k,
+                                             stride, stride, pad, 0, &c.s)))
                 << c.Name();
             c.act = (cin + k) % 2 ? Activation::kRelu : Activation::kNone;
             std::mt19937 rng(static_cast<unsigned>(grid.size()));
-            c.x = RandomTrits(rng, static_cast<size_t>(batch) * c.h * c.w * cin);
+            c.x =
+                RandomTrits(rng, static_cast<size_t>(batch) * c.h * c.w * cin);
             c.wt = RandomTrits(rng, static_cast<size_t>(c.cout) * k * k * cin);
             c.scale = RandomFloats(rng, c.cout);
             c.bias = RandomFloats(rng, c.cout);
@@ -440,9 +455,11 @@ std::vector<ConvCase> ConvGrid() {
 TEST(Conv2D, ReferenceMatchesTheDirectFormula) {
   for (const ConvCase& c : ConvGrid()) {
     const ConvShape& s = c.s;
-    std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f), one(c.OutCount());
+    std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f),
+        one(c.OutCount());
     sttn::core::Conv2DTernaryReference(s, c.xp.data(), c.wt.data(), ones.data(),
-                                       zeros.data(), Activation::kNone, one.data());
+                                       zeros.data(), Activation::kNone,
+                                       one.data());
     std::vector<float> direct(one.size());
     for (int n = 0; n < c.batch; ++n)
       for (int oy = 0; oy < s.out_h; ++oy)
@@ -450,7 +467,8 @@ TEST(Conv2D, ReferenceMatchesTheDirectFormula) {
           for (int o = 0; o < c.cout; ++o)
             direct[((n * s.out_h + oy) * s.out_w + ox) * c.cout + o] =
                 static_cast<float>(DirectConv(s, c.x, c.wt, n, oy, ox, o));
-    EXPECT_TRUE(Identical(direct, one)) << "conv reference vs direct " << c.Name();
+    EXPECT_TRUE(Identical(direct, one))
+        << "conv reference vs direct " << c.Name();
   }
 }
 
@@ -475,8 +493,9 @@ TEST_P(IsaTest, Conv2DTernaryMatchesReference) {
   const Isa isa = GetParam();
   for (const ConvCase& c : ConvGrid()) {
     std::vector<float> ref(c.OutCount()), opt(c.OutCount());
-    sttn::core::Conv2DTernaryReference(c.s, c.xp.data(), c.wt.data(), c.scale.data(),
-                                       c.bias.data(), c.act, ref.data());
+    sttn::core::Conv2DTernaryReference(c.s, c.xp.data(), c.wt.data(),
+                                       c.scale.data(), c.bias.data(), c.act,
+                                       ref.data());
     for (int threads : {1, 3}) {
       std::vector<uint32_t> wp(
           sttn::core::TernaryGemmPackedWords(isa, c.cout, c.k * c.k, c.cin));
@@ -486,8 +505,8 @@ TEST_P(IsaTest, Conv2DTernaryMatchesReference) {
           sttn::core::Conv2DTernaryGemmScratchBytes(isa, c.s));
       sttn::core::PrepareConv2DTernaryGemmScratch(isa, c.s, scratch.data());
       std::fill(opt.begin(), opt.end(), -1.0f);
-      sttn::core::Conv2DTernaryGemm(isa, c.s, c.xp.data(), wp.data(), c.act, threads,
-                                    scratch.data(), opt.data());
+      sttn::core::Conv2DTernaryGemm(isa, c.s, c.xp.data(), wp.data(), c.act,
+                                    threads, scratch.data(), opt.data());
       EXPECT_TRUE(Identical(ref, opt))
           << "conv ternary " << c.Name() << " threads=" << threads;
     }
@@ -504,11 +523,14 @@ TEST_P(IsaTest, Conv2DPackedOutputMatchesReference) {
     for (Activation act : {Activation::kNone, Activation::kRelu}) {
       const int cin = 40, batch = 2, h = 5, w = 6, k = 3;
       ConvShape s;
-      ASSERT_TRUE(IsOk(sttn::core::ComputeConvShape(batch, h, w, cin, cout, k, k, 1,
-                                                    1, Padding::kSame, 0, &s)));
-      std::vector<int8_t> x = RandomTrits(rng, static_cast<size_t>(batch) * h * w * cin);
-      std::vector<int8_t> wt = RandomTrits(rng, static_cast<size_t>(cout) * k * k * cin);
-      std::vector<float> scale(cout), bias(cout), th(3 * static_cast<size_t>(cout));
+      ASSERT_TRUE(IsOk(sttn::core::ComputeConvShape(
+          batch, h, w, cin, cout, k, k, 1, 1, Padding::kSame, 0, &s)));
+      std::vector<int8_t> x =
+          RandomTrits(rng, static_cast<size_t>(batch) * h * w * cin);
+      std::vector<int8_t> wt =
+          RandomTrits(rng, static_cast<size_t>(cout) * k * k * cin);
+      std::vector<float> scale(cout), bias(cout),
+          th(3 * static_cast<size_t>(cout));
       for (int o = 0; o < cout; ++o) {
         scale[o] = o == 0 ? 0.0f : 0.3f * normal(rng);
         bias[o] = 2.0f * normal(rng);
@@ -516,25 +538,29 @@ TEST_P(IsaTest, Conv2DPackedOutputMatchesReference) {
         th[cout + o] = th[o] + std::fabs(normal(rng));
         th[2 * cout + o] = (o % 3 == 0) ? -1.0f : 1.0f;
       }
-      std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
+      std::vector<int32_t> xp =
+          Pack(x, static_cast<int64_t>(batch) * h * w, cin);
       const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
       std::vector<float> yref(static_cast<size_t>(pixels) * cout);
       sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
                                          bias.data(), act, yref.data());
-      const size_t words = static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
+      const size_t words =
+          static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
       std::vector<int32_t> expected(words), got(words);
       sttn::core::TernarizeReference(yref.data(), pixels, cout, th.data(),
                                      expected.data());
-      std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
-      sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin, scale.data(),
-                                  bias.data(), wp.data());
+      std::vector<uint32_t> wp(
+          sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
+      sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin,
+                                  scale.data(), bias.data(), wp.data());
       std::vector<unsigned char> scratch(
           sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
       sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), true);
-      std::vector<int32_t> int_th(sttn::core::TernaryGemmPackedOutputWords(isa, cout));
+      std::vector<int32_t> int_th(
+          sttn::core::TernaryGemmPackedOutputWords(isa, cout));
       EXPECT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
-          isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(), bias.data(),
-          act, th.data(), int_th.data()))
+          isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(),
+          bias.data(), act, th.data(), int_th.data()))
           << "cout=" << cout;
       for (bool integer : {true, false}) {
         sttn::core::PackedOutput po;
@@ -569,7 +595,8 @@ std::vector<FcCase> FcGrid() {
       FcCase c;
       c.cin = cin;
       c.rows = rows;
-      EXPECT_TRUE(IsOk(sttn::core::ComputeFullyConnectedShape(rows, cin, c.cout, &c.s)));
+      EXPECT_TRUE(IsOk(
+          sttn::core::ComputeFullyConnectedShape(rows, cin, c.cout, &c.s)));
       std::mt19937 rng(static_cast<unsigned>(grid.size()));
       c.x = RandomTrits(rng, static_cast<size_t>(rows) * cin);
       c.wt = RandomTrits(rng, static_cast<size_t>(c.cout) * cin);
@@ -591,10 +618,13 @@ TEST(FullyConnected, ReferenceMatchesTheFormula) {
     for (int r = 0; r < c.rows; ++r) {
       for (int o = 0; o < c.cout; ++o) {
         int32_t acc = 0;
-        for (int i = 0; i < c.cin; ++i) acc += c.x[r * c.cin + i] * c.wt[o * c.cin + i];
-        const float y = std::fmax(c.scale[o] * static_cast<float>(acc) + c.bias[o], 0.0f);
+        for (int i = 0; i < c.cin; ++i)
+          acc += c.x[r * c.cin + i] * c.wt[o * c.cin + i];
+        const float y =
+            std::fmax(c.scale[o] * static_cast<float>(acc) + c.bias[o], 0.0f);
         EXPECT_EQ(ref[r * c.cout + o], y)
-            << "cin=" << c.cin << " rows=" << c.rows << " r=" << r << " o=" << o;
+            << "cin=" << c.cin << " rows=" << c.rows << " r=" << r
+            << " o=" << o;
       }
     }
   }
@@ -607,35 +637,41 @@ TEST(FullyConnected, FloatInputOptimizedMatchesReference) {
     std::vector<float> wf(static_cast<size_t>(c.cout) * c.cin);
     sttn::core::PrepareFullyConnectedFloatWeights(c.s, c.wt.data(), wf.data());
     std::vector<float> ones(c.cout, 1.0f), zeros(c.cout, 0.0f);
-    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout), opt(ref.size());
-    sttn::core::FullyConnectedFloatReference(c.s, xf.data(), c.wt.data(), ones.data(),
-                                             zeros.data(), Activation::kNone,
-                                             ref.data());
-    sttn::core::FullyConnectedFloatOptimized(c.s, xf.data(), wf.data(), ones.data(),
-                                             zeros.data(), Activation::kNone,
-                                             opt.data());
-    EXPECT_TRUE(Identical(ref, opt)) << "fc float cin=" << c.cin << " rows=" << c.rows;
+    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout),
+        opt(ref.size());
+    sttn::core::FullyConnectedFloatReference(c.s, xf.data(), c.wt.data(),
+                                             ones.data(), zeros.data(),
+                                             Activation::kNone, ref.data());
+    sttn::core::FullyConnectedFloatOptimized(c.s, xf.data(), wf.data(),
+                                             ones.data(), zeros.data(),
+                                             Activation::kNone, opt.data());
+    EXPECT_TRUE(Identical(ref, opt))
+        << "fc float cin=" << c.cin << " rows=" << c.rows;
   }
 }
 
 TEST_P(IsaTest, FullyConnectedTernaryMatchesReference) {
   const Isa isa = GetParam();
   for (const FcCase& c : FcGrid()) {
-    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout), opt(ref.size());
+    std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout),
+        opt(ref.size());
     sttn::core::FullyConnectedTernaryReference(c.s, c.xp.data(), c.wt.data(),
                                                c.scale.data(), c.bias.data(),
                                                Activation::kRelu, ref.data());
-    std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(isa, c.cout, 1, c.cin));
-    sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, 1, c.cin, c.scale.data(),
-                                c.bias.data(), wp.data());
+    std::vector<uint32_t> wp(
+        sttn::core::TernaryGemmPackedWords(isa, c.cout, 1, c.cin));
+    sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, 1, c.cin,
+                                c.scale.data(), c.bias.data(), wp.data());
     std::vector<unsigned char> scratch(
         sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, c.s));
-    sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, c.s, scratch.data());
+    sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, c.s,
+                                                        scratch.data());
     std::fill(opt.begin(), opt.end(), -1.0f);
     sttn::core::FullyConnectedTernaryGemm(isa, c.s, c.xp.data(), wp.data(),
                                           Activation::kRelu, 2, scratch.data(),
                                           opt.data());
-    EXPECT_TRUE(Identical(ref, opt)) << "fc cin=" << c.cin << " rows=" << c.rows;
+    EXPECT_TRUE(Identical(ref, opt))
+        << "fc cin=" << c.cin << " rows=" << c.rows;
   }
 }
 
@@ -652,7 +688,8 @@ TEST_P(IsaTest, DepthwiseMatchesReference) {
           for (Padding pad : {Padding::kSame, Padding::kValid}) {
             const std::string name =
                 "cin=" + std::to_string(cin) + " m=" + std::to_string(mult) +
-                " k=" + std::to_string(k) + " stride=" + std::to_string(stride) +
+                " k=" + std::to_string(k) +
+                " stride=" + std::to_string(stride) +
                 (pad == Padding::kSame ? " same" : " valid");
             const int batch = 2, h = 6, w = 5, cout = cin * mult;
             ConvShape s;
@@ -661,23 +698,26 @@ TEST_P(IsaTest, DepthwiseMatchesReference) {
                 << name;
             std::vector<int8_t> x =
                 RandomTrits(rng, static_cast<size_t>(batch) * h * w * cin);
-            std::vector<int8_t> wt = RandomTrits(rng, static_cast<size_t>(k) * k * cout);
+            std::vector<int8_t> wt =
+                RandomTrits(rng, static_cast<size_t>(k) * k * cout);
             std::vector<float> scale = RandomFloats(rng, cout);
             std::vector<float> bias = RandomFloats(rng, cout);
-            std::vector<int32_t> xp = Pack(x, static_cast<int64_t>(batch) * h * w, cin);
-            const size_t out_n = static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
+            std::vector<int32_t> xp =
+                Pack(x, static_cast<int64_t>(batch) * h * w, cin);
+            const size_t out_n =
+                static_cast<size_t>(batch) * s.out_h * s.out_w * cout;
             std::vector<float> ref(out_n), opt(out_n);
             std::vector<unsigned char> scratch(
                 sttn::core::DepthwiseTernaryScratchBytes(s));
             sttn::core::PrepareDepthwiseTernaryScratch(s, scratch.data());
             std::vector<unsigned char> prepared(
                 sttn::core::DepthwiseTernaryPreparedBytes(s));
-            sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(), bias.data(),
-                                                Activation::kNone, nullptr,
-                                                prepared.data());
+            sttn::core::PrepareDepthwiseTernary(s, wt.data(), scale.data(),
+                                                bias.data(), Activation::kNone,
+                                                nullptr, prepared.data());
             sttn::core::DepthwiseConv2DTernaryReference(
-                s, xp.data(), wt.data(), scale.data(), bias.data(), Activation::kNone,
-                ref.data());
+                s, xp.data(), wt.data(), scale.data(), bias.data(),
+                Activation::kNone, ref.data());
             std::fill(opt.begin(), opt.end(), -1.0f);
             sttn::core::DepthwiseConv2DTernaryOptimized(
                 s, xp.data(), prepared.data(), Activation::kNone, isa, 3,
@@ -691,15 +731,18 @@ TEST_P(IsaTest, DepthwiseMatchesReference) {
                 th[cout + o] = th[o] + 0.3f * static_cast<float>(o % 7);
                 th[2 * cout + o] = (o % 2) ? -1.0f : 1.0f;
               }
-              const Activation act = k == 3 ? Activation::kRelu : Activation::kNone;
+              const Activation act =
+                  k == 3 ? Activation::kRelu : Activation::kNone;
               sttn::core::DepthwiseConv2DTernaryReference(
-                  s, xp.data(), wt.data(), scale.data(), bias.data(), act, ref.data());
-              const int64_t pixels = static_cast<int64_t>(batch) * s.out_h * s.out_w;
+                  s, xp.data(), wt.data(), scale.data(), bias.data(), act,
+                  ref.data());
+              const int64_t pixels =
+                  static_cast<int64_t>(batch) * s.out_h * s.out_w;
               const size_t words =
                   static_cast<size_t>(pixels) * sttn::core::PackedWidth(cout);
               std::vector<int32_t> expected(words), got(words, -1);
-              sttn::core::TernarizeReference(ref.data(), pixels, cout, th.data(),
-                                             expected.data());
+              sttn::core::TernarizeReference(ref.data(), pixels, cout,
+                                             th.data(), expected.data());
               std::vector<unsigned char> prep2(
                   sttn::core::DepthwiseTernaryPreparedBytes(s));
               EXPECT_TRUE(sttn::core::PrepareDepthwiseTernary(
@@ -707,21 +750,22 @@ TEST_P(IsaTest, DepthwiseMatchesReference) {
                   prep2.data()))
                   << name;
               sttn::core::DepthwiseConv2DTernaryOptimized(
-                  s, xp.data(), prep2.data(), act, isa, 2, scratch.data(), nullptr,
-                  got.data());
-              EXPECT_TRUE(Identical(expected, got)) << "depthwise packed " << name;
+                  s, xp.data(), prep2.data(), act, isa, 2, scratch.data(),
+                  nullptr, got.data());
+              EXPECT_TRUE(Identical(expected, got))
+                  << "depthwise packed " << name;
             }
             std::vector<float> xf = ExactFloats(rng, x.size());
             std::vector<float> wf(static_cast<size_t>(k) * k * cout);
             sttn::core::PrepareDepthwiseFloatWeights(s, wt.data(), wf.data());
             std::vector<float> ones(cout, 1.0f), zeros(cout, 0.0f);
-            sttn::core::DepthwiseConv2DFloatReference(s, xf.data(), wt.data(),
-                                                      ones.data(), zeros.data(),
-                                                      Activation::kRelu, ref.data());
+            sttn::core::DepthwiseConv2DFloatReference(
+                s, xf.data(), wt.data(), ones.data(), zeros.data(),
+                Activation::kRelu, ref.data());
             std::fill(opt.begin(), opt.end(), -1.0f);
             sttn::core::DepthwiseConv2DFloatOptimized(
-                s, xf.data(), wf.data(), ones.data(), zeros.data(), Activation::kRelu,
-                isa, opt.data());
+                s, xf.data(), wf.data(), ones.data(), zeros.data(),
+                Activation::kRelu, isa, opt.data());
             EXPECT_TRUE(Identical(ref, opt)) << "depthwise float " << name;
           }
         }
@@ -797,7 +841,8 @@ TEST(FlexbufferReader, SurvivesTruncationsAndMutations) {
     std::vector<uint8_t> t = good;
     const int edits = 1 + trial % 3;
     for (int e = 0; e < edits; ++e) {
-      t[static_cast<size_t>(rng() % t.size())] = static_cast<uint8_t>(byte(rng));
+      t[static_cast<size_t>(rng() % t.size())] =
+          static_cast<uint8_t>(byte(rng));
     }
     sttn::flex::MapReader r;
     if (!r.Parse(t.data(), t.size(), err, sizeof(err))) {
