@@ -298,8 +298,9 @@ def to_tflite(model, path=None, *, check=True, float_layers=DEFAULT_FLOAT_LAYERS
 
     Raises:
         ExportError: If a layer cannot be expressed with the sttn ops (for
-            example dilation, groups, an unsupported activation or a float
-            kernel on a ternary input), or the converter fails.
+            example dilation, groups, ``channels_first`` or a float kernel),
+            or the converter fails. Activations other than linear and ReLU
+            are not a reason: they run as builtin ops after the sttn op.
 
     Example:
 

@@ -163,7 +163,8 @@ def _one_layer(layer):
     [
         (sl.TernaryConv2D(4, 3, dilation_rate=2, name="dilated"), "dilated.*dilation_rate"),
         (sl.TernaryConv2D(4, 3, groups=2, name="grouped"), "grouped.*groups=2"),
-        (sl.TernaryConv2D(4, 3, activation="tanh", name="tanhed"), "tanhed.*tanh"),
+        (sl.TernaryConv2D(4, 3, data_format="channels_first", name="nchw"),
+         "nchw.*channels_first"),
         (sl.TernaryConv2D(4, 3, kernel_quantizer=None, name="floatk"), "floatk.*float kernel"),
     ],
 )
