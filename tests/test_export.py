@@ -434,3 +434,16 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     x = np.random.default_rng(8).normal(0, 1, (8, 10, 10, 4)).astype("float32")
     np.testing.assert_allclose(sttn.export.Interpreter(data).predict(x),
                                keras.ops.convert_to_numpy(student(x)), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoding", ["trit2", "base3"])
+def test_reference_ops_decode_weights_as_packed(encoding):
+    """The TensorFlow reference bodies of the sttn ops decode the file's
+    weights (one table lookup per byte) back to the packed trits."""
+    from sttn_keras.export import tf_ops
+
+    t = np.random.default_rng(9).integers(-1, 2, 1003).astype(np.int8)
+    for n in (1, 4, 5, 1003):
+        packed = packing.encode_weights(t[:n], encoding)
+        got = tf_ops._unpack_weights(packed, n, encoding).numpy()
+        np.testing.assert_array_equal(got, t[:n].astype(np.float32))
