@@ -117,12 +117,15 @@ class SttnExportLayer(keras.layers.Layer):
         else:
             channels = o["in_channels"] * o.get("depth_multiplier", 1)
             channels = o.get("out_channels", channels)
-            for axis, k, s in ((1, o["kernel_h"], o["stride_h"]), (2, o["kernel_w"], o["stride_w"])):
+            geometry = ((1, o["kernel_h"], o["stride_h"]),
+                        (2, o["kernel_w"], o["stride_w"]))
+            for axis, k, s in geometry:
                 if shape[axis] is not None:
-                    size = shape[axis] if o["padding"] == "SAME" else shape[axis] - k + 1
+                    size = shape[axis] - (0 if o["padding"] == "SAME" else k - 1)
                     shape[axis] = -(-size // s)
         if f.output_thresholds is not None:
-            return keras.KerasTensor((*shape[:-1], 2 * (-(-channels // 32))), dtype="int32")
+            words = 2 * (-(-channels // 32))
+            return keras.KerasTensor((*shape[:-1], words), dtype="int32")
         spec = keras.KerasTensor((*shape[:-1], channels), dtype="float32")
         if f.post_activation is None:
             return spec

@@ -90,7 +90,8 @@ def _weight_decode_table(encoding):
     byte = np.arange(256)
     if encoding == BASE3:
         digits = np.stack([byte // 3 ** i % 3 for i in range(5)], 1)
-        return np.select([digits == 1, digits == 2], [1.0, -1.0], 0.0).astype(np.float32)
+        trits = np.select([digits == 1, digits == 2], [1.0, -1.0], 0.0)
+        return trits.astype(np.float32)
     codes = np.stack([(byte >> s) & 3 for s in (0, 2, 4, 6)], 1)
     return np.select([codes == 1, codes == 3], [1.0, -1.0], 0.0).astype(np.float32)
 

@@ -50,7 +50,8 @@ A = keras.applications
 # name -> (constructor, keyword arguments, preprocess_input, input side).
 # The smallest inputs and widths the architectures accept.
 MODELS = {
-    "MobileNetV2": (A.MobileNetV2, dict(alpha=0.35), A.mobilenet_v2.preprocess_input, 32),
+    "MobileNetV2": (A.MobileNetV2, dict(alpha=0.35),
+                    A.mobilenet_v2.preprocess_input, 32),
     "MobileNetV3Small": (A.MobileNetV3Small, dict(alpha=0.75),
                          A.mobilenet_v3.preprocess_input, 32),
     "ResNet50": (A.ResNet50, {}, A.resnet50.preprocess_input, 32),

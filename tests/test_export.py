@@ -334,7 +334,8 @@ def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
     x = sl.TernaryConv2D(16, 3, padding="same", activation="silu", name="c_silu")(x)
     x = keras.layers.BatchNormalization(name="bn_silu")(x)
     x = sl.TernaryConv2D(16, 1, activation="relu6", name="c_relu6")(x)
-    x = sl.TernaryDepthwiseConv2D(3, padding="same", activation="hard_silu", name="dw_hswish")(x)
+    x = sl.TernaryDepthwiseConv2D(3, padding="same", activation="hard_silu",
+                                  name="dw_hswish")(x)
     x = sl.TernaryConv2D(16, 1, activation="gelu", name="c_gelu")(x)
     x = sl.TernaryConv2D(16, 1, activation="relu", name="c_relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -346,7 +347,8 @@ def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
     _random_bn_statistics(model, rng)
     plan = folding.fold_model(model)
     # bn_silu folds into c_relu6's input thresholds, not through the silu.
-    assert plan.layers["c_silu"].post_bn is None and plan.layers["c_relu6"].pre_bn == "bn_silu"
+    assert plan.layers["c_silu"].post_bn is None
+    assert plan.layers["c_relu6"].pre_bn == "bn_silu"
     assert plan.layers["c_relu"].activation == "RELU"
     assert plan.layers["c_relu"].post_activation is None
     for name in ("c_silu", "c_relu6", "dw_hswish", "c_gelu", "fc_sigmoid", "fc_tanh"):
@@ -433,7 +435,8 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     assert hist["SttnConv2D"] == 1 and hist["SttnFullyConnected"] == 1, hist
     x = np.random.default_rng(8).normal(0, 1, (8, 10, 10, 4)).astype("float32")
     np.testing.assert_allclose(sttn.export.Interpreter(data).predict(x),
-                               keras.ops.convert_to_numpy(student(x)), rtol=1e-4, atol=1e-4)
+                               keras.ops.convert_to_numpy(student(x)),
+                               rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("encoding", ["trit2", "base3"])
