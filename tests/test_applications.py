@@ -31,9 +31,10 @@ rounding, not the runtime. The float layers are exported as float32
 default int8 classifier adds its own rounding (measured elsewhere:
 tests/test_export_size.py).
 
-Slow (marked ``slow``): the five exports take about two minutes on two cores,
-most of it in the TFLite converter's SavedModel step (DenseNet121 alone is
-about 50 s).
+Slow (marked ``slow``): the five models take about 110 s on two shared cores
+(DenseNet121 40 s, EfficientNetB0 23 s, the others 13-15 s each), most of it
+in the TFLite converter, which traces every sttn op's TensorFlow body into a
+SavedModel.
 """
 
 import keras
