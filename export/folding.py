@@ -31,6 +31,7 @@ Nothing falls back to float silently.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -39,7 +40,14 @@ from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
 from sttn_keras.convert import is_graph_model
 
-__all__ = ["ExportError", "FoldedLayer", "FoldPlan", "fold_model"]
+__all__ = [
+    "ExportError",
+    "FoldedLayer",
+    "FoldPlan",
+    "fold_model",
+    "split_activation",
+    "unsupported_reason",
+]
 
 
 class ExportError(ValueError):
@@ -60,7 +68,7 @@ class FoldedLayer:
         bias: float32 ``[out_channels]``.
         thresholds: float32 ``[3, in_channels]`` (lo, hi, sign) for a ternary
             input, ``None`` for a float input (weights-only layer).
-        activation: ``"NONE"`` or ``"RELU"``.
+        activation: The activation the op fuses: ``"NONE"`` or ``"RELU"``.
         options: The op's geometry (in/out channels, kernel, strides,
             padding, depth multiplier).
         pre_bn: Name of the BatchNormalization folded into the thresholds.
@@ -70,6 +78,11 @@ class FoldedLayer:
             layer), else ``None``.
         input_packed: The input arrives packed from the previous ternary
             layer (no ``SttnTernarize`` before this op).
+        post_activation: The layer's own activation when the op cannot fuse
+            it (anything but linear and ReLU: ``silu``, ``sigmoid``,
+            ``relu6``, ``hard_silu``, ``gelu``, ...): a Keras activation
+            applied to the op's output, which the converter turns into
+            builtin ops after the custom op. ``None`` otherwise.
     """
 
     name: str
@@ -84,6 +97,7 @@ class FoldedLayer:
     post_bn: str | None = None
     output_thresholds: np.ndarray | None = None
     input_packed: bool = False
+    post_activation: Callable | None = None
 
 
 @dataclasses.dataclass
@@ -132,7 +146,10 @@ def _graph(model):
             inputs = []
             _keras_history_names(node, inputs)
             for src in inputs:
-                producers[name].append(src)
+                # Operations applied to Keras tensors (``x + 3.0`` in
+                # MobileNetV3's hard_sigmoid) are nodes of the config but
+                # not layers of the model.
+                producers.setdefault(name, []).append(src)
                 consumers.setdefault(src, []).append(name)
     # [name, node, tensor] for one output, a list of those for several.
     outputs = config.get("output_layers", [])
@@ -227,36 +244,99 @@ def _clamp_cap(layer):
     return None
 
 
-def _activation_name(layer):
+# Activations the sttn ops apply in their epilogue (op option `activation`).
+_FUSED_ACTIVATIONS = {"linear": "NONE", "relu": "RELU"}
+
+
+def split_activation(layer):
+    """``(fused, post)``: the activation the sttn op fuses (``"NONE"`` or
+    ``"RELU"``) and the rest of the layer's activation, to run after the op.
+
+    ``linear`` and ``relu`` (Keras's functions) are fused; any other
+    activation (``silu``, ``sigmoid``, ``relu6``, ``hard_silu``, ``gelu``,
+    a ``ReLU`` layer object, ...) is returned as ``post``, the callable the
+    layer applies, and the export model calls it on the op's output, so the
+    converter emits it as builtin ops (``LOGISTIC`` + ``MUL`` for ``silu``,
+    ``HARD_SWISH``, ``RELU6``, ``GELU``, ...).
+
+    Example:
+
+    >>> split_activation(keras.layers.Dense(2, activation="relu"))
+    ('RELU', None)
+    >>> fused, post = split_activation(keras.layers.Dense(2, activation="silu"))
+    >>> fused, post.__name__
+    ('NONE', 'silu')
+    """
     act = layer.activation
-    name = getattr(act, "__name__", None) or type(act).__name__
-    if act is None or name == "linear":
-        return "NONE"
-    if name == "relu":
-        return "RELU"
-    raise ExportError(
-        f"Layer '{layer.name}' has activation '{name}'; the sttn ops fuse only "
-        "'linear' and 'relu'. Move the activation into its own layer."
-    )
+    if act is None:
+        return "NONE", None
+    name = getattr(act, "__name__", None)
+    if name in _FUSED_ACTIVATIONS and act is keras.activations.get(name):
+        return _FUSED_ACTIVATIONS[name], None
+    return "NONE", act
 
 
-def _check_supported(layer):
-    if isinstance(layer, keras.layers.Conv2D) or isinstance(layer, keras.layers.DepthwiseConv2D):
+def _has_activation(layer):
+    return split_activation(layer) != ("NONE", None)
+
+
+def unsupported_reason(layer, ternary_input=True):
+    """Why the sttn ops cannot express a conv/dense layer, or ``None``.
+
+    The geometry checks of the export, applied to a float ``Conv2D``,
+    ``DepthwiseConv2D`` or ``Dense`` as well as to their ternary versions:
+    ``ternarize`` keeps a layer float when this returns a reason, so that it
+    never produces a layer the export refuses. Activations are never a
+    reason (see :func:`split_activation`).
+
+    Args:
+        layer: A Keras conv or dense layer (built, called once).
+        ternary_input: Whether the layer's input will be ternarized (the
+            ``SttnTernarize`` op takes rank-2 and rank-4 tensors only).
+
+    Returns:
+        A sentence naming the layer and the feature, or ``None``.
+
+    Example:
+
+    >>> unsupported_reason(keras.layers.Conv2D(4, 3, dilation_rate=2, name="c"))
+    "Layer 'c' has dilation_rate=(2, 2); the sttn conv ops support no dilation."
+    >>> unsupported_reason(keras.layers.Conv2D(4, 3)) is None
+    True
+    """
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
         if layer.data_format != "channels_last":
-            raise ExportError(
+            return (
                 f"Layer '{layer.name}' uses data_format='{layer.data_format}'; the sttn "
                 "ops take channels_last (NHWC) tensors."
             )
         if tuple(layer.dilation_rate) != (1, 1):
-            raise ExportError(
+            return (
                 f"Layer '{layer.name}' has dilation_rate={tuple(layer.dilation_rate)}; the "
                 "sttn conv ops support no dilation."
             )
         if getattr(layer, "groups", 1) != 1:
-            raise ExportError(
+            return (
                 f"Layer '{layer.name}' has groups={layer.groups}; the sttn conv ops "
                 "support no grouped convolution."
             )
+    elif ternary_input and isinstance(layer, keras.layers.Dense):
+        try:
+            rank = len(layer.input.shape)
+        except (AttributeError, ValueError):  # not called yet: nothing to check
+            rank = None
+        if rank not in (None, 2, 4):
+            return (
+                f"Layer '{layer.name}' takes a rank-{rank} input; the sttn ops "
+                "ternarize rank-2 and rank-4 tensors only."
+            )
+    return None
+
+
+def _check_supported(layer):
+    reason = unsupported_reason(layer, layer.input_quantizer is not None)
+    if reason is not None:
+        raise ExportError(reason)
     if layer.kernel_quantizer is None:
         raise ExportError(
             f"Layer '{layer.name}' has a float kernel (kernel_quantizer=None); the "
@@ -272,7 +352,7 @@ def _check_supported(layer):
 
 def _fold_layer(layer, pre_bn, post_bn):
     _check_supported(layer)
-    activation = _activation_name(layer)
+    activation, post_activation = split_activation(layer)
     trits, scale = layer.get_ternary_kernel()
     scale = scale.astype(np.float64)
     out_channels = scale.shape[0]
@@ -319,6 +399,7 @@ def _fold_layer(layer, pre_bn, post_bn):
         activation=activation, options=options,
         pre_bn=pre_bn.name if pre_bn is not None else None,
         post_bn=post_bn.name if post_bn is not None else None,
+        post_activation=post_activation,
     )
 
 
@@ -374,7 +455,7 @@ def fold_model(model):
         post_bn = None
         if (
             isinstance(post, keras.layers.BatchNormalization)
-            and _activation_name(layer) == "NONE"
+            and not _has_activation(layer)
             and producers.get(post.name) == [layer.name]
             and post.name not in plan.folded_bns
         ):
@@ -409,6 +490,8 @@ def _chain_packed(plan, by_name, producers, consumers):
         return names[0] if len(names) == 1 else None
 
     for name, folded in plan.layers.items():
+        if folded.post_activation is not None:
+            continue  # its activation runs as builtins on the float output
         cur = folded.post_bn or name
         if folded.post_bn and producers.get(cur) != [name]:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from . import packing
@@ -61,7 +62,7 @@ def _pack(trits, channels):
     lead = tf.shape(trits)[:-1]
     t = tf.pad(trits, tf.concat([tf.zeros([tf.rank(trits) - 1, 2], tf.int32), [[0, pad]]], 0))
     t = tf.reshape(t, tf.concat([lead, [blocks, 32]], 0))
-    bits = tf.bitwise.left_shift(tf.ones([32], tf.int64), tf.range(32, dtype=tf.int64))
+    bits = tf.constant([1 << i for i in range(32)], tf.int64)
     mask = tf.reduce_sum(tf.cast(tf.not_equal(t, 0), tf.int64) * bits, -1)
     sign = tf.reduce_sum(tf.cast(tf.less(t, 0), tf.int64) * bits, -1)
     words = tf.stack([mask, sign], -1)
@@ -81,16 +82,27 @@ def _unpack(words, channels):
     return trits[..., :channels]
 
 
-def _unpack_weights(packed, n, encoding=TRIT2):
-    """uint8 file-packed weights (``"trit2"`` or ``"base3"``) -> float32 trits [n]."""
-    p = tf.cast(packed, tf.int32)
+@functools.lru_cache(maxsize=None)
+def _weight_decode_table(encoding):
+    """float32 [256, trits per byte]: the trits each byte value encodes
+    (base3: digits 0, 1, 2 -> 0, +1, -1; trit2: 2-bit codes 1 -> +1,
+    3 -> -1, else 0; least significant digit first)."""
+    byte = np.arange(256)
     if encoding == BASE3:
-        digits = tf.stack([tf.math.floormod(tf.math.floordiv(p, 3 ** i), 3) for i in range(5)], 1)
-        digits = tf.reshape(digits, [-1])[:n]
-        return tf.cast(tf.where(digits == 1, 1, tf.where(digits == 2, -1, 0)), tf.float32)
-    codes = tf.stack([tf.bitwise.bitwise_and(tf.bitwise.right_shift(p, s), 3) for s in (0, 2, 4, 6)], 1)
-    codes = tf.reshape(codes, [-1])[:n]
-    return tf.cast(tf.where(codes == 1, 1, tf.where(codes == 3, -1, 0)), tf.float32)
+        digits = np.stack([byte // 3 ** i % 3 for i in range(5)], 1)
+        trits = np.select([digits == 1, digits == 2], [1.0, -1.0], 0.0)
+        return trits.astype(np.float32)
+    codes = np.stack([(byte >> s) & 3 for s in (0, 2, 4, 6)], 1)
+    return np.select([codes == 1, codes == 3], [1.0, -1.0], 0.0).astype(np.float32)
+
+
+def _unpack_weights(packed, n, encoding=TRIT2):
+    """uint8 file-packed weights (``"trit2"`` or ``"base3"``) -> float32 trits [n].
+
+    One table lookup per byte: a handful of graph ops per sttn op, which
+    keeps tracing (and so conversion) of models with many ops fast."""
+    table = tf.constant(_weight_decode_table(encoding))
+    return tf.reshape(tf.gather(table, tf.cast(packed, tf.int32)), [-1])[:n]
 
 
 def _weight_attrs(encoding):

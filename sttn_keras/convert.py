@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 
@@ -9,6 +11,8 @@ from . import layers as layers_lib
 from . import quantizers as quantizers_lib
 
 __all__ = ["ternarize", "warm_start_latent_kernels"]
+
+logger = logging.getLogger(__name__)
 
 # Float layer type -> ternary layer type. Exact types only: a subclass of
 # Conv2D may change the math, so it is reported rather than converted.
@@ -129,6 +133,17 @@ def ternarize(
     :func:`warm_start_latent_kernels`, so the model begins at the TWN
     ternarisation of the float model.
 
+    The result always exports (``sttn_keras.export.to_tflite``): a layer the
+    sttn ops cannot express (dilation, groups, ``channels_first``, a
+    ternary-input ``Dense`` on a rank-3 tensor) stays float, with a warning
+    from the ``sttn_keras.convert`` logger naming the layer and the reason.
+    Any activation is fine: ``linear`` and ``relu`` are fused into the ops,
+    the others (``silu``, ``sigmoid``, ``hard_silu``, ``relu6``, ...) run as
+    builtin ops after them. Operations applied to Keras tensors inside the
+    model (``x + 3.0``) are kept as they are. ``keras.applications`` models
+    (MobileNetV2/V3, ResNet50, EfficientNetB0, DenseNet121) go through
+    ternarize and export unchanged (``tests/test_applications.py``).
+
     Args:
         model: A built ``keras.Sequential`` or Functional model.
         kernel_quantizer: Kernel quantizer of the new layers (``"sttn"``,
@@ -175,8 +190,15 @@ def ternarize(
             f"{unknown} in model '{model.name}'. Received: exclude={exclude!r}"
         )
 
+    from sttn_keras.export import folding  # lazy: folding imports this module
+
     candidates = [ly for ly in model.layers if type(ly) in _CONVERTIBLE]
     keep = set(exclude)
+    for ly in candidates:
+        reason = folding.unsupported_reason(ly, ternary_input=iq is not None)
+        if reason is not None:
+            logger.warning("ternarize keeps layer '%s' float: %s", ly.name, reason)
+            keep.add(ly.name)
     if candidates and keep_first:
         keep.add(candidates[0].name)
     if candidates and keep_last:

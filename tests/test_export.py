@@ -166,7 +166,8 @@ def _one_layer(layer):
     [
         (sl.TernaryConv2D(4, 3, dilation_rate=2, name="dilated"), "dilated.*dilation_rate"),
         (sl.TernaryConv2D(4, 3, groups=2, name="grouped"), "grouped.*groups=2"),
-        (sl.TernaryConv2D(4, 3, activation="tanh", name="tanhed"), "tanhed.*tanh"),
+        (sl.TernaryConv2D(4, 3, data_format="channels_first", name="nchw"),
+         "nchw.*channels_first"),
         (sl.TernaryConv2D(4, 3, kernel_quantizer=None, name="floatk"), "floatk.*float kernel"),
     ],
 )
@@ -315,3 +316,140 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     for kernel in ("reference", "optimized"):
         got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def _random_bn_statistics(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
+                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+
+
+def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
+    """A ternary layer's own activation other than linear/relu (EfficientNet's
+    SE convs have silu and sigmoid) is applied after the sttn op as builtin
+    ops; a BN after such a layer is not folded through the activation, and no
+    packed chain crosses it. The .tflite matches Keras."""
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8, 8, 12))
+    x = keras.layers.BatchNormalization(name="bn_in")(inputs)
+    x = sl.TernaryConv2D(16, 3, padding="same", activation="silu", name="c_silu")(x)
+    x = keras.layers.BatchNormalization(name="bn_silu")(x)
+    x = sl.TernaryConv2D(16, 1, activation="relu6", name="c_relu6")(x)
+    x = sl.TernaryDepthwiseConv2D(3, padding="same", activation="hard_silu",
+                                  name="dw_hswish")(x)
+    x = sl.TernaryConv2D(16, 1, activation="gelu", name="c_gelu")(x)
+    x = sl.TernaryConv2D(16, 1, activation="relu", name="c_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = sl.TernaryDense(12, activation="sigmoid", name="fc_sigmoid")(x)
+    x = sl.TernaryDense(12, activation="tanh", name="fc_tanh")(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(6)
+    _random_bn_statistics(model, rng)
+    plan = folding.fold_model(model)
+    # bn_silu folds into c_relu6's input thresholds, not through the silu.
+    assert plan.layers["c_silu"].post_bn is None
+    assert plan.layers["c_relu6"].pre_bn == "bn_silu"
+    assert plan.layers["c_relu"].activation == "RELU"
+    assert plan.layers["c_relu"].post_activation is None
+    for name in ("c_silu", "c_relu6", "dw_hswish", "c_gelu", "fc_sigmoid", "fc_tanh"):
+        assert plan.layers[name].activation == "NONE", name
+        assert plan.layers[name].post_activation is not None, name
+        assert plan.layers[name].output_thresholds is None, name
+        assert not plan.layers[name].input_packed, name
+    data = sttn.export.to_tflite(model, float_layers="float32")
+    hist = sttn.export.op_histogram(data)
+    assert hist["SttnConv2D"] == 4 and hist["SttnDepthwiseConv2D"] == 1, hist
+    assert hist["SttnFullyConnected"] == 2 and "CONV_2D" not in hist, hist
+    assert hist["FULLY_CONNECTED"] == 1, hist  # the float head only
+    for op in ("LOGISTIC", "RELU6", "HARD_SWISH", "GELU", "TANH"):
+        assert op in hist, (op, hist)
+    x = rng.normal(0, 1.5, (16, 8, 8, 12)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    got = sttn.export.Interpreter(data).predict(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_operations_on_keras_tensors_export():
+    """MobileNetV3's squeeze-excite gate is ``ReLU(6)(x + 3.0) * (1 / 6)``:
+    operations on Keras tensors, which are graph nodes but not layers of the
+    model. The graph walk of the export sees through them."""
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((6, 6, 8))
+    x = keras.layers.BatchNormalization(name="bn_in")(inputs)
+    x = sl.TernaryConv2D(16, 1, use_bias=False, name="expand")(x)
+    x = keras.layers.BatchNormalization(name="expand_bn")(x)
+    x = keras.layers.ReLU(name="expand_relu")(x)
+    gate = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    gate = sl.TernaryConv2D(4, 1, activation="relu", name="se_reduce")(gate)
+    gate = sl.TernaryConv2D(16, 1, name="se_expand")(gate)
+    gate = keras.layers.ReLU(6.0)(gate + 3.0) * (1.0 / 6.0)
+    x = keras.layers.Multiply()([x, gate])
+    x = sl.TernaryConv2D(8, 1, use_bias=False, name="project")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(7)
+    _random_bn_statistics(model, rng)
+    plan = folding.fold_model(model)
+    assert set(plan.layers) == {"expand", "se_reduce", "se_expand", "project"}
+    data = sttn.export.to_tflite(model, float_layers="float32")
+    hist = sttn.export.op_histogram(data)
+    assert hist["SttnConv2D"] == 4, hist
+    x = rng.normal(0, 1.5, (16, 6, 6, 8)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    got = sttn.export.Interpreter(data).predict(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
+    """ternarize() never produces a layer the export refuses: dilated and
+    grouped convs and a Dense on a rank-3 tensor stay float, each with a
+    logged reason; the student then exports."""
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((10, 10, 4))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", dilation_rate=2, name="dilated")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", groups=2, name="grouped")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="swish", name="plain")(x)
+    x = keras.layers.Reshape((100, 8))(x)
+    x = keras.layers.Dense(8, name="dense_rank3")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(16, activation="relu6", name="dense_rank2")(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    with caplog.at_level("WARNING", logger="sttn_keras.convert"):
+        student = sttn.ternarize(model)
+    kinds = {layer.name: type(layer).__name__ for layer in student.layers}
+    assert kinds["dilated"] == kinds["grouped"] == "Conv2D"
+    assert kinds["dense_rank3"] == "Dense"
+    assert kinds["plain"] == "TernaryConv2D" and kinds["dense_rank2"] == "TernaryDense"
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "'dilated' float" in messages and "dilation_rate=(2, 2)" in messages
+    assert "'grouped' float" in messages and "groups=2" in messages
+    assert "'dense_rank3' float" in messages and "rank-3" in messages
+    # Weights only (float input): a Dense on a rank-3 tensor is fine.
+    weights_only = sttn.ternarize(model, input_quantizer=None)
+    assert type(weights_only.get_layer("dense_rank3")).__name__ == "TernaryDense"
+    data = sttn.export.to_tflite(student, float_layers="float32")
+    hist = sttn.export.op_histogram(data)
+    assert hist["SttnConv2D"] == 1 and hist["SttnFullyConnected"] == 1, hist
+    x = np.random.default_rng(8).normal(0, 1, (8, 10, 10, 4)).astype("float32")
+    np.testing.assert_allclose(sttn.export.Interpreter(data).predict(x),
+                               keras.ops.convert_to_numpy(student(x)),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoding", ["trit2", "base3"])
+def test_reference_ops_decode_weights_as_packed(encoding):
+    """The TensorFlow reference bodies of the sttn ops decode the file's
+    weights (one table lookup per byte) back to the packed trits."""
+    from sttn_keras.export import tf_ops
+
+    t = np.random.default_rng(9).integers(-1, 2, 1003).astype(np.int8)
+    for n in (1, 4, 5, 1003):
+        packed = packing.encode_weights(t[:n], encoding)
+        got = tf_ops._unpack_weights(packed, n, encoding).numpy()
+        np.testing.assert_array_equal(got, t[:n].astype(np.float32))
