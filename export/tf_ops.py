@@ -47,8 +47,10 @@ def implements_spec(name, attrs):
         elif isinstance(value, str):
             text = f's: "{value}"'
         else:
-            raise TypeError(f"Op attribute {key}={value!r} must be int, float, bool or str.")
-        parts.append(f"attr {{ key: \"{key}\" value {{ {text} }} }}")
+            raise TypeError(
+                f"Op attribute {key}={value!r} must be int, float, bool or str."
+            )
+        parts.append(f'attr {{ key: "{key}" value {{ {text} }} }}')
     return " ".join(parts)
 
 
@@ -60,7 +62,9 @@ def _pack(trits, channels):
     blocks = (channels + 31) // 32
     pad = blocks * 32 - channels
     lead = tf.shape(trits)[:-1]
-    t = tf.pad(trits, tf.concat([tf.zeros([tf.rank(trits) - 1, 2], tf.int32), [[0, pad]]], 0))
+    t = tf.pad(
+        trits, tf.concat([tf.zeros([tf.rank(trits) - 1, 2], tf.int32), [[0, pad]]], 0)
+    )
     t = tf.reshape(t, tf.concat([lead, [blocks, 32]], 0))
     bits = tf.constant([1 << i for i in range(32)], tf.int64)
     mask = tf.reduce_sum(tf.cast(tf.not_equal(t, 0), tf.int64) * bits, -1)
@@ -82,14 +86,14 @@ def _unpack(words, channels):
     return trits[..., :channels]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _weight_decode_table(encoding):
     """float32 [256, trits per byte]: the trits each byte value encodes
     (base3: digits 0, 1, 2 -> 0, +1, -1; trit2: 2-bit codes 1 -> +1,
     3 -> -1, else 0; least significant digit first)."""
     byte = np.arange(256)
     if encoding == BASE3:
-        digits = np.stack([byte // 3 ** i % 3 for i in range(5)], 1)
+        digits = np.stack([byte // 3**i % 3 for i in range(5)], 1)
         trits = np.select([digits == 1, digits == 2], [1.0, -1.0], 0.0)
         return trits.astype(np.float32)
     codes = np.stack([(byte >> s) & 3 for s in (0, 2, 4, 6)], 1)
@@ -138,33 +142,58 @@ def _attrs(version_1_attrs, packed_output, weight_encoding=TRIT2):
 # -- the ops -------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ternarize_fn(channels):
     """``SttnTernarize``: float [..., C] + thresholds [3, C] -> packed int32."""
     attrs = {"version": 1, "channels": channels}
 
-    @tf.function(experimental_implements=implements_spec(TERNARIZE, attrs), autograph=False)
+    @tf.function(
+        experimental_implements=implements_spec(TERNARIZE, attrs), autograph=False
+    )
     def sttn_ternarize(x, thresholds):
         return _ternarize_packed(x, thresholds, channels)
 
     return sttn_ternarize
 
 
-@functools.lru_cache(maxsize=None)
-def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride_h,
-              stride_w, padding, activation, packed_output=False, weight_encoding=TRIT2):
+@functools.cache
+def conv2d_fn(
+    float_input,
+    in_channels,
+    out_channels,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    padding,
+    activation,
+    packed_output=False,
+    weight_encoding=TRIT2,
+):
     """``SttnConv2D`` / ``SttnConv2DFloatIn`` (with ``packed_output``: a 5th
     input of output thresholds and a packed int32 output)."""
     name = CONV2D_FLOAT_IN if float_input else CONV2D
-    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
-                        kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h,
-                        stride_w=stride_w, padding=padding, activation=activation),
-                   packed_output, weight_encoding)
+    attrs = _attrs(
+        dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_h=kernel_h,
+            kernel_w=kernel_w,
+            stride_h=stride_h,
+            stride_w=stride_w,
+            padding=padding,
+            activation=activation,
+        ),
+        packed_output,
+        weight_encoding,
+    )
     n = out_channels * kernel_h * kernel_w * in_channels
 
     def body(x, weights, scale, bias):
-        kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
-                            [out_channels, kernel_h, kernel_w, in_channels])
+        kernel = tf.reshape(
+            _unpack_weights(weights, n, weight_encoding),
+            [out_channels, kernel_h, kernel_w, in_channels],
+        )
         kernel = tf.transpose(kernel, [1, 2, 3, 0])
         xf = x if float_input else _unpack(x, in_channels)
         acc = tf.nn.conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
@@ -176,10 +205,12 @@ def conv2d_fn(float_input, in_channels, out_channels, kernel_h, kernel_w, stride
 def _op(name, attrs, body, packed_output, out_channels):
     spec = implements_spec(name, attrs)
     if packed_output:
+
         @tf.function(experimental_implements=spec, autograph=False)
         def sttn_op_packed(x, weights, scale, bias, output_thresholds):
-            return _ternarize_packed(body(x, weights, scale, bias), output_thresholds,
-                                     out_channels)
+            return _ternarize_packed(
+                body(x, weights, scale, bias), output_thresholds, out_channels
+            )
 
         return sttn_op_packed
 
@@ -190,18 +221,31 @@ def _op(name, attrs, body, packed_output, out_channels):
     return sttn_op
 
 
-@functools.lru_cache(maxsize=None)
-def fully_connected_fn(float_input, in_channels, out_channels, activation,
-                       packed_output=False, weight_encoding=TRIT2):
+@functools.cache
+def fully_connected_fn(
+    float_input,
+    in_channels,
+    out_channels,
+    activation,
+    packed_output=False,
+    weight_encoding=TRIT2,
+):
     """``SttnFullyConnected`` / ``SttnFullyConnectedFloatIn``."""
     name = FULLY_CONNECTED_FLOAT_IN if float_input else FULLY_CONNECTED
-    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
-                        activation=activation), packed_output, weight_encoding)
+    attrs = _attrs(
+        dict(in_channels=in_channels, out_channels=out_channels, activation=activation),
+        packed_output,
+        weight_encoding,
+    )
     n = out_channels * in_channels
 
     def sttn_fully_connected(x, weights, scale, bias):
-        kernel = tf.transpose(tf.reshape(_unpack_weights(weights, n, weight_encoding),
-                                         [out_channels, in_channels]))
+        kernel = tf.transpose(
+            tf.reshape(
+                _unpack_weights(weights, n, weight_encoding),
+                [out_channels, in_channels],
+            )
+        )
         xf = x if float_input else _unpack(x, in_channels)
         lead = tf.shape(xf)[:-1]
         acc = tf.matmul(tf.reshape(xf, [-1, in_channels]), kernel)
@@ -211,23 +255,45 @@ def fully_connected_fn(float_input, in_channels, out_channels, activation,
     return _op(name, attrs, sttn_fully_connected, packed_output, out_channels)
 
 
-@functools.lru_cache(maxsize=None)
-def depthwise_conv2d_fn(float_input, in_channels, depth_multiplier, kernel_h, kernel_w,
-                        stride_h, stride_w, padding, activation, packed_output=False,
-                        weight_encoding=TRIT2):
+@functools.cache
+def depthwise_conv2d_fn(
+    float_input,
+    in_channels,
+    depth_multiplier,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    padding,
+    activation,
+    packed_output=False,
+    weight_encoding=TRIT2,
+):
     """``SttnDepthwiseConv2D`` / ``SttnDepthwiseConv2DFloatIn``."""
     name = DEPTHWISE_CONV2D_FLOAT_IN if float_input else DEPTHWISE_CONV2D
     out_channels = in_channels * depth_multiplier
-    attrs = _attrs(dict(in_channels=in_channels, out_channels=out_channels,
-                        depth_multiplier=depth_multiplier, kernel_h=kernel_h,
-                        kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-                        padding=padding, activation=activation), packed_output,
-                   weight_encoding)
+    attrs = _attrs(
+        dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            depth_multiplier=depth_multiplier,
+            kernel_h=kernel_h,
+            kernel_w=kernel_w,
+            stride_h=stride_h,
+            stride_w=stride_w,
+            padding=padding,
+            activation=activation,
+        ),
+        packed_output,
+        weight_encoding,
+    )
     n = kernel_h * kernel_w * out_channels
 
     def sttn_depthwise_conv2d(x, weights, scale, bias):
-        kernel = tf.reshape(_unpack_weights(weights, n, weight_encoding),
-                            [kernel_h, kernel_w, in_channels, depth_multiplier])
+        kernel = tf.reshape(
+            _unpack_weights(weights, n, weight_encoding),
+            [kernel_h, kernel_w, in_channels, depth_multiplier],
+        )
         xf = x if float_input else _unpack(x, in_channels)
         acc = tf.nn.depthwise_conv2d(xf, kernel, [1, stride_h, stride_w, 1], padding)
         return _epilogue(acc, scale, bias, activation)

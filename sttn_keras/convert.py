@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import keras
 import numpy as np
@@ -28,7 +29,9 @@ def is_graph_model(model):
     """True for a Sequential or Functional model (not a subclassed one),
     without importing Keras's private Functional class."""
     return isinstance(model, keras.Model) and type(model).__name__ in (
-        "Sequential", "Functional")
+        "Sequential",
+        "Functional",
+    )
 
 
 def _check_model(model):
@@ -75,8 +78,12 @@ def _check_model(model):
             )
 
 
-def warm_start_latent_kernels(kernel, kernel_quantizer, reduce_axes=None,
-                              threshold_factor=0.7):
+def warm_start_latent_kernels(
+    kernel: np.ndarray,
+    kernel_quantizer: quantizers_lib.QuantizerLike,
+    reduce_axes: tuple[int, ...] | None = None,
+    threshold_factor: float = 0.7,
+) -> list[np.ndarray]:
     """Latent kernels that start a ternary layer at the TWN ternarisation.
 
     For ``"sttn"``: with ``s = max|W|`` (so ``W/s`` lies in [-1, 1]) and
@@ -116,14 +123,14 @@ def warm_start_latent_kernels(kernel, kernel_quantizer, reduce_axes=None,
 
 
 def ternarize(
-    model,
-    kernel_quantizer="sttn",
-    input_quantizer="ternary",
-    keep_first=True,
-    keep_last=True,
-    exclude=(),
-    warm_start=True,
-):
+    model: keras.Model,
+    kernel_quantizer: quantizers_lib.QuantizerLike = "sttn",
+    input_quantizer: quantizers_lib.QuantizerLike = "ternary",
+    keep_first: bool = True,
+    keep_last: bool = True,
+    exclude: Iterable[str] = (),
+    warm_start: bool = True,
+) -> keras.Model:
     """Clones a float model into an STTN model, warm-started from its weights.
 
     Every ``Conv2D``, ``Dense`` and ``DepthwiseConv2D`` becomes the matching
@@ -173,10 +180,10 @@ def ternarize(
     ['Conv2D', 'TernaryConv2D', 'Flatten', 'Dense']
     """
     _check_model(model)
-    kq = quantizers_lib.get(kernel_quantizer, kind="kernel",
-                            argument="kernel_quantizer")
-    iq = quantizers_lib.get(input_quantizer, kind="input",
-                            argument="input_quantizer")
+    kq = quantizers_lib.get(
+        kernel_quantizer, kind="kernel", argument="kernel_quantizer"
+    )
+    iq = quantizers_lib.get(input_quantizer, kind="input", argument="input_quantizer")
     if kq is None and iq is None:
         raise ValueError(
             "Received kernel_quantizer=None and input_quantizer=None: "
@@ -238,8 +245,9 @@ def ternarize(
         latents = (
             [kernel]
             if new.kernel_quantizer is None
-            else warm_start_latent_kernels(kernel, new.kernel_quantizer,
-                                           new._reduce_axes())
+            else warm_start_latent_kernels(
+                kernel, new.kernel_quantizer, new._reduce_axes()
+            )
         )
         for variable, value in zip(new.latent_kernels, latents):
             variable.assign(value)

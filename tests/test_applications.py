@@ -51,10 +51,18 @@ A = keras.applications
 # name -> (constructor, keyword arguments, preprocess_input, input side).
 # The smallest inputs and widths the architectures accept.
 MODELS = {
-    "MobileNetV2": (A.MobileNetV2, dict(alpha=0.35),
-                    A.mobilenet_v2.preprocess_input, 32),
-    "MobileNetV3Small": (A.MobileNetV3Small, dict(alpha=0.75),
-                         A.mobilenet_v3.preprocess_input, 32),
+    "MobileNetV2": (
+        A.MobileNetV2,
+        dict(alpha=0.35),
+        A.mobilenet_v2.preprocess_input,
+        32,
+    ),
+    "MobileNetV3Small": (
+        A.MobileNetV3Small,
+        dict(alpha=0.75),
+        A.mobilenet_v3.preprocess_input,
+        32,
+    ),
     "ResNet50": (A.ResNet50, {}, A.resnet50.preprocess_input, 32),
     "EfficientNetB0": (A.EfficientNetB0, {}, A.efficientnet.preprocess_input, 32),
     "DenseNet121": (A.DenseNet121, {}, A.densenet.preprocess_input, 32),
@@ -100,8 +108,13 @@ def test_ternarize_export_parity(name):
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     build, kwargs, preprocess, side = MODELS[name]
-    model = build(weights=None, input_shape=(side, side, 3), classes=10,
-                  classifier_activation=None, **kwargs)
+    model = build(
+        weights=None,
+        input_shape=(side, side, 3),
+        classes=10,
+        classifier_activation=None,
+        **kwargs,
+    )
     convertible = [ly for ly in model.layers if type(ly) in CONVERTIBLE]
 
     student = sttn.ternarize(model)
@@ -130,8 +143,10 @@ def test_ternarize_export_parity(name):
     agreement = float(np.mean(got.argmax(-1) == expected.argmax(-1)))
     err = np.abs(got - expected).max(-1) / np.abs(expected).max()
     close = float(np.mean(err < 1e-3))
-    print(f"{name}: {len(ternary)} ternary layers, argmax agreement {agreement:.4f}, "
-          f"close {close:.4f}, median error {np.median(err):.1e}, "
-          f"{len(set(expected.argmax(-1)))} classes in Keras, {hist}")
+    print(
+        f"{name}: {len(ternary)} ternary layers, argmax agreement {agreement:.4f}, "
+        f"close {close:.4f}, median error {np.median(err):.1e}, "
+        f"{len(set(expected.argmax(-1)))} classes in Keras, {hist}"
+    )
     assert agreement >= 0.99, agreement
     assert close >= 0.99, (close, np.sort(err)[-3:])

@@ -16,7 +16,14 @@ import pytest
 
 import sttn_keras as sttn
 from sttn_keras import layers as sl
-from sttn_keras.export import baselines, converter, folding, inspect_model, op_format, packing
+from sttn_keras.export import (
+    baselines,
+    converter,
+    folding,
+    inspect_model,
+    op_format,
+    packing,
+)
 from tests.helpers import random_input
 
 
@@ -28,7 +35,14 @@ def _randomize_batchnorms(model, seed=0):
             c = layer.gamma.shape[0]
             gamma = rng.uniform(0.5, 2.0, c) * rng.choice([-1, 1], c)
             gamma[0] = 0.0
-            layer.set_weights([gamma, rng.normal(0, 0.5, c), rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [
+                    gamma,
+                    rng.normal(0, 0.5, c),
+                    rng.normal(0, 0.5, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
 
 
 def _model(seed=0):
@@ -40,10 +54,14 @@ def _model(seed=0):
     y = keras.layers.BatchNormalization(name="bn1")(y)
     x = keras.layers.Add()([x, y])
     x = keras.layers.BatchNormalization(name="bn2")(x)
-    x = sl.TernaryConv2D(33, 3, strides=2, padding="valid", activation="relu", name="t_conv_s2")(x)
+    x = sl.TernaryConv2D(
+        33, 3, strides=2, padding="valid", activation="relu", name="t_conv_s2"
+    )(x)
     x = keras.layers.BatchNormalization(name="bn3")(x)
     x = sl.TernaryDepthwiseConv2D(3, padding="same", depth_multiplier=2, name="t_dw")(x)
-    x = sl.TernaryConv2D(8, 1, input_quantizer=None, kernel_quantizer="twn", name="t_conv_w")(x)
+    x = sl.TernaryConv2D(
+        8, 1, input_quantizer=None, kernel_quantizer="twn", name="t_conv_w"
+    )(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.BatchNormalization(name="bn4")(x)
     x = sl.TernaryDense(20, name="t_fc")(x)
@@ -72,7 +90,9 @@ def test_folds_match_the_keras_graph(model):
     assert plan.layers["t_conv"].pre_bn is None and "bn0" not in plan.folded_bns
     assert plan.layers["t_conv_s2"].pre_bn == "bn2"
     # A ReLU sits between t_conv_s2 and bn3: no post fold, bn3 is t_dw's pre.
-    assert plan.layers["t_conv_s2"].post_bn is None and plan.layers["t_dw"].pre_bn == "bn3"
+    assert (
+        plan.layers["t_conv_s2"].post_bn is None and plan.layers["t_dw"].pre_bn == "bn3"
+    )
     assert plan.layers["t_conv_w"].thresholds is None
     assert plan.layers["t_conv_s2"].output_thresholds is not None
     assert plan.layers["t_dw"].input_packed
@@ -85,10 +105,14 @@ def test_folds_match_the_keras_graph(model):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("m,a", [(2.0, 0.3), (-1.5, 0.2), (0.0, 0.7), (0.0, -0.9), (0.0, 0.1), (1e-3, -0.2)])
+@pytest.mark.parametrize(
+    "m,a", [(2.0, 0.3), (-1.5, 0.2), (0.0, 0.7), (0.0, -0.9), (0.0, 0.1), (1e-3, -0.2)]
+)
 def test_thresholds_reproduce_bn_then_ternary(m, a):
     x = np.linspace(-5, 5, 2001).astype("float64")
-    lo, hi, sgn = folding.thresholds_from_affine(np.array([m]), np.array([a]), 0.5)[:, 0]
+    lo, hi, sgn = folding.thresholds_from_affine(np.array([m]), np.array([a]), 0.5)[
+        :, 0
+    ]
     got = sgn * ((x > hi).astype(int) - (x < lo).astype(int))
     y = m * x + a
     expected = np.where(y > 0.5, 1, np.where(y < -0.5, -1, 0))
@@ -123,11 +147,22 @@ def test_options_are_versioned_flexbuffer_maps(exported):
         assert op["options"]["version"] == (2 if packed or base3 else 1)
         # base3 (the default encoding) on every op with weights.
         assert base3 == (op["name"] != "SttnTernarize")
-    conv = next(op for op in ops if op["name"] == "SttnConv2D" and op["options"]["out_channels"] == 33)
+    conv = next(
+        op
+        for op in ops
+        if op["name"] == "SttnConv2D" and op["options"]["out_channels"] == 33
+    )
     assert conv["options"] == {
-        "version": 2, "weight_encoding": "base3", "in_channels": 16, "out_channels": 33,
-        "kernel_h": 3, "kernel_w": 3,
-        "stride_h": 2, "stride_w": 2, "padding": "VALID", "activation": "RELU",
+        "version": 2,
+        "weight_encoding": "base3",
+        "in_channels": 16,
+        "out_channels": 33,
+        "kernel_h": 3,
+        "kernel_w": 3,
+        "stride_h": 2,
+        "stride_w": 2,
+        "padding": "VALID",
+        "activation": "RELU",
         "output": "PACKED",
     }
     # x, weights, scale, bias and the output thresholds [3, 33] (constant).
@@ -141,16 +176,23 @@ def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
         if op["name"] == "SttnTernarize":
             continue
         n_out = op["options"]["out_channels"]
-        folded = next(f for f in plan.layers.values() if f.scale.shape[0] == n_out
-                      and op_format.op_name_for(f.kind, f.thresholds is None) == op["name"])
+        folded = next(
+            f
+            for f in plan.layers.values()
+            if f.scale.shape[0] == n_out
+            and op_format.op_name_for(f.kind, f.thresholds is None) == op["name"]
+        )
         n = folded.trits.size
         assert op["input_bytes"][1] == (n + 4) // 5  # base3, the default encoding
         assert op["input_bytes"][1] <= 4 * n / 15 + 1
     # And the packed bytes decode back to the folded trits.
     t = plan.layers["t_conv"].trits
-    np.testing.assert_array_equal(packing.unpack_weights(packing.pack_weights(t), t.size), t.ravel())
     np.testing.assert_array_equal(
-        packing.unpack_weights_base3(packing.pack_weights_base3(t), t.size), t.ravel())
+        packing.unpack_weights(packing.pack_weights(t), t.size), t.ravel()
+    )
+    np.testing.assert_array_equal(
+        packing.unpack_weights_base3(packing.pack_weights_base3(t), t.size), t.ravel()
+    )
 
 
 def test_file_is_much_smaller_than_float(model, exported):
@@ -158,17 +200,27 @@ def test_file_is_much_smaller_than_float(model, exported):
 
 
 def _one_layer(layer):
-    return keras.Sequential([keras.Input((8, 8, 4)), layer, keras.layers.Flatten(), keras.layers.Dense(2)])
+    return keras.Sequential(
+        [keras.Input((8, 8, 4)), layer, keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
 
 
 @pytest.mark.parametrize(
     "layer,match",
     [
-        (sl.TernaryConv2D(4, 3, dilation_rate=2, name="dilated"), "dilated.*dilation_rate"),
+        (
+            sl.TernaryConv2D(4, 3, dilation_rate=2, name="dilated"),
+            "dilated.*dilation_rate",
+        ),
         (sl.TernaryConv2D(4, 3, groups=2, name="grouped"), "grouped.*groups=2"),
-        (sl.TernaryConv2D(4, 3, data_format="channels_first", name="nchw"),
-         "nchw.*channels_first"),
-        (sl.TernaryConv2D(4, 3, kernel_quantizer=None, name="floatk"), "floatk.*float kernel"),
+        (
+            sl.TernaryConv2D(4, 3, data_format="channels_first", name="nchw"),
+            "nchw.*channels_first",
+        ),
+        (
+            sl.TernaryConv2D(4, 3, kernel_quantizer=None, name="floatk"),
+            "floatk.*float kernel",
+        ),
     ],
 )
 def test_unsupported_layers_are_refused_by_name(layer, match):
@@ -188,8 +240,17 @@ def test_cli(tmp_path, model):
     out = tmp_path / "m.tflite"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}", f"--output={out}"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sttn_keras.export.cli",
+            f"--model={path}",
+            f"--output={out}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.exists() and out.stat().st_size > 0
@@ -199,26 +260,59 @@ def test_cli(tmp_path, model):
     loud_env = {k: v for k, v in env.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     runs = {
         flag: subprocess.run(
-            [sys.executable, "-m", "sttn_keras.export.cli", f"--model={path}",
-             f"--output={out}", "--no-compare_float", *flag],
-            capture_output=True, text=True, env=loud_env, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "sttn_keras.export.cli",
+                f"--model={path}",
+                f"--output={out}",
+                "--no-compare_float",
+                *flag,
+            ],
+            capture_output=True,
+            text=True,
+            env=loud_env,
+            timeout=300,
+        )
         for flag in ((), ("--verbose",))
     }
-    for flag, run in runs.items():
+    for run in runs.values():
         assert run.returncode == 0, run.stderr[-3000:]
         assert "SttnConv2D" in run.stdout
     assert "Reading SavedModel" not in runs[()].stdout + runs[()].stderr
-    assert "Reading SavedModel" in runs[("--verbose",)].stdout + runs[("--verbose",)].stderr
-    helped = subprocess.run([sys.executable, "-m", "sttn_keras.export.cli", "--help"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    assert (
+        "Reading SavedModel"
+        in runs[("--verbose",)].stdout + runs[("--verbose",)].stderr
+    )
+    helped = subprocess.run(
+        [sys.executable, "-m", "sttn_keras.export.cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert helped.returncode == 0
-    for flag in ("--model", "--output", "--float_layers", "--weight_encoding",
-                 "--recalibrate_with", "--verbose"):
+    for flag in (
+        "--model",
+        "--output",
+        "--float_layers",
+        "--weight_encoding",
+        "--recalibrate_with",
+        "--verbose",
+    ):
         assert flag in helped.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "sttn_keras.export.cli", f"--model={tmp_path / 'missing.keras'}",
-         f"--output={out}"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sttn_keras.export.cli",
+            f"--model={tmp_path / 'missing.keras'}",
+            f"--output={out}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert bad.returncode != 0 and "no such file" in bad.stderr
 
@@ -226,11 +320,15 @@ def test_cli(tmp_path, model):
 @pytest.mark.parametrize("cap", [np.inf, 6.0, 1.0])
 def test_thresholds_through_clamp(cap):
     rng = np.random.default_rng(3)
-    th = np.stack([rng.normal(0.5, 3, 64), rng.normal(2, 3, 64), rng.choice([-1.0, 1.0], 64)])
+    th = np.stack(
+        [rng.normal(0.5, 3, 64), rng.normal(2, 3, 64), rng.choice([-1.0, 1.0], 64)]
+    )
     th[1] = np.maximum(th[0], th[1])
     th[0, :3] = [0.0, -np.inf, np.inf]
     th = th.astype(np.float32)
-    y = np.concatenate([np.linspace(-8, 8, 4001), [0.0, cap if np.isfinite(cap) else 7.0]])
+    y = np.concatenate(
+        [np.linspace(-8, 8, 4001), [0.0, cap if np.isfinite(cap) else 7.0]]
+    )
     y = y.astype(np.float32)[:, None]
     z = np.clip(y, 0, cap)
     expected = th[2] * ((z > th[1]).astype(int) - (z < th[0]).astype(int))
@@ -262,11 +360,20 @@ def test_inverted_residual_chain_is_packed_end_to_end():
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
-                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0.3, 0.5, c),
+                    rng.normal(0, 0.5, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
     plan = folding.fold_model(model)
     assert plan.layers["expand"].output_thresholds is not None
-    assert plan.layers["dw"].output_thresholds is not None and plan.layers["dw"].input_packed
+    assert (
+        plan.layers["dw"].output_thresholds is not None
+        and plan.layers["dw"].input_packed
+    )
     assert plan.layers["project"].input_packed
     assert plan.fused_activations == {"expand_relu", "dw_relu"}
     data = sttn.export.to_tflite(model)
@@ -291,7 +398,9 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     y = keras.layers.BatchNormalization(name="expand_bn")(y)
     y = keras.layers.ReLU(6.0, name="expand_relu")(y)
     y = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(y)
-    y = sl.TernaryDepthwiseConv2D(3, strides=2, padding="valid", use_bias=False, name="dw")(y)
+    y = sl.TernaryDepthwiseConv2D(
+        3, strides=2, padding="valid", use_bias=False, name="dw"
+    )(y)
     y = keras.layers.BatchNormalization(name="dw_bn")(y)
     y = keras.layers.ReLU(6.0, name="dw_relu")(y)
     y = sl.TernaryConv2D(24, 1, use_bias=False, name="project")(y)
@@ -303,8 +412,14 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
-                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0.3, 0.5, c),
+                    rng.normal(0, 0.5, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
     plan = folding.fold_model(model)
     assert plan.layers["expand"].output_thresholds is not None
     assert plan.layers["dw"].input_packed
@@ -322,8 +437,14 @@ def _random_bn_statistics(model, rng):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0.3, 0.5, c),
-                               rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0.3, 0.5, c),
+                    rng.normal(0, 0.5, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
 
 
 def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
@@ -337,8 +458,9 @@ def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
     x = sl.TernaryConv2D(16, 3, padding="same", activation="silu", name="c_silu")(x)
     x = keras.layers.BatchNormalization(name="bn_silu")(x)
     x = sl.TernaryConv2D(16, 1, activation="relu6", name="c_relu6")(x)
-    x = sl.TernaryDepthwiseConv2D(3, padding="same", activation="hard_silu",
-                                  name="dw_hswish")(x)
+    x = sl.TernaryDepthwiseConv2D(
+        3, padding="same", activation="hard_silu", name="dw_hswish"
+    )(x)
     x = sl.TernaryConv2D(16, 1, activation="gelu", name="c_gelu")(x)
     x = sl.TernaryConv2D(16, 1, activation="relu", name="c_relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -437,9 +559,12 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     hist = sttn.export.op_histogram(data)
     assert hist["SttnConv2D"] == 1 and hist["SttnFullyConnected"] == 1, hist
     x = np.random.default_rng(8).normal(0, 1, (8, 10, 10, 4)).astype("float32")
-    np.testing.assert_allclose(sttn.export.Interpreter(data).predict(x),
-                               keras.ops.convert_to_numpy(student(x)),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        sttn.export.Interpreter(data).predict(x),
+        keras.ops.convert_to_numpy(student(x)),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 @pytest.mark.parametrize("encoding", ["trit2", "base3"])
