@@ -76,41 +76,31 @@ class SttnExportLayer(keras.layers.Layer):
         self.folded = folded
         self.weight_encoding = weight_encoding
         packed = packing.encode_weights(folded.trits, weight_encoding)
-        self.packed_weights = self.add_weight(
-            name="packed_weights",
-            shape=packed.shape,
-            dtype="uint8",
-            trainable=False,
-            initializer=keras.initializers.Constant(0),
-        )
-        self.packed_weights.assign(packed)
-        self.scale = self.add_weight(
-            name="scale", shape=folded.scale.shape, trainable=False, initializer="zeros"
-        )
-        self.scale.assign(folded.scale)
-        self.bias = self.add_weight(
-            name="bias", shape=folded.bias.shape, trainable=False, initializer="zeros"
-        )
-        self.bias.assign(folded.bias)
+        self.packed_weights = self._constant("packed_weights", packed, "uint8")
+        self.scale = self._constant("scale", folded.scale)
+        self.bias = self._constant("bias", folded.bias)
         self.output_thresholds = None
         if folded.output_thresholds is not None:
-            self.output_thresholds = self.add_weight(
-                name="output_thresholds",
-                shape=folded.output_thresholds.shape,
-                trainable=False,
-                initializer="zeros",
+            self.output_thresholds = self._constant(
+                "output_thresholds", folded.output_thresholds
             )
-            self.output_thresholds.assign(folded.output_thresholds)
         self.thresholds = None
         if folded.thresholds is not None and not folded.input_packed:
-            self.thresholds = self.add_weight(
-                name="thresholds",
-                shape=folded.thresholds.shape,
-                trainable=False,
-                initializer="zeros",
-            )
-            self.thresholds.assign(folded.thresholds)
+            self.thresholds = self._constant("thresholds", folded.thresholds)
         self.built = True
+
+    def _constant(self, name, value, dtype="float32"):
+        """A non-trainable variable holding ``value`` (frozen by the
+        converter into a constant buffer)."""
+        variable = self.add_weight(
+            name=name,
+            shape=value.shape,
+            dtype=dtype,
+            trainable=False,
+            initializer="zeros",
+        )
+        variable.assign(value)
+        return variable
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         """The op's output shape from its geometry, without tracing the
@@ -155,33 +145,23 @@ class SttnExportLayer(keras.layers.Layer):
         x = inputs
         if not float_input and not f.input_packed:
             x = tf_ops.ternarize_fn(o["in_channels"])(x, self.thresholds)
+        geometry = {k: o[k] for k in tf_ops.GEOMETRY_OPTIONS}
+        common = dict(
+            activation=f.activation,
+            packed_output=packed_output,
+            weight_encoding=self.weight_encoding,
+        )
         if f.kind == "conv2d":
             op = tf_ops.conv2d_fn(
-                float_input,
-                o["in_channels"],
-                o["out_channels"],
-                o["kernel_h"],
-                o["kernel_w"],
-                o["stride_h"],
-                o["stride_w"],
-                o["padding"],
-                f.activation,
-                packed_output,
-                self.weight_encoding,
+                float_input, o["in_channels"], o["out_channels"], **geometry, **common
             )
         elif f.kind == "depthwise_conv2d":
             op = tf_ops.depthwise_conv2d_fn(
                 float_input,
                 o["in_channels"],
                 o["depth_multiplier"],
-                o["kernel_h"],
-                o["kernel_w"],
-                o["stride_h"],
-                o["stride_w"],
-                o["padding"],
-                f.activation,
-                packed_output,
-                self.weight_encoding,
+                **geometry,
+                **common,
             )
         else:
             op = tf_ops.fully_connected_fn(

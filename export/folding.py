@@ -399,32 +399,25 @@ def _fold_layer(layer, pre_bn, post_bn):
         m, a = _bn_affine(post_bn)
         scale, bias = scale * m, bias * m + a
 
+    if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D):
+        kh, kw = trits.shape[:2]
+        geometry = dict(
+            kernel_h=kh,
+            kernel_w=kw,
+            stride_h=int(layer.strides[0]),
+            stride_w=int(layer.strides[1]),
+            padding=layer.padding.upper(),
+        )
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         kind = "depthwise_conv2d"
-        kh, kw, cin, mult = trits.shape
+        _, _, cin, mult = trits.shape
         op_trits = trits.reshape(kh, kw, cin * mult)
-        options = dict(
-            in_channels=cin,
-            depth_multiplier=mult,
-            kernel_h=kh,
-            kernel_w=kw,
-            stride_h=int(layer.strides[0]),
-            stride_w=int(layer.strides[1]),
-            padding=layer.padding.upper(),
-        )
+        options = dict(in_channels=cin, depth_multiplier=mult, **geometry)
     elif isinstance(layer, keras.layers.Conv2D):
         kind = "conv2d"
-        kh, kw, cin, cout = trits.shape
+        _, _, cin, cout = trits.shape
         op_trits = np.transpose(trits, (3, 0, 1, 2))
-        options = dict(
-            in_channels=cin,
-            out_channels=cout,
-            kernel_h=kh,
-            kernel_w=kw,
-            stride_h=int(layer.strides[0]),
-            stride_w=int(layer.strides[1]),
-            padding=layer.padding.upper(),
-        )
+        options = dict(in_channels=cin, out_channels=cout, **geometry)
     else:
         kind = "fully_connected"
         cin, cout = trits.shape

@@ -127,6 +127,25 @@ def _ternarize_packed(x, thresholds, channels):
     return _pack(t, channels)
 
 
+# The conv geometry options (docs/op-format.md), shared by conv2d and
+# depthwise conv2d.
+GEOMETRY_OPTIONS = ("kernel_h", "kernel_w", "stride_h", "stride_w", "padding")
+# Every version-1 option of the layer ops, in the documented order.
+_OPTION_ORDER = (
+    "in_channels",
+    "out_channels",
+    "depth_multiplier",
+    *GEOMETRY_OPTIONS,
+    "activation",
+)
+
+
+def _options(arguments):
+    """The version-1 options among an op function's arguments (its
+    ``locals()``), in the documented order."""
+    return {k: arguments[k] for k in _OPTION_ORDER if k in arguments}
+
+
 def _attrs(version_1_attrs, packed_output, weight_encoding=TRIT2):
     """Version 1 unless the op uses a version-2 feature (a packed output, or
     weights in an encoding other than trit2), so files without one still
@@ -173,20 +192,7 @@ def conv2d_fn(
     """``SttnConv2D`` / ``SttnConv2DFloatIn`` (with ``packed_output``: a 5th
     input of output thresholds and a packed int32 output)."""
     name = CONV2D_FLOAT_IN if float_input else CONV2D
-    attrs = _attrs(
-        dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            kernel_h=kernel_h,
-            kernel_w=kernel_w,
-            stride_h=stride_h,
-            stride_w=stride_w,
-            padding=padding,
-            activation=activation,
-        ),
-        packed_output,
-        weight_encoding,
-    )
+    attrs = _attrs(_options(locals()), packed_output, weight_encoding)
     n = out_channels * kernel_h * kernel_w * in_channels
 
     def body(x, weights, scale, bias):
@@ -232,11 +238,7 @@ def fully_connected_fn(
 ):
     """``SttnFullyConnected`` / ``SttnFullyConnectedFloatIn``."""
     name = FULLY_CONNECTED_FLOAT_IN if float_input else FULLY_CONNECTED
-    attrs = _attrs(
-        dict(in_channels=in_channels, out_channels=out_channels, activation=activation),
-        packed_output,
-        weight_encoding,
-    )
+    attrs = _attrs(_options(locals()), packed_output, weight_encoding)
     n = out_channels * in_channels
 
     def sttn_fully_connected(x, weights, scale, bias):
@@ -272,21 +274,7 @@ def depthwise_conv2d_fn(
     """``SttnDepthwiseConv2D`` / ``SttnDepthwiseConv2DFloatIn``."""
     name = DEPTHWISE_CONV2D_FLOAT_IN if float_input else DEPTHWISE_CONV2D
     out_channels = in_channels * depth_multiplier
-    attrs = _attrs(
-        dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth_multiplier=depth_multiplier,
-            kernel_h=kernel_h,
-            kernel_w=kernel_w,
-            stride_h=stride_h,
-            stride_w=stride_w,
-            padding=padding,
-            activation=activation,
-        ),
-        packed_output,
-        weight_encoding,
-    )
+    attrs = _attrs(_options(locals()), packed_output, weight_encoding)
     n = kernel_h * kernel_w * out_channels
 
     def sttn_depthwise_conv2d(x, weights, scale, bias):

@@ -16,6 +16,12 @@ namespace core {
 
 #if STTN_X86_DISPATCH
 namespace {
+
+// The weights of tap (ky, kx): out_c floats, [kh][kw][out] layout.
+inline const float* TapWeights(const ConvShape& s, const float* w_float, int ky,
+                               int kx) {
+  return w_float + static_cast<int64_t>(ky * s.kernel_w + kx) * s.out_c;
+}
 namespace avx2 {
 
 using avx2_epilogue::Epilogue8;
@@ -56,9 +62,7 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
           for (int ky = ky_begin; ky < ky_end; ++ky) {
             for (int kx = kx_begin; kx < kx_end; ++kx) {
               const float* xp = x0 + ky * x_row + kx * c_count + c;
-              const float* wp =
-                  w_float +
-                  static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
+              const float* wp = TapWeights(s, w_float, ky, kx) + c;
               a0 = _mm256_add_ps(
                   a0, _mm256_mul_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(wp)));
               a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(xp + 8),
@@ -80,9 +84,7 @@ __attribute__((target("avx2"))) void DepthwiseFloatM1(
           for (int ky = ky_begin; ky < ky_end; ++ky) {
             for (int kx = kx_begin; kx < kx_end; ++kx) {
               const float* xp = x0 + ky * x_row + kx * c_count + c;
-              const float* wp =
-                  w_float +
-                  static_cast<int64_t>(ky * s.kernel_w + kx) * c_count + c;
+              const float* wp = TapWeights(s, w_float, ky, kx) + c;
               const __m256 xv = full ? _mm256_loadu_ps(xp)
                                      : _mm256_maskload_ps(xp, tail_mask);
               const __m256 wv = full ? _mm256_loadu_ps(wp)
