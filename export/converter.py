@@ -145,7 +145,7 @@ class SttnExportLayer(keras.layers.Layer):
         x = inputs
         if not float_input and not f.input_packed:
             x = tf_ops.ternarize_fn(o["in_channels"])(x, self.thresholds)
-        geometry = {k: o[k] for k in tf_ops.GEOMETRY_OPTIONS}
+        geometry = {k: o[k] for k in tf_ops.GEOMETRY_OPTIONS if k in o}
         common = dict(
             activation=f.activation,
             packed_output=packed_output,
