@@ -104,8 +104,11 @@ $(VENV)/.installed: $(VENV)/.deps setup.py pyproject.toml $(NATIVE_SOURCES) expo
 demo: setup
 	$(PY) -m sttn_keras.demo
 
+# Two workers, one test file each at a time (--dist loadfile): the long
+# files (training, conversion, compilation, subprocesses) overlap, and tests
+# that share a path or a fixture stay in one process.
 test: setup lint
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n 2 --dist loadfile
 
 # Lint (part of `make test`): ruff's checks and formatting of the Python, and
 # clang-format (.clang-format) over the C++ of export/ and tests/cc/.
