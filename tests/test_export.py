@@ -27,6 +27,21 @@ from sttn_keras.export import (
 from tests.helpers import random_input
 
 
+def _random_bn_statistics(model, rng):
+    """Positive gammas, moving means around 0.3: thresholds inside the range."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0.3, 0.5, c),
+                    rng.normal(0, 0.5, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
+
+
 def _randomize_batchnorms(model, seed=0):
     """Give every BN non-trivial statistics, some negative and zero gammas."""
     rng = np.random.default_rng(seed)
@@ -357,17 +372,7 @@ def test_inverted_residual_chain_is_packed_end_to_end():
     outputs = keras.layers.Dense(4)(x)
     model = keras.Model(inputs, outputs)
     rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 2, c),
-                    rng.normal(0.3, 0.5, c),
-                    rng.normal(0, 0.5, c),
-                    rng.uniform(0.5, 2, c),
-                ]
-            )
+    _random_bn_statistics(model, rng)
     plan = folding.fold_model(model)
     assert plan.layers["expand"].output_thresholds is not None
     assert (
@@ -409,17 +414,7 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     outputs = keras.layers.Dense(3)(y)
     model = keras.Model(inputs, outputs)
     rng = np.random.default_rng(1)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 2, c),
-                    rng.normal(0.3, 0.5, c),
-                    rng.normal(0, 0.5, c),
-                    rng.uniform(0.5, 2, c),
-                ]
-            )
+    _random_bn_statistics(model, rng)
     plan = folding.fold_model(model)
     assert plan.layers["expand"].output_thresholds is not None
     assert plan.layers["dw"].input_packed
@@ -431,20 +426,6 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     for kernel in ("reference", "optimized"):
         got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-
-
-def _random_bn_statistics(model, rng):
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 2, c),
-                    rng.normal(0.3, 0.5, c),
-                    rng.normal(0, 0.5, c),
-                    rng.uniform(0.5, 2, c),
-                ]
-            )
 
 
 def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():

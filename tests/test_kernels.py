@@ -31,6 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from tests import helpers  # noqa: E402
 from tests import ternary_reference as ref  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
@@ -57,16 +58,8 @@ def _trits(rng, shape, p_zero=0.4) -> np.ndarray:
     return t.astype(np.int8)
 
 
-def _dyadic_affine(rng, n):
-    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(
-        np.float32
-    )
-    bias = (rng.integers(-16, 16, n) / 8.0).astype(np.float32)
-    return scale, bias
-
-
-def _exact_floats(rng, shape):
-    return (rng.integers(-8, 9, shape) / 4.0).astype(np.float32)
+_dyadic_affine = helpers.dyadic_affine
+_exact_floats = helpers.exact_floats
 
 
 # Weight encodings of the grid: a version-1 op (no `weight_encoding` key, the

@@ -45,6 +45,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from tests import helpers  # noqa: E402
 from tests import ternary_reference as ref  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
@@ -60,16 +61,8 @@ def _trits(rng, shape):
     return rng.integers(-1, 2, shape).astype(np.int8)
 
 
-def _affine(rng, n):
-    scale = (rng.choice([-1.0, 1.0], n) * 2.0 ** rng.integers(-3, 3, n)).astype(
-        np.float32
-    )
-    bias = (rng.integers(-16, 16, n) / 8.0).astype(np.float32)
-    return scale, bias
-
-
-def _exact(rng, shape):
-    return (rng.integers(-8, 9, shape) / 4.0).astype(np.float32)
+_affine = helpers.dyadic_affine
+_exact = helpers.exact_floats
 
 
 def spot_checks() -> list[tuple[str, bytes, np.ndarray, np.ndarray]]:
