@@ -85,7 +85,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["sttn_keras", "sttn_keras.export"],
+    packages=["sttn_keras", "sttn_keras.tfmot", "sttn_keras.export"],
     package_dir={"sttn_keras": "sttn_keras", "sttn_keras.export": "export"},
     package_data={"sttn_keras.export": ["native_build.json"]},
     ext_modules=[native],

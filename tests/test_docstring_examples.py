@@ -40,8 +40,11 @@ def _library_modules():
 
     names = ["sttn_keras", "sttn_keras.export"]
     for package in (sttn_keras, sttn_keras.export):
-        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            if not info.name.rsplit(".", 1)[-1].startswith("_"):  # _sttn_ops.so
+        # Subpackages too (sttn_keras.tfmot.*); private names (_sttn_ops.so,
+        # _tf_keras) are not walked.
+        prefix = package.__name__ + "."
+        for info in pkgutil.walk_packages(package.__path__, prefix):
+            if not any(part.startswith("_") for part in info.name.split(".")):
                 names.append(info.name)
     return sorted(set(names)) + list(EXTRA_MODULES)
 
