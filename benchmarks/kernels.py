@@ -583,9 +583,7 @@ def render(meta: dict, rows: list[dict]) -> str:
     for isa in ("avx512", "avx2"):
         if isa in bounds and clock:
             macs, cpu = bounds[isa]
-            name = (
-                "sttn opt" if meta["sttn_optimized_kernel"] == isa else f"sttn {isa}"
-            )
+            name = "sttn opt" if meta["sttn_optimized_kernel"] == isa else f"sttn {isa}"
             best = max(
                 (r["gmacs"].get(name, 0.0) for r in rows if r["kind"] == "conv"),
                 default=0.0,

@@ -38,7 +38,9 @@ __all__ = sorted(_LAZY)
 
 
 def _submodules() -> list[str]:
-    return [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return [
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
+    ]
 
 
 def __getattr__(name: str) -> Any:

@@ -124,7 +124,7 @@ class _RegisteringLoader(importlib.abc.Loader):
             )
 
 
-if "keras" in sys.modules:
+if sys.modules.get("keras") is not None:
     _register_with_keras()
 elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKeras())

@@ -113,7 +113,9 @@ def test_runtime_imports_neither_tensorflow_nor_keras(model_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     heavy_line = [line for line in proc.stdout.splitlines() if line.startswith("HEAVY")]
     assert heavy_line == ["HEAVY []"], heavy_line
-    assert "usage: sttn-benchmark" in proc.stdout and "latency over 3 runs" in proc.stdout
+    assert (
+        "usage: sttn-benchmark" in proc.stdout and "latency over 3 runs" in proc.stdout
+    )
     output = proc.stdout + proc.stderr
     assert not [m for m in TF_LOG_MARKERS if m in output], output[-3000:]
 
@@ -124,7 +126,8 @@ def _console_script():
 
 
 @pytest.mark.skipif(
-    _console_script() is None, reason="the sttn-benchmark console script is not installed"
+    _console_script() is None,
+    reason="the sttn-benchmark console script is not installed",
 )
 def test_sttn_benchmark_prints_no_tensorflow_lines(model_path):
     script = _console_script()
