@@ -14,9 +14,11 @@ reports the median. Rows:
   ``TF_CPP_MIN_LOG_LEVEL`` unset, so that they would).
 
 For the import rows the child times the statement itself
-(``time.perf_counter`` around ``exec``) and reports ``len(sys.modules)`` and
-whether ``tensorflow`` / ``keras`` were imported: module counts do not depend
-on the machine's load, times do. The model for the ``sttn-benchmark`` row is
+(``time.perf_counter`` and ``time.process_time`` around ``exec``) and reports
+``len(sys.modules)`` and whether ``tensorflow`` / ``keras`` were imported;
+for the process rows the parent reads the child's wall time and its user +
+system CPU time (``getrusage(RUSAGE_CHILDREN)``). Module counts do not depend
+on the machine's load; CPU time depends on it less than wall time does. The model for the ``sttn-benchmark`` row is
 ``sttn_keras.models.small_cnn`` exported once, in a separate process, to a
 temporary folder (``--model PATH`` uses a given ``.tflite`` instead).
 
@@ -24,7 +26,8 @@ Usage::
 
     nice -n 10 python benchmarks/import_time.py [--reps 7] [--out benchmarks/results]
 
-Writes ``import_time.md`` and ``import_time.json`` in ``--out``.
+Writes ``import_time.md`` and ``import_time.json`` in ``--out`` (``--name``
+another stem, ``--note`` a sentence for the header).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,10 +53,10 @@ IMPORTS = (
 )
 _CHILD = """
 import json, sys, time
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 exec(compile(sys.argv[1], "<import>", "exec"))
-dt = time.perf_counter() - t
-print(json.dumps({"s": dt, "modules": len(sys.modules),
+dt, dc = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"s": dt, "cpu_s": dc, "modules": len(sys.modules),
                   "tensorflow": "tensorflow" in sys.modules,
                   "keras": "keras" in sys.modules}))
 """
@@ -79,11 +83,19 @@ def _import_once(statement: str) -> dict:
     return result
 
 
-def _process_once(argv: list[str]) -> tuple[float, bool]:
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_once(argv: list[str]) -> dict:
+    t, c = time.perf_counter(), _children_cpu()
     out = subprocess.run(argv, capture_output=True, text=True, env=_env(), check=True)
-    wall = time.perf_counter() - t
-    return wall, any(m in out.stderr for m in _TF_LOG_MARKERS)
+    return {
+        "s": time.perf_counter() - t,
+        "cpu_s": _children_cpu() - c,
+        "tf_log_lines": any(m in out.stderr for m in _TF_LOG_MARKERS),
+    }
 
 
 def _build_model(folder: str) -> str:
@@ -122,44 +134,37 @@ def measure(reps: int, model: str) -> list[dict]:
         for label, argv in processes:
             samples[label].append(_process_once(argv))
     rows = []
-    for label, statement in IMPORTS:
+    whats = [(label, statement) for label, statement in IMPORTS] + [
+        (label, "whole process: " + " ".join(os.path.basename(a) for a in argv))
+        for label, argv in processes
+    ]
+    for label, what in whats:
         runs = samples[label]
-        rows.append(
-            {
-                "row": label,
-                "what": statement,
-                "median_s": statistics.median(r["s"] for r in runs),
-                "min_s": min(r["s"] for r in runs),
-                "modules": runs[-1]["modules"],
-                "tensorflow": runs[-1]["tensorflow"],
-                "keras": runs[-1]["keras"],
-                "tf_log_lines": any(r["tf_log_lines"] for r in runs),
-            }
-        )
-    for label, argv in processes:
-        runs = samples[label]
-        rows.append(
-            {
-                "row": label,
-                "what": "whole process: " + " ".join(os.path.basename(a) for a in argv),
-                "median_s": statistics.median(w for w, _ in runs),
-                "min_s": min(w for w, _ in runs),
-                "tf_log_lines": any(tf for _, tf in runs),
-            }
-        )
+        row = {
+            "row": label,
+            "what": what,
+            "median_s": statistics.median(r["s"] for r in runs),
+            "min_s": min(r["s"] for r in runs),
+            "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "tf_log_lines": any(r["tf_log_lines"] for r in runs),
+        }
+        if "modules" in runs[-1]:
+            row.update({k: runs[-1][k] for k in ("modules", "tensorflow", "keras")})
+        rows.append(row)
     return rows
 
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| row | measured | median s | min s | modules | tensorflow | keras "
-        "| TF log lines |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "| row | measured | median s | min s | median CPU s | modules | tensorflow "
+        "| keras | TF log lines |",
+        "|---|---|---:|---:|---:|---:|---|---|---|",
     ]
     yes_no = {True: "yes", False: "no", None: ""}
     for r in rows:
         lines.append(
             f"| {r['row']} | `{r['what']}` | {r['median_s']:.3f} | {r['min_s']:.3f} | "
+            f"{r['median_cpu_s']:.3f} | "
             f"{r.get('modules', '')} | {yes_no[r.get('tensorflow')]} | "
             f"{yes_no[r.get('keras')]} | {yes_no[r['tf_log_lines']]} |"
         )
@@ -171,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reps", type=int, default=7, help="fresh processes per row")
     p.add_argument("--model", default=None, help="a .tflite for sttn-benchmark")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"))
+    p.add_argument("--name", default="import_time", help="file name, without suffix")
+    p.add_argument("--note", default="", help="a sentence for the header")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or _build_model(tmp)
@@ -202,17 +209,22 @@ def main(argv: list[str] | None = None) -> None:
         f"({meta['cpu_count']} CPUs); "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
         + f". Median and minimum of {args.reps} fresh processes per row, rounds "
-        "interleaved; `modules` is `len(sys.modules)` after the import "
+        "interleaved; `CPU s`: user + system time of the import (or of the whole "
+        "process); `modules` is `len(sys.modules)` after the import "
         "(the interpreter's own start-up modules included). Produced by "
         "`benchmarks/import_time.py`; the process rows are whole processes "
         "(interpreter start-up included), `TF log lines`: TensorFlow's start-up "
-        "lines on stderr (`TF_CPP_MIN_LOG_LEVEL` unset).\n\n" + table(rows) + "\n"
+        "lines on stderr (`TF_CPP_MIN_LOG_LEVEL` unset). "
+        + args.note
+        + "\n\n"
+        + table(rows)
+        + "\n"
     )
     print(text)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "import_time.md"), "w", encoding="utf-8") as f:
+    with open(os.path.join(args.out, args.name + ".md"), "w", encoding="utf-8") as f:
         f.write(text)
-    with open(os.path.join(args.out, "import_time.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(args.out, args.name + ".json"), "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=2)
 
 
