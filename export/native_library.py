@@ -262,17 +262,25 @@ class _LibraryInfo(dict):
     """``native_library_info()``'s dict; the key ``"optimized_popcount"``
     (renamed ``"optimized_kernel"``) still reads, with a DeprecationWarning."""
 
+    _OLD, _NEW = "optimized_popcount", "optimized_kernel"
+
+    def _renamed(self, key: Any) -> Any:
+        if key != self._OLD:
+            return key
+        warnings.warn(
+            f'native_library_info()["{self._OLD}"] is deprecated and will be '
+            f'removed in the next release; use native_library_info()["{self._NEW}"] '
+            "(or optimized_kernel()).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self._NEW
+
     def __getitem__(self, key: Any) -> Any:
-        if key == "optimized_popcount":
-            warnings.warn(
-                'native_library_info()["optimized_popcount"] is deprecated; '
-                'use native_library_info()["optimized_kernel"] (or '
-                "optimized_kernel()).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            key = "optimized_kernel"
-        return super().__getitem__(key)
+        return super().__getitem__(self._renamed(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._renamed(key), default)
 
 
 def native_library_info() -> dict[str, Any]:

@@ -193,6 +193,7 @@ def test_renamed_runtime_names_warn_and_still_work(model_path):
     library = runtime.native_library_info()
     assert (
         _deprecated(lambda: library["optimized_popcount"], "optimized_popcount")
+        == _deprecated(lambda: library.get("optimized_popcount"), "optimized_popcount")
         == library["optimized_kernel"]
         == runtime.optimized_kernel()
     )
