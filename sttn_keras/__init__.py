@@ -25,8 +25,8 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
-import threading
 import types
 import warnings
 from typing import Any
@@ -64,39 +64,67 @@ def __dir__() -> list[str]:
 # -- registration of the serialisable classes with Keras ----------------------
 # The modules whose import registers sttn classes with keras.saving.
 _REGISTERING = ("quantizers", "layers")
+_registered = False
 
 
 def _register_with_keras() -> None:
+    global _registered
+    _registered = True
     for name in _REGISTERING:
         importlib.import_module(f".{name}", __name__)
 
 
-class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: when ``keras`` is about to be imported, wraps
-    its loader so that the sttn classes are registered once Keras's own
-    import has completed. Removes itself from ``sys.meta_path`` on first use."""
+def _initializing(name: str) -> bool:
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+
+def _register_when_ready(just_loaded: str) -> None:
+    """Registers once Keras is imported and no sttn_keras module is halfway
+    through its own import (``import sttn_keras.quantizers`` imports Keras
+    from inside itself: registering then would import ``layers`` against a
+    half-made ``quantizers``). ``just_loaded`` has finished executing."""
+    if _registered or sys.modules.get("keras") is None:
+        return
+    if any(
+        name != just_loaded and name.startswith(f"{__name__}.") and _initializing(name)
+        for name in list(sys.modules)
+    ):
+        return  # the last of them to finish registers
+    for finder in [f for f in sys.meta_path if isinstance(f, _RegisterAfterKeras)]:
+        sys.meta_path.remove(finder)
+    try:
+        _register_with_keras()
+    except Exception as e:  # Keras itself imported; say why sttn did not
+        warnings.warn(
+            f"sttn_keras could not register its Keras classes ({e!r}); "
+            "import sttn_keras.layers to see the error.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: wraps the loaders of ``keras`` and of the
+    sttn_keras submodules imported before the sttn classes are registered,
+    so that they are registered as soon as Keras's import, and any sttn
+    module import it happened inside, has completed. Removes itself then."""
 
     def find_spec(
         self, fullname: str, path: Any = None, target: Any = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "keras":
+        if _registered or not (
+            fullname == "keras" or fullname.startswith(f"{__name__}.")
+        ):
             return None
-        with self._lock:
-            if self not in sys.meta_path:
-                return None
-            sys.meta_path.remove(self)
         spec = None
-        for finder in list(sys.meta_path):
+        for finder in [f for f in sys.meta_path if f is not self]:
             find = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find is not None else None
             if spec is not None:
                 break
-        if spec is None or spec.loader is None:
-            return spec
-        spec.loader = _RegisteringLoader(spec.loader)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader)
         return spec
 
 
@@ -108,23 +136,17 @@ class _RegisteringLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        # Keras sees its own loader (importlib.resources and friends use it).
+        # The module sees its own loader (importlib.resources and friends use it).
         module.__loader__ = self._loader
         if module.__spec__ is not None:
             module.__spec__.loader = self._loader
         self._loader.exec_module(module)
-        try:
-            _register_with_keras()
-        except Exception as e:  # Keras itself imported; say why sttn did not
-            warnings.warn(
-                f"sttn_keras could not register its Keras classes ({e!r}); "
-                "import sttn_keras.layers to see the error.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        _register_when_ready(module.__name__)
 
 
 if sys.modules.get("keras") is not None:
     _register_with_keras()
-elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+elif importlib.util.find_spec("keras") is not None and not any(
+    isinstance(f, _RegisterAfterKeras) for f in sys.meta_path
+):
     sys.meta_path.insert(0, _RegisterAfterKeras())

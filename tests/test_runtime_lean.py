@@ -11,8 +11,11 @@
   one release, each with a ``DeprecationWarning``.
 
 The model is built with ``tests/tflite_builder`` (no TensorFlow needed).
-Cost: four short subprocesses (no TensorFlow in any), about 2 s in all on
-the 2-core machine; the in-process tests well under a second.
+* Whichever sttn module imports Keras first, the sttn classes end up
+  registered with it.
+
+Cost: five subprocesses, one importing Keras (on its JAX backend), about
+12 s in all on the 2-core machine; the in-process tests well under a second.
 """
 
 from __future__ import annotations
@@ -214,3 +217,34 @@ def test_new_names_do_not_warn(model_path):
         runtime.Interpreter(model_path, runtime="tf")
     with pytest.raises(AttributeError, match="no attribute 'NOPE'"):
         runtime.NOPE  # noqa: B018
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("keras") is None, reason="Keras is not installed"
+)
+def test_classes_register_whichever_sttn_module_imports_keras_first():
+    # sttn_keras.quantizers imports Keras from inside its own import: the
+    # classes (layers too) are registered once that import has completed.
+    code = textwrap.dedent(
+        """
+        import warnings
+        warnings.simplefilter("error", RuntimeWarning)
+        import sttn_keras.quantizers
+        import keras
+        for name in ("sttn>TernaryConv2D", "sttn>HardThresholdTernary"):
+            assert keras.saving.get_registered_object(name) is not None, name
+        print("REGISTERED")
+        """
+    )
+    env = {**_env(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if importlib.util.find_spec("jax") is not None:
+        env["KERAS_BACKEND"] = "jax"  # the lighter backend to import
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "REGISTERED" in proc.stdout
