@@ -304,7 +304,7 @@ def _machine() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
-        "sttn_kernel_path": runtime.native_library_info()["optimized_popcount"],
+        "sttn_optimized_kernel": runtime.native_library_info()["optimized_kernel"],
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=REPO,
@@ -318,7 +318,7 @@ def to_markdown(results: list[dict], meta: dict) -> str:
     lines = [
         f"End-to-end latency, batch 1 (median of {meta['rounds']} interleaved rounds; "
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores shared with other jobs, "
-        f"ai-edge-litert {meta['ai_edge_litert']}, sttn kernels `{meta['sttn_kernel_path']}`, "
+        f"ai-edge-litert {meta['ai_edge_litert']}, sttn kernels `{meta['sttn_optimized_kernel']}`, "
         f"commit {meta['commit']}). float32 and int8: stock interpreter, XNNPACK. "
         "Ratio > 1: STTN is faster.",
         "",

@@ -30,11 +30,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import sttn_keras as sttn  # noqa: E402
-from sttn_keras.export import converter, runtime  # noqa: E402
+from sttn_keras.export import converter, native_library  # noqa: E402
 
 
 def full_int8(model, rep):
-    lib = runtime._library()
+    lib = native_library.library()
 
     def registerer(address):
         error = ctypes.create_string_buffer(512)

@@ -238,7 +238,7 @@ def make_runners(
     runners = {"sttn opt": _Sttn(models["sttn"], x, "optimized")}
     if with_reference:
         runners["sttn ref"] = _Sttn(models["sttn"], x, "reference")
-    best = runtime.native_library_info()["optimized_popcount"]
+    best = runtime.native_library_info()["optimized_kernel"]
     for isa in runtime.supported_kernels():
         if isa in ("reference", "optimized", best) or (
             isa == "portable" and not with_reference
@@ -468,7 +468,7 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
             sttn_keras=sttn_keras.__version__,
             git_commit=_git_commit(),
         ),
-        sttn_optimized_popcount=runtime.native_library_info()["optimized_popcount"],
+        sttn_optimized_kernel=runtime.native_library_info()["optimized_kernel"],
         supported_kernels=list(runtime.supported_kernels()),
         clock_ghz=_clock_ghz(),
         threads=1,
@@ -496,7 +496,7 @@ def render(meta: dict, rows: list[dict]) -> str:
         f"{', '.join(m['flags'])}); Python {v['python']}, TensorFlow {v['tensorflow']}, "
         f"Keras {v['keras']}, ai-edge-litert {v['ai_edge_litert']}, sttn-keras "
         f"{v['sttn_keras']} ({v['git_commit']}); `sttn opt` runs the "
-        f"`{meta['sttn_optimized_popcount']}` path.",
+        f"`{meta['sttn_optimized_kernel']}` path.",
         "",
         f"**1 thread for every variant** (a per-core comparison). "
         f"`invoke()` only, inputs set beforehand, warmed up; {meta['rounds']} rounds, "
@@ -583,9 +583,7 @@ def render(meta: dict, rows: list[dict]) -> str:
     for isa in ("avx512", "avx2"):
         if isa in bounds and clock:
             macs, cpu = bounds[isa]
-            name = (
-                "sttn opt" if meta["sttn_optimized_popcount"] == isa else f"sttn {isa}"
-            )
+            name = "sttn opt" if meta["sttn_optimized_kernel"] == isa else f"sttn {isa}"
             best = max(
                 (r["gmacs"].get(name, 0.0) for r in rows if r["kind"] == "conv"),
                 default=0.0,

@@ -1,8 +1,11 @@
 """Export of STTN models to TFLite with native ternary custom ops.
 
 The export side (``to_tflite``, folding) needs Keras and TensorFlow; the
-runtime side (``Interpreter``) needs only numpy and ai-edge-litert, so both
-are imported lazily.
+runtime side (``Interpreter``, ``runtime``, ``inspect_model``, ``op_format``,
+``sttn-benchmark``) needs only numpy and ai-edge-litert and imports neither
+Keras nor TensorFlow, even where they are installed. Every name here is a
+lazy attribute (PEP 562): ``import sttn_keras.export`` imports nothing, and
+each name imports its module on first use.
 
 Example:
 
@@ -15,28 +18,39 @@ Example:
 """
 
 import importlib
+import importlib.util
+import pkgutil
+from typing import Any
 
 _LAZY = {
     "to_tflite": "converter",
     "fold_model": "folding",
-    "Interpreter": "runtime",
+    "Interpreter": "interpreter",
     "op_histogram": "inspect_model",
     "OP_FORMAT_VERSION": "op_format",
     "ExportError": "folding",
-    "supported_kernels": "runtime",
-    "OpProfile": "runtime",
-    "UnsupportedRuntimeError": "runtime",
+    "supported_kernels": "native_library",
+    "OpProfile": "native_library",
+    "UnsupportedRuntimeError": "runtime_choice",
 }
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name):
+def _submodules() -> list[str]:
+    return [
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
+    ]
+
+
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        return importlib.import_module(f".{name}", __name__)  # e.g. .runtime
     raise AttributeError(f"module 'sttn_keras.export' has no attribute '{name}'")
 
 
-def __dir__():
-    return sorted(__all__)
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(_submodules()))

@@ -112,7 +112,7 @@ def run(argv=None) -> int:
     print(f"model: {args.model}")
     print(
         f"input: {shape} {np.dtype(detail['dtype']).name}; threads: {args.num_threads}; "
-        f"kernels: {args.kernel} ({runtime.native_library_info()['optimized_popcount']} "
+        f"kernels: {args.kernel} ({runtime.optimized_kernel()} "
         "is this CPU's best path)"
     )
     print(f"init: {init_ms:.1f} ms")

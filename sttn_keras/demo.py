@@ -178,7 +178,7 @@ def main(argv=None):
     )
 
     print(
-        f"\n== TFLite with sttn ops ({interp.kernel_path} kernels) on {len(xt)} test images"
+        f"\n== TFLite with sttn ops ({interp.kernel} kernels) on {len(xt)} test images"
     )
     print(f"  Keras accuracy     : {100 * keras_acc:.2f}%")
     print(f"  TFLite accuracy    : {100 * tfl_acc:.2f}%")
@@ -207,7 +207,7 @@ def main(argv=None):
         compression_ratio=summary.compression_ratio,
         latency_ms_per_image=sttn_ms,
         float_latency_ms_per_image=float_ms,
-        kernel_path=interp.kernel_path,
+        kernel=interp.kernel,
         op_histogram=hist,
     )
     with open(os.path.join(args.out, "results.json"), "w") as f:

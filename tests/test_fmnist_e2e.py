@@ -65,7 +65,7 @@ def test_tflite_matches_keras_on_the_test_set(trained, tmp_path):
     path = tmp_path / "fmnist.tflite"
     sttn.export.to_tflite(model, path)
     interp = sttn.export.Interpreter(str(path), num_threads=2)
-    assert interp.kernel_path == "optimized"
+    assert interp.kernel == "optimized"
     tfl = interp.predict(xt, batch_size=500).argmax(1)
     ker = keras.ops.convert_to_numpy(
         model.predict(xt, batch_size=500, verbose=0)

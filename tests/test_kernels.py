@@ -84,7 +84,7 @@ def _packed(trits: np.ndarray, encoding: str | None) -> np.ndarray:
 
 def _run(model: bytes, x: np.ndarray, kernel: str) -> np.ndarray:
     interp = runtime.Interpreter(model, kernel=kernel)
-    assert interp.kernel_path == kernel
+    assert interp.kernel == kernel
     return interp.predict(x)
 
 
@@ -375,14 +375,14 @@ def test_registered_ops_and_verification():
         # Verified through the runtime's own virtual FindOp after registration.
         assert interp.registered_ops == ops
     info = runtime.native_library_info()
-    assert info["optimized_popcount"] in (
+    assert info["optimized_kernel"] in (
         "avx512",
         "avx2",
         "neon",
         "popcnt",
         "portable",
     )
-    assert info["optimized_popcount"] in info["supported_kernels"]
+    assert info["optimized_kernel"] in info["supported_kernels"]
 
 
 def test_every_isa_path_this_cpu_has_is_tested():
@@ -404,7 +404,7 @@ def test_every_isa_path_this_cpu_has_is_tested():
     if {"avx512f", "avx512bw", "avx512vl", "avx512_vpopcntdq", "avx2"} <= flags:
         expected.add("avx512")
     assert set(KERNELS) - {"reference"} == expected
-    best = runtime.native_library_info()["optimized_popcount"]
+    best = runtime.native_library_info()["optimized_kernel"]
     for name in ("avx512", "avx2", "popcnt", "portable"):
         if name in expected:
             assert best == name

@@ -6,7 +6,7 @@
 * a version outside it, and a runtime layout the host layer's probe refuses,
   raise ``UnsupportedRuntimeError`` naming the installed version and the
   range (no crash);
-* TensorFlow's ``tf.lite`` interpreter runs the spot checks (``backend=
+* TensorFlow's ``tf.lite`` interpreter runs the spot checks (``runtime=
   "tflite"``, ``STTN_RUNTIME``, and the automatic fallback when ai-edge-litert
   is not importable);
 * slow: each claimed release, installed from PyPI into its own virtual
@@ -50,6 +50,9 @@ from tests import ternary_reference as ref  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
 runtime = pytest.importorskip("sttn_keras.export.runtime")
+runtime_choice = pytest.importorskip("sttn_keras.export.runtime_choice")
+native_library = pytest.importorskip("sttn_keras.export.native_library")
+interpreter = pytest.importorskip("sttn_keras.export.interpreter")
 rv = pytest.importorskip("sttn_keras.export.runtime_versions")
 
 
@@ -174,13 +177,13 @@ SPOT_KERNELS = ("reference", "optimized")
 SPOT_THREADS = (1, 3)
 
 
-def _run_spot_checks(backend: str | None) -> int:
+def _run_spot_checks(runtime_name: str | None) -> int:
     n = 0
     for name, model, x, expected in spot_checks():
         for kernel in SPOT_KERNELS:
             for threads in SPOT_THREADS:
                 interp = runtime.Interpreter(
-                    model, kernel=kernel, num_threads=threads, backend=backend
+                    model, kernel=kernel, num_threads=threads, runtime=runtime_name
                 )
                 y = interp.predict(x)
                 assert y.shape == expected.shape, name
@@ -292,10 +295,12 @@ def _small_model():
 
 @pytest.mark.parametrize("version", ["1.1.0", "2.4.0", "2.4.0.dev20261101", "unknown"])
 def test_out_of_range_litert_is_refused(monkeypatch, version):
-    monkeypatch.setattr(runtime, "_installed_litert_version", lambda module: version)
+    monkeypatch.setattr(
+        runtime_choice, "_installed_litert_version", lambda module: version
+    )
     model, *_ = _small_model()
     with pytest.raises(runtime.UnsupportedRuntimeError) as info:
-        runtime.Interpreter(model, backend="litert")
+        runtime.Interpreter(model, runtime="litert")
     message = str(info.value)
     assert f"ai-edge-litert {version} is installed" in message
     assert rv.LITERT_REQUIREMENT in message
@@ -338,11 +343,11 @@ def _wrong_members(buf):
     [(_zeroed, "vtable pointer"), (_wrong_members, "may_directly_contain")],
 )
 def test_unrecognised_resolver_layout_is_refused(monkeypatch, fill, member):
-    fake = _ProbeOnFakeResolver(runtime._library(), fill)
-    monkeypatch.setattr(runtime, "_library", lambda: fake)
+    fake = _ProbeOnFakeResolver(native_library.library(), fill)
+    monkeypatch.setattr(interpreter, "library", lambda: fake)
     model, *_ = _small_model()
     with pytest.raises(runtime.UnsupportedRuntimeError) as info:
-        runtime.Interpreter(model, backend="litert")
+        runtime.Interpreter(model, runtime="litert")
     message = str(info.value)
     version = runtime.installed_runtime("litert").version
     assert f"layout of ai-edge-litert {version}" in message
@@ -352,7 +357,7 @@ def test_unrecognised_resolver_layout_is_refused(monkeypatch, fill, member):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(runtime.UnsupportedRuntimeError) as info:
-                runtime.Interpreter(model, backend="tflite")
+                runtime.Interpreter(model, runtime="tflite")
         tf_version = runtime.installed_runtime("tflite").version
         assert f"layout of tensorflow {tf_version} (tf.lite)" in str(info.value)
         assert member in str(info.value)
@@ -362,19 +367,19 @@ def test_prepare_time_layout_mismatch_is_an_unsupported_runtime_error(monkeypatc
     # What Python looks for is the text the built library reports from its
     # per-Prepare layout check (host_registration.cc, CheckRuntimeLayout).
     with open(runtime.native_library_info()["path"], "rb") as f:
-        assert runtime._LAYOUT_MISMATCH_MARKER.encode() in f.read()
+        assert native_library.LAYOUT_MISMATCH_MARKER.encode() in f.read()
     model, x, expected = _small_model()
-    interp = runtime.Interpreter(model, backend="litert")
+    interp = runtime.Interpreter(model, runtime="litert")
     np.testing.assert_array_equal(interp.predict(x), expected)
 
     def refuse():
         raise RuntimeError(
             "SttnConv2D: the TFLite runtime's TfLiteContext/TfLiteTensor "
-            f"{runtime._LAYOUT_MISMATCH_MARKER} (...); refusing to run. "
+            f"{native_library.LAYOUT_MISMATCH_MARKER} (...); refusing to run. "
             "Node number 0 (SttnConv2D) failed to prepare."
         )
 
-    monkeypatch.setattr(interp.litert_interpreter, "allocate_tensors", refuse)
+    monkeypatch.setattr(interp.runtime_interpreter, "allocate_tensors", refuse)
     with pytest.raises(runtime.UnsupportedRuntimeError) as info:
         interp.predict(np.concatenate([x, x]))  # a new batch: resize, allocate
     message = str(info.value)
@@ -406,17 +411,17 @@ def quiet_tflite_deprecation():
         yield
 
 
-def test_tflite_backend_runs_the_spot_checks(quiet_tflite_deprecation):
+def test_tflite_runtime_runs_the_spot_checks(quiet_tflite_deprecation):
     tf = _tensorflow_or_skip()
     info = runtime.installed_runtime("tflite")
-    assert info.backend == "tflite" and info.version == tf.__version__
+    assert info.name == "tflite" and info.version == tf.__version__
     assert info.description == f"tensorflow {tf.__version__} (tf.lite)"
     assert _run_spot_checks("tflite") == len(spot_checks()) * 4
     model, x, expected = _small_model()
-    interp = runtime.Interpreter(model, backend="tflite")
+    interp = runtime.Interpreter(model, runtime="tflite")
     assert (
-        interp.backend == "tflite"
-        and "tensorflow" in type(interp.litert_interpreter).__module__
+        interp.runtime.name == "tflite"
+        and "tensorflow" in type(interp.runtime_interpreter).__module__
     )
     np.testing.assert_array_equal(interp.predict(x), expected)
 
@@ -426,17 +431,17 @@ def test_without_litert_auto_falls_back_to_tflite(
 ):
     _tensorflow_or_skip()
     monkeypatch.delenv("STTN_RUNTIME", raising=False)
-    assert runtime.installed_runtime().backend == "litert"
+    assert runtime.installed_runtime().name == "litert"
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # not importable
-    assert runtime.installed_runtime().backend == "tflite"
+    assert runtime.installed_runtime().name == "tflite"
     model, x, expected = _small_model()
     interp = runtime.Interpreter(model)
-    assert interp.backend == "tflite"
+    assert interp.runtime.name == "tflite"
     np.testing.assert_array_equal(interp.predict(x), expected)
     with pytest.raises(
         ImportError, match=re.escape(f"pip install '{rv.LITERT_REQUIREMENT}'")
     ):
-        runtime.Interpreter(model, backend="litert")
+        runtime.Interpreter(model, runtime="litert")
 
 
 def test_without_any_runtime_the_error_says_what_to_install(monkeypatch):
@@ -449,26 +454,26 @@ def test_without_any_runtime_the_error_says_what_to_install(monkeypatch):
         runtime.Interpreter(model)
     assert rv.LITERT_REQUIREMENT in str(e.value)
     with pytest.raises(ImportError, match="TensorFlow is not installed"):
-        runtime.Interpreter(model, backend="tflite")
+        runtime.Interpreter(model, runtime="tflite")
 
 
-def test_backend_choice_and_bad_values(monkeypatch, quiet_tflite_deprecation):
+def test_runtime_choice_and_bad_values(monkeypatch, quiet_tflite_deprecation):
     _tensorflow_or_skip()
     model, *_ = _small_model()
     monkeypatch.setenv("STTN_RUNTIME", "tflite")
-    assert runtime.Interpreter(model).backend == "tflite"
+    assert runtime.Interpreter(model).runtime.name == "tflite"
     assert (
-        runtime.Interpreter(model, backend="litert").backend == "litert"
+        runtime.Interpreter(model, runtime="litert").runtime.name == "litert"
     )  # argument wins
     monkeypatch.setenv("STTN_RUNTIME", "litert")
-    assert runtime.Interpreter(model).backend == "litert"
+    assert runtime.Interpreter(model).runtime.name == "litert"
     monkeypatch.setenv("STTN_RUNTIME", "tensorflow")
     with pytest.raises(
         ValueError, match=r"STTN_RUNTIME.*Received: STTN_RUNTIME='tensorflow'"
     ):
         runtime.Interpreter(model)
-    with pytest.raises(ValueError, match=r"`backend`.*Received: backend='tf'"):
-        runtime.Interpreter(model, backend="tf")
+    with pytest.raises(ValueError, match=r"`runtime`.*Received: runtime='tf'"):
+        runtime.Interpreter(model, runtime="tf")
 
 
 # ---------------------------------------------------------------------------
@@ -557,7 +562,7 @@ _CHILD = textwrap.dedent("""
     import sttn_keras as sttn
     from sttn_keras.export import runtime
     info = runtime.installed_runtime()
-    assert (info.backend, info.version) == ("litert", version), info
+    assert (info.name, info.version) == ("litert", version), info
     names = json.load(open(os.path.join(cases_dir, "cases.json")))
     data = np.load(os.path.join(cases_dir, "cases.npz"))
     n = 0

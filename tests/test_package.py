@@ -10,14 +10,20 @@ def test_load_model_after_plain_import(tmp_path):
     # Saving and loading in separate processes: the loader must find the
     # sttn classes after nothing but `import sttn_keras`.
     path = tmp_path / "m.keras"
+    # Keras imported first: sttn_keras registers its classes at once.
     save = textwrap.dedent(f"""
         import keras, sttn_keras as sttn
+        assert keras.saving.get_registered_object("sttn>TernaryDense") is not None
         m = keras.Sequential([keras.Input((4,)), sttn.layers.TernaryDense(3, kernel_quantizer="twn")])
         m.save({str(path)!r})
     """)
+    # sttn_keras imported first (it imports no Keras): the classes are
+    # registered when Keras's own import completes.
     load = textwrap.dedent(f"""
-        import keras
+        import sys
         import sttn_keras
+        assert "keras" not in sys.modules and "tensorflow" not in sys.modules
+        import keras
         m = keras.models.load_model({str(path)!r})
         assert type(m.layers[0]).__name__ == "TernaryDense", m.layers
         assert type(m.layers[0].kernel_quantizer).__name__ == "HardThresholdTernary"
