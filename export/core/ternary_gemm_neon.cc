@@ -136,8 +136,8 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   }
 }
 
-void Full(const MicroKernelArgs& a) { Micro<kTile>(a); }
-void Single(const MicroKernelArgs& a) { Micro<1>(a); }
+void Full(const MicroKernelArgs& a) { ForEachGroup<kLanes>(a, Micro<kTile>); }
+void Single(const MicroKernelArgs& a) { ForEachGroup<kLanes>(a, Micro<1>); }
 
 }  // namespace
 
