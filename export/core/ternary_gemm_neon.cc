@@ -3,10 +3,12 @@
 // kernel's structure: a group's thresholds or affine loaded once for all).
 //
 // Per 32-channel chunk, pixel and 4 lanes: m = w_m & dup(x_m),
-// neg = m & (w_s ^ dup(x_s)), cnt of both (per-byte popcounts) added into
-// uint8 partial sums (at most 8 per byte and chunk, flushed every 31 chunks
-// with pairwise widening adds, uaddlp): 7 instructions per 128 trit
-// multiply-accumulates, against 8 for int8 SDOT's 128.
+// neg = m & (w_s ^ dup(x_s)), cnt of both (per-byte popcounts), then
+// acc += cnt(m), acc -= 2 cnt(neg) (add, mls) into one int8 partial sum per
+// byte (at most 8 in magnitude per chunk, widened every 15 chunks with two
+// pairwise widening adds, saddlp): 7 instructions per 128 trit
+// multiply-accumulates, against 8 for int8 SDOT's 128, and a widening of 2
+// instructions per 4 lanes (a short-K 1x1 conv widens once).
 #include "export/core/ternary_gemm_internal.h"
 
 #if defined(__aarch64__)
@@ -24,40 +26,28 @@ constexpr int kLanes = 8;
 constexpr int kTile = 4;
 // Pixels one call takes (the driver's tile on this path).
 constexpr int kMaxPixels = 16;
-constexpr int kFlushChunks = 31;  // 31 * 8 <= 255: uint8 sums cannot wrap
+constexpr int kFlushChunks = 15;  // 15 * 8 <= 127: int8 sums cannot wrap
 
-STTN_ALWAYS_INLINE uint32x4_t Widen(uint8x16_t v) {
-  return vpaddlq_u16(vpaddlq_u8(v));
-}
-
-template <int P>
-STTN_ALWAYS_INLINE void Flush(int32x4_t (*acc32)[2], uint8x16_t (*acc_m)[2],
-                              uint8x16_t (*acc_n)[2]) {
-  STTN_UNROLL
-  for (int p = 0; p < P; ++p) {
-    for (int h = 0; h < 2; ++h) {
-      const int32x4_t m = vreinterpretq_s32_u32(Widen(acc_m[p][h]));
-      const int32x4_t n = vreinterpretq_s32_u32(Widen(acc_n[p][h]));
-      acc32[p][h] = vaddq_s32(acc32[p][h], vsubq_s32(m, vshlq_n_s32(n, 1)));
-      acc_m[p][h] = vdupq_n_u8(0);
-      acc_n[p][h] = vdupq_n_u8(0);
-    }
-  }
+// The int8 sums of one half (4 lanes x 4 bytes) widened to int32 per lane.
+STTN_ALWAYS_INLINE int32x4_t Widen(uint8x16_t v) {
+  return vpaddlq_s16(vpaddlq_s8(vreinterpretq_s8_u8(v)));
 }
 
 // One group's dot products of P pixels (rows x[p * taps + t]) into
-// acc32[p][half].
+// acc32[p][half]. Per chunk each byte gains cnt(m) - 2 cnt(neg), in [-8, 8]
+// (neg is a subset of m): one add and one multiply-subtract into a single
+// int8 sum per lane byte (modular uint8 arithmetic, exact after at most
+// kFlushChunks chunks), widened with two pairwise adds.
 template <int P>
 STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
                             const uint32_t* w, int32x4_t (*acc32)[2]) {
-  uint8x16_t acc_m[P][2];
-  uint8x16_t acc_n[P][2];
+  const uint8x16_t two = vdupq_n_u8(2);
+  uint8x16_t acc8[P][2];
   STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     for (int h = 0; h < 2; ++h) {
       acc32[p][h] = vdupq_n_s32(0);
-      acc_m[p][h] = vdupq_n_u8(0);
-      acc_n[p][h] = vdupq_n_u8(0);
+      acc8[p][h] = vdupq_n_u8(0);
     }
   }
   int pending = 0;
@@ -80,20 +70,32 @@ STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
         for (int h = 0; h < 2; ++h) {
           const uint32x4_t m = vandq_u32(wm[h], xm);
           const uint32x4_t neg = vandq_u32(m, veorq_u32(ws[h], xs));
-          acc_m[p][h] =
-              vaddq_u8(acc_m[p][h], vcntq_u8(vreinterpretq_u8_u32(m)));
-          acc_n[p][h] =
-              vaddq_u8(acc_n[p][h], vcntq_u8(vreinterpretq_u8_u32(neg)));
+          acc8[p][h] =
+              vmlsq_u8(vaddq_u8(acc8[p][h], vcntq_u8(vreinterpretq_u8_u32(m))),
+                       vcntq_u8(vreinterpretq_u8_u32(neg)), two);
         }
       }
       STTN_MCA_END(P == kTile);
       if (++pending == kFlushChunks) {
-        Flush<P>(acc32, acc_m, acc_n);
+        STTN_UNROLL
+        for (int p = 0; p < P; ++p) {
+          for (int h = 0; h < 2; ++h) {
+            acc32[p][h] = vaddq_s32(acc32[p][h], Widen(acc8[p][h]));
+            acc8[p][h] = vdupq_n_u8(0);
+          }
+        }
         pending = 0;
       }
     }
   }
-  if (pending) Flush<P>(acc32, acc_m, acc_n);
+  if (pending) {
+    STTN_UNROLL
+    for (int p = 0; p < P; ++p) {
+      for (int h = 0; h < 2; ++h) {
+        acc32[p][h] = vaddq_s32(acc32[p][h], Widen(acc8[p][h]));
+      }
+    }
+  }
 }
 
 // A group's packed-output constants: per lane, nonzero iff (acc >= upper) !=
@@ -205,9 +207,9 @@ void Kernel(const MicroKernelArgs& a) {
       q.upper[1] = vld1q_s32(upper + o + 4);
       q.lower[0] = vld1q_s32(lower + o);
       q.lower[1] = vld1q_s32(lower + o + 4);
-      q.flip = vdupq_n_u32(vaddvq_u32(
-          LaneBits(vreinterpretq_u32_s32(vld1q_s32(flip + o)),
-                   vreinterpretq_u32_s32(vld1q_s32(flip + o + 4)))));
+      q.flip = vdupq_n_u32(
+          vaddvq_u32(LaneBits(vreinterpretq_u32_s32(vld1q_s32(flip + o)),
+                              vreinterpretq_u32_s32(vld1q_s32(flip + o + 4)))));
       const int left = channels - o;
       q.valid = vdupq_n_u32(left >= kLanes ? 0xffu : (1u << left) - 1u);
       // Group's byte: block group / 4 (two words), byte group % 4 of each.
