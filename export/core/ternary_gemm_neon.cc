@@ -3,12 +3,12 @@
 // kernel's structure: a group's thresholds or affine loaded once for all).
 //
 // Per 32-channel chunk, pixel and 4 lanes: m = w_m & dup(x_m),
-// neg = m & (w_s ^ dup(x_s)), cnt of both (per-byte popcounts), then
-// acc += cnt(m), acc -= 2 cnt(neg) (add, mls) into one int8 partial sum per
-// byte (at most 8 in magnitude per chunk, widened every 15 chunks with two
-// pairwise widening adds, saddlp): 7 instructions per 128 trit
-// multiply-accumulates, against 8 for int8 SDOT's 128, and a widening of 2
-// instructions per 4 lanes (a short-K 1x1 conv widens once).
+// neg = m & (w_s ^ dup(x_s)), cnt of both (per-byte popcounts) added into
+// two uint8 partial sums: 7 instructions per 128 trit multiply-accumulates,
+// against 8 for int8 SDOT's 128. Every 15 chunks (and once at the end, the
+// only time for a short-K 1x1 conv) one mls forms sum_m - 2 sum_n per byte,
+// exact in int8 (at most 8 in magnitude per chunk; the uint8 sums may wrap,
+// the arithmetic is modular), and two saddlp widen it to the int32 lanes.
 #include "export/core/ternary_gemm_internal.h"
 
 #if defined(__aarch64__)
@@ -34,20 +34,20 @@ STTN_ALWAYS_INLINE int32x4_t Widen(uint8x16_t v) {
 }
 
 // One group's dot products of P pixels (rows x[p * taps + t]) into
-// acc32[p][half]. Per chunk each byte gains cnt(m) - 2 cnt(neg), in [-8, 8]
-// (neg is a subset of m): one add and one multiply-subtract into a single
-// int8 sum per lane byte (modular uint8 arithmetic, exact after at most
-// kFlushChunks chunks), widened with two pairwise adds.
+// acc32[p][half]. Per chunk each byte's cnt(m) - 2 cnt(neg) lies in [-8, 8]
+// (neg is a subset of m), so after at most kFlushChunks chunks the two
+// modular uint8 sums give it exactly in int8.
 template <int P>
 STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
                             const uint32_t* w, int32x4_t (*acc32)[2]) {
   const uint8x16_t two = vdupq_n_u8(2);
-  uint8x16_t acc8[P][2];
+  uint8x16_t acc_m[P][2], acc_n[P][2];
   STTN_UNROLL
   for (int p = 0; p < P; ++p) {
     for (int h = 0; h < 2; ++h) {
       acc32[p][h] = vdupq_n_s32(0);
-      acc8[p][h] = vdupq_n_u8(0);
+      acc_m[p][h] = vdupq_n_u8(0);
+      acc_n[p][h] = vdupq_n_u8(0);
     }
   }
   int pending = 0;
@@ -70,9 +70,10 @@ STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
         for (int h = 0; h < 2; ++h) {
           const uint32x4_t m = vandq_u32(wm[h], xm);
           const uint32x4_t neg = vandq_u32(m, veorq_u32(ws[h], xs));
-          acc8[p][h] =
-              vmlsq_u8(vaddq_u8(acc8[p][h], vcntq_u8(vreinterpretq_u8_u32(m))),
-                       vcntq_u8(vreinterpretq_u8_u32(neg)), two);
+          acc_m[p][h] =
+              vaddq_u8(acc_m[p][h], vcntq_u8(vreinterpretq_u8_u32(m)));
+          acc_n[p][h] =
+              vaddq_u8(acc_n[p][h], vcntq_u8(vreinterpretq_u8_u32(neg)));
         }
       }
       STTN_MCA_END(P == kTile);
@@ -80,8 +81,10 @@ STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
         STTN_UNROLL
         for (int p = 0; p < P; ++p) {
           for (int h = 0; h < 2; ++h) {
-            acc32[p][h] = vaddq_s32(acc32[p][h], Widen(acc8[p][h]));
-            acc8[p][h] = vdupq_n_u8(0);
+            acc32[p][h] = vaddq_s32(
+                acc32[p][h], Widen(vmlsq_u8(acc_m[p][h], acc_n[p][h], two)));
+            acc_m[p][h] = vdupq_n_u8(0);
+            acc_n[p][h] = vdupq_n_u8(0);
           }
         }
         pending = 0;
@@ -92,7 +95,8 @@ STTN_ALWAYS_INLINE void Dot(const uint32_t* const* x, int taps, int blocks,
     STTN_UNROLL
     for (int p = 0; p < P; ++p) {
       for (int h = 0; h < 2; ++h) {
-        acc32[p][h] = vaddq_s32(acc32[p][h], Widen(acc8[p][h]));
+        acc32[p][h] = vaddq_s32(acc32[p][h],
+                                Widen(vmlsq_u8(acc_m[p][h], acc_n[p][h], two)));
       }
     }
   }
