@@ -26,6 +26,15 @@ order and times invokes of it for ``--budget`` seconds; the reported time is
 the median over rounds of the per-round medians, and each ratio
 ``baseline / sttn`` is the median of the per-round ratios (same round).
 
+The AVX2 path beside the best one: on a CPU whose best sttn path is not
+``avx2`` (an AVX-512 host), the STTN model also runs with
+``Interpreter(kernel="avx2")`` (form ``sttn_avx2``), the path an AVX2-only
+machine (and, for the arithmetic, a 128/256-bit SIMD phone) gets; its ratios
+are against the same float32/int8 runs, whose XNNPACK kernels there use
+AVX-512: a harsher baseline than an AVX2-only machine has (XNNPACK's AVX2
+kernels). ``--avx2 always`` adds the column on any x86 host, ``never`` drops
+it.
+
 Per-op breakdown of the STTN model (1 thread): the time in each sttn op
 comes from the kernels' own counters (``runtime.OpProfile``) during the
 timed invokes; the builtin ops' share is the rest of the wall time, split by
@@ -65,6 +74,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 FORMS = ("sttn", "float32", "int8")
+AVX2 = "sttn_avx2"  # the STTN model on the avx2 path (see the docstring)
 MODELS = {
     # name: (input shape, description)
     "resnet18": ((224, 224, 3), "`resnet18`, 224x224, 1000 classes"),
@@ -150,16 +160,43 @@ class _Stock:
 
 
 class _Sttn:
-    def __init__(self, content: bytes, x: np.ndarray, threads: int):
+    def __init__(
+        self, content: bytes, x: np.ndarray, threads: int, kernel: str = "optimized"
+    ):
         from sttn_keras.export import Interpreter
 
-        self.interp = Interpreter(content, num_threads=threads)
+        self.interp = Interpreter(content, num_threads=threads, kernel=kernel)
         self.interp.set_input(x)
         self.invoke = self.interp.invoke
 
 
 def _runner(form: str, content: bytes, x: np.ndarray, threads: int):
+    if form == AVX2:
+        return _Sttn(content, x, threads, kernel="avx2")
     return _Sttn(content, x, threads) if form == "sttn" else _Stock(content, x, threads)
+
+
+def avx2_column(mode: str) -> bool:
+    """Whether to time the STTN model on the avx2 path too (``mode``: auto,
+    always, never): auto where the CPU has avx2 but its best path is another
+    one (AVX-512)."""
+    from sttn_keras.export import runtime
+
+    if mode == "never" or "avx2" not in runtime.supported_kernels():
+        return False
+    best = runtime.native_library_info()["optimized_kernel"]
+    return mode == "always" or best != "avx2"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def _time(fn, budget: float) -> float:
@@ -249,10 +286,13 @@ def measure(
     rounds: int,
     budget: float,
     seed: int = 0,
+    avx2: bool = False,
 ) -> dict:
     shape = MODELS[name][0]
     x = np.random.default_rng(seed).normal(size=(1,) + shape).astype("float32")
-    runners = {(f, t): _runner(f, files[f], x, t) for f in FORMS for t in threads}
+    forms = FORMS + ((AVX2,) if avx2 else ())
+    content = {**files, AVX2: files["sttn"]}
+    runners = {(f, t): _runner(f, content[f], x, t) for f in forms for t in threads}
     for r in runners.values():
         r.invoke()  # warm-up (weights prepared, caches filled)
     per_round: dict = {k: [] for k in runners}
@@ -264,17 +304,18 @@ def measure(
             per_round[key].append(_time(runners[key].invoke, budget))
     rows = []
     for t in threads:
-        s = np.array(per_round[("sttn", t)])
         row = {"threads": t}
-        for f in FORMS:
+        for f in forms:
             row[f"{f}_ms"] = float(np.median(per_round[(f, t)])) * 1e3
-        for f in ("float32", "int8"):
-            ratios = np.array(per_round[(f, t)]) / s
-            row[f"{f}_over_sttn"] = float(np.median(ratios))
-            row[f"{f}_over_sttn_p25_p75"] = [
-                float(np.percentile(ratios, 25)),
-                float(np.percentile(ratios, 75)),
-            ]
+        for ours in ("sttn",) + ((AVX2,) if avx2 else ()):
+            s = np.array(per_round[(ours, t)])
+            for f in ("float32", "int8"):
+                ratios = np.array(per_round[(f, t)]) / s
+                row[f"{f}_over_{ours}"] = float(np.median(ratios))
+                row[f"{f}_over_{ours}_p25_p75"] = [
+                    float(np.percentile(ratios, 25)),
+                    float(np.percentile(ratios, 75)),
+                ]
         rows.append(row)
     return {
         "model": name,
@@ -298,7 +339,11 @@ def _machine() -> dict:
         pass
     import ai_edge_litert
 
+    flags = _cpu_flags()
     return {
+        "xnnpack_simd": "AVX-512"
+        if "avx512f" in flags
+        else ("AVX2" if "avx2" in flags else platform.machine()),
         "date": datetime.date.today().isoformat(),
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -315,23 +360,45 @@ def _machine() -> dict:
 
 
 def to_markdown(results: list[dict], meta: dict) -> str:
+    avx2 = any(AVX2 + "_ms" in row for res in results for row in res["rows"])
     lines = [
         f"End-to-end latency, batch 1 (median of {meta['rounds']} interleaved rounds; "
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores shared with other jobs, "
         f"ai-edge-litert {meta['ai_edge_litert']}, sttn kernels `{meta['sttn_optimized_kernel']}`, "
-        f"commit {meta['commit']}). float32 and int8: stock interpreter, XNNPACK. "
-        "Ratio > 1: STTN is faster.",
-        "",
-        "| model | threads | sttn ms | float32 ms | int8 ms | float32 / sttn | int8 / sttn |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"commit {meta['commit']}). float32 and int8: stock interpreter, XNNPACK "
+        f"({meta.get('xnnpack_simd', '?')} kernels on this CPU). Ratio > 1: STTN is "
+        "faster.",
     ]
+    if avx2:
+        lines += [
+            "",
+            f"`sttn avx2`: the same STTN model on our AVX2 path "
+            f'(`Interpreter(kernel="avx2")`), beside the best path '
+            f"(`{meta['sttn_optimized_kernel']}`); its ratios are against the same "
+            f"XNNPACK runs, which use {meta.get('xnnpack_simd', '?')} here: a harsher "
+            "baseline than an AVX2-only machine has.",
+        ]
+    head = "| model | threads | sttn ms | float32 ms | int8 ms | float32 / sttn | int8 / sttn |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|"
+    if avx2:
+        head += " sttn avx2 ms | float32 / sttn avx2 | int8 / sttn avx2 |"
+        rule += "---:|---:|---:|"
+    lines += ["", head, rule]
     for res in results:
         for row in res["rows"]:
-            lines.append(
+            line = (
                 f"| {res['description']} | {row['threads']} | {row['sttn_ms']:.3f} | "
                 f"{row['float32_ms']:.3f} | {row['int8_ms']:.3f} | "
                 f"**{row['float32_over_sttn']:.2f}x** | **{row['int8_over_sttn']:.2f}x** |"
             )
+            if AVX2 + "_ms" in row:
+                line += (
+                    f" {row[AVX2 + '_ms']:.3f} | **{row['float32_over_' + AVX2]:.2f}x** | "
+                    f"**{row['int8_over_' + AVX2]:.2f}x** |"
+                )
+            elif avx2:
+                line += " | | |"
+            lines.append(line)
     lines += [
         "",
         "File sizes (KiB):",
@@ -381,6 +448,13 @@ def main(argv=None) -> int:
         "--budget", type=float, default=0.3, help="seconds per variant per round"
     )
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument(
+        "--avx2",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="also time the STTN model on the avx2 path (auto: where the best "
+        "path is another one, i.e. on AVX-512 hosts)",
+    )
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--cache", default=os.path.join(REPO, "artifacts", "e2e"))
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
@@ -391,12 +465,13 @@ def main(argv=None) -> int:
         parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     threads = [int(t) for t in args.threads.split(",")]
     meta = {**_machine(), "rounds": args.rounds, "budget_s": args.budget}
+    with_avx2 = avx2_column(args.avx2)
     results = []
     for name in names:
         t0 = time.time()
         files = build_models(name, args.cache, args.rebuild)
         print(f"[{name}] models ready ({time.time() - t0:.0f} s); timing", flush=True)
-        res = measure(name, files, threads, args.rounds, args.budget)
+        res = measure(name, files, threads, args.rounds, args.budget, avx2=with_avx2)
         if not args.no_breakdown:
             x = (
                 np.random.default_rng(0)
@@ -405,10 +480,13 @@ def main(argv=None) -> int:
             )
             res["breakdown"] = breakdown(files["sttn"], x, 3, args.budget)
         for row in res["rows"]:
+            extra = (
+                f", sttn avx2 {row[AVX2 + '_ms']:.3f} ms" if AVX2 + "_ms" in row else ""
+            )
             print(
                 f"  threads={row['threads']}: sttn {row['sttn_ms']:.3f} ms, "
                 f"float32 {row['float32_ms']:.3f} ms ({row['float32_over_sttn']:.2f}x), "
-                f"int8 {row['int8_ms']:.3f} ms ({row['int8_over_sttn']:.2f}x)",
+                f"int8 {row['int8_ms']:.3f} ms ({row['int8_over_sttn']:.2f}x){extra}",
                 flush=True,
             )
         results.append(res)

@@ -204,6 +204,11 @@ struct ScratchLayout {
   size_t total = 0;
 };
 
+// Pixels per work item: the micro-kernels' tile, or as many as `full` takes.
+int ItemPixels(const MicroKernels& mk) {
+  return mk.max_pixels > 0 ? mk.max_pixels : mk.tile;
+}
+
 size_t Align64(size_t v) { return (v + 63) & ~static_cast<size_t>(63); }
 
 ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
@@ -215,13 +220,13 @@ ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
   l.offsets = at;
   at = Align64(at + sizeof(int32_t) * static_cast<size_t>(offset_count));
   l.tables = at;
-  l.table_bytes =
-      Align64(sizeof(const uint32_t*) * TernaryGemmTile(isa) * taps);
+  const int item_pixels = ItemPixels(TernaryGemmMicroKernels(isa));
+  l.table_bytes = Align64(sizeof(const uint32_t*) * item_pixels * taps);
   at += l.table_bytes * kMaxKernelThreads;
   l.tiles = at;
   if (packed_output) {
-    l.tile_bytes = Align64(sizeof(float) * TernaryGemmTile(isa) *
-                           static_cast<size_t>(out_c));
+    l.tile_bytes =
+        Align64(sizeof(float) * item_pixels * static_cast<size_t>(out_c));
     at += l.tile_bytes * kMaxKernelThreads;
   }
   l.total = at + 64;  // room to align the base to 64 bytes
@@ -242,6 +247,7 @@ struct GemmJob {
   int taps = 0, blocks = 0, groups = 0, out_c = 0;
   int64_t pixels = 0;  // M
   int64_t tiles = 0;
+  int item_pixels = 0;  // pixels per work item (a tile or a multiple of it)
   int group_chunks = 1;
   int groups_per_chunk = 0;
   const uint32_t* packed = nullptr;
@@ -287,24 +293,28 @@ void FillTable(const GemmJob& j, int64_t p0, int n, const uint32_t** table) {
       reinterpret_cast<const uint32_t*>(j.scratch + j.layout->zero_row);
   const int32_t* offsets =
       reinterpret_cast<const int32_t*>(j.scratch + j.layout->offsets);
-  const int tile = j.mk.tile;
-  for (int i = 0; i < tile; ++i) {
-    const uint32_t** row = table + static_cast<int64_t>(i) * j.taps;
-    const int64_t p = p0 + i;
-    if (i >= n) {
-      for (int t = 0; t < j.taps; ++t) row[t] = zero;
-      continue;
+  if (!j.conv) {
+    for (int i = 0; i < n; ++i) table[i] = j.x + (p0 + i) * j.width;
+  } else {
+    int64_t image = p0 / j.pixels_per_image;
+    int64_t in_image = p0 % j.pixels_per_image;
+    for (int i = 0; i < n; ++i, ++in_image) {
+      if (in_image == j.pixels_per_image) {
+        ++image;
+        in_image = 0;
+      }
+      const uint32_t** row = table + static_cast<int64_t>(i) * j.taps;
+      const int32_t* off = offsets + in_image * j.taps;
+      const uint32_t* base = j.x + image * j.image_words;
+      for (int t = 0; t < j.taps; ++t) {
+        row[t] = off[t] >= 0 ? base + off[t] : zero;
+      }
     }
-    if (!j.conv) {
-      row[0] = j.x + p * j.width;
-      continue;
-    }
-    const int64_t image = p / j.pixels_per_image;
-    const int32_t* off = offsets + (p % j.pixels_per_image) * j.taps;
-    const uint32_t* base = j.x + image * j.image_words;
-    for (int t = 0; t < j.taps; ++t) {
-      row[t] = off[t] >= 0 ? base + off[t] : zero;
-    }
+  }
+  // Absent pixels of a fixed-size tile read the zero row.
+  const int tile = j.mk.max_pixels > 0 ? n : j.mk.tile;
+  for (int i = n; i < tile; ++i) {
+    for (int t = 0; t < j.taps; ++t) table[i * j.taps + t] = zero;
   }
 }
 
@@ -312,7 +322,7 @@ void RunItem(void* ctx, int64_t item, int worker) {
   const GemmJob& j = *static_cast<const GemmJob*>(ctx);
   const int64_t tile_index = item / j.group_chunks;
   const int chunk = static_cast<int>(item % j.group_chunks);
-  const int tile = j.mk.tile;
+  const int tile = j.item_pixels;
   const int lanes = j.mk.lanes;
   const int64_t p0 = tile_index * tile;
   const int n = static_cast<int>(j.pixels - p0 < tile ? j.pixels - p0 : tile);
@@ -349,7 +359,9 @@ void RunItem(void* ctx, int64_t item, int worker) {
     packed_row = reinterpret_cast<uint8_t*>(j.packed_out->out + p0 * out_width);
     int_th = j.packed_out->int_thresholds;
     a.packed_stride = static_cast<int64_t>(out_width) * 4;
-    if (j.out_c % 32 != 0) {  // bits past out_c in the last block stay 0
+    // Bits past out_c in the last block stay 0; the item that owns the last
+    // group owns that block (channel splits are whole blocks).
+    if (j.out_c % 32 != 0 && g_end == j.groups) {
       for (int i = 0; i < n; ++i) {
         int32_t* last =
             j.packed_out->out + (p0 + i) * out_width + out_width - 2;
@@ -358,36 +370,33 @@ void RunItem(void* ctx, int64_t item, int worker) {
       }
     }
   }
-  // A short last tile runs pixel by pixel rather than computing absent ones.
-  const bool single = n * 2 <= tile;
-  for (int g = g_begin; g < g_end; ++g) {
-    a.w = j.packed + g * group_words;
-    a.scale = affine + g * lanes;
-    a.bias = affine + j.groups * lanes + g * lanes;
-    a.channels = j.out_c - g * lanes;
-    if (int_packed) {
-      const int first = g * lanes;
-      a.packed = packed_row + (first / 32) * 8 + (first % 32) / 8;
-      a.upper = int_th + first;
-      a.lower = int_th + padded + first;
-      a.flip = int_th + 2 * padded + first;
-    }
-    if (!single) {
-      a.x = table;
-      a.pixels = n;
-      a.out = tile_out + g * lanes;
-      j.mk.full(a);
-    } else {
-      a.pixels = 1;
-      for (int i = 0; i < n; ++i) {
-        a.x = table + static_cast<int64_t>(i) * j.taps;
-        a.out = tile_out + static_cast<int64_t>(i) * j.out_c + g * lanes;
-        if (int_packed) {
-          a.packed = packed_row + i * a.packed_stride + (g * lanes / 32) * 8 +
-                     (g * lanes % 32) / 8;
-        }
-        j.mk.single(a);
-      }
+  // One call per tile runs the item's whole run of groups.
+  a.groups = g_end - g_begin;
+  a.first_group = g_begin;
+  a.w = j.packed + g_begin * group_words;
+  a.scale = affine + g_begin * lanes;
+  a.bias = affine + j.groups * lanes + g_begin * lanes;
+  a.channels = j.out_c - g_begin * lanes;
+  if (int_packed) {
+    a.packed = packed_row;
+    a.upper = int_th + g_begin * lanes;
+    a.lower = int_th + padded + g_begin * lanes;
+    a.flip = int_th + 2 * padded + g_begin * lanes;
+  }
+  // A short last tile runs pixel by pixel rather than computing absent ones
+  // (a kernel with max_pixels tiles them itself).
+  if (j.mk.max_pixels > 0 || n * 2 > tile) {
+    a.x = table;
+    a.pixels = n;
+    a.out = tile_out + g_begin * lanes;
+    j.mk.full(a);
+  } else {
+    a.pixels = 1;
+    for (int i = 0; i < n; ++i) {
+      a.x = table + static_cast<int64_t>(i) * j.taps;
+      a.out = tile_out + static_cast<int64_t>(i) * j.out_c + g_begin * lanes;
+      if (int_packed) a.packed = packed_row + i * a.packed_stride;
+      j.mk.single(a);
     }
   }
   if (j.packed_out != nullptr && !int_packed) {
@@ -397,26 +406,51 @@ void RunItem(void* ctx, int64_t item, int worker) {
 }
 
 void RunGemm(GemmJob* j, int threads) {
-  j->tiles = (j->pixels + j->mk.tile - 1) / j->mk.tile;
   if (threads > kMaxKernelThreads) threads = kMaxKernelThreads;
   if (threads < 1) threads = 1;
+  // Small layers: waking a thread and joining it (a few microseconds) costs
+  // more than it saves. A unit is one pixel x one group x one 32-channel
+  // chunk, about 3 cycles of the AVX-512 micro-kernel and 7 of the AVX2 one;
+  // below 8192 units (ten to twenty microseconds) one thread runs it.
+  const int64_t work = j->pixels * j->groups * j->taps * j->blocks;
+  if (work < (int64_t{1} << 13)) threads = 1;
+  // Pixels per item: a kernel that tiles its own pixels takes up to
+  // max_pixels (its per-group set-up amortized over more of them), but at
+  // least about 3 items per thread, so that two threads split a 7x7 layer
+  // evenly.
+  const int tile = j->mk.tile;
+  int item_pixels = tile;
+  if (j->mk.max_pixels > 0) {
+    const int64_t per = (j->pixels + 3 * threads - 1) / (3 * threads);
+    const int64_t rounded = (per + tile - 1) / tile * tile;
+    item_pixels = static_cast<int>(
+        rounded < tile
+            ? tile
+            : (rounded > j->mk.max_pixels ? j->mk.max_pixels : rounded));
+    if (threads == 1) item_pixels = j->mk.max_pixels;
+  }
+  j->item_pixels = item_pixels;
+  j->tiles = (j->pixels + item_pixels - 1) / item_pixels;
   // Few tiles (late layers, batch-1 dense): split the channels as well, so
-  // every thread gets work.
+  // every thread gets work. A packed output with integer thresholds splits
+  // in whole 32-channel blocks (each item writes its own bytes); the float
+  // tiles of the other packed outputs need whole pixels.
   int chunks = 1;
-  // (A packed output needs whole pixels per item: no channel split.)
-  if (threads > 1 && j->tiles < 4 * threads && j->packed_out == nullptr) {
+  const bool int_packed =
+      j->packed_out != nullptr && j->packed_out->int_thresholds != nullptr;
+  if (threads > 1 && j->tiles < 4 * threads &&
+      (j->packed_out == nullptr || int_packed)) {
     chunks = static_cast<int>((4 * threads + j->tiles - 1) / j->tiles);
     if (chunks > j->groups) chunks = j->groups;
   }
-  j->groups_per_chunk = (j->groups + chunks - 1) / chunks;
+  int per_chunk = (j->groups + chunks - 1) / chunks;
+  if (int_packed) {
+    const int block_groups = 32 / j->mk.lanes;
+    per_chunk = (per_chunk + block_groups - 1) / block_groups * block_groups;
+  }
+  j->groups_per_chunk = per_chunk;
   j->group_chunks = (j->groups + j->groups_per_chunk - 1) / j->groups_per_chunk;
   const int64_t items = j->tiles * j->group_chunks;
-  // Small layers: waking a thread and joining it (a few microseconds) costs
-  // more than it saves. A unit is one pixel x one group x one 32-channel
-  // chunk, about 3 cycles of the AVX-512 micro-kernel; below 8192 units (about
-  // ten microseconds) one thread runs it.
-  const int64_t work = j->pixels * j->groups * j->taps * j->blocks;
-  if (work < (int64_t{1} << 13)) threads = 1;
   ParallelFor(threads, items, RunItem, j);
 }
 
@@ -463,7 +497,10 @@ void Conv2DTernaryGemm(Isa isa, const ConvShape& s, const int32_t* x_packed,
   GemmJob j = MakeJob(isa, s.kernel_h * s.kernel_w, s.in_c, s.out_c,
                       static_cast<int64_t>(s.batch) * s.out_h * s.out_w,
                       x_packed, packed, act, out, packed_out, &l, scratch);
-  j.conv = true;
+  // A 1x1 conv of stride 1 is a GEMM over contiguous pixel rows (pixel p
+  // reads row p, as a fully connected layer): no tap offsets to look up.
+  j.conv = !(s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
+             s.stride_w == 1);
   j.image_words = static_cast<int64_t>(s.in_h) * s.in_w * j.width;
   j.pixels_per_image = static_cast<int64_t>(s.out_h) * s.out_w;
   RunGemm(&j, threads);

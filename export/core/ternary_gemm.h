@@ -30,8 +30,22 @@
 // | avx512   |  16   |  8   | vpopcntd; neg in one vpternlogd             |
 // | neon     |   8   |  4   | cnt, uint8 partial sums, uaddlp widening    |
 //
+// One micro-kernel call runs a tile of pixels over a run of weight groups
+// (all of a layer's output channels, or the item's share of them), so the
+// call, the tables and the pixel rows are paid once per tile rather than
+// once per `lanes` channels: with K short (MobileNet's 1x1 convs have 1 to
+// 30 chunks) those fixed costs were most of the work. The AVX2 kernel also
+// takes up to 16 pixels per call (max_pixels), loading each group's
+// thresholds or affine once for all of them, widens its int8 sums once when
+// K has at most 15 chunks, and turns 4 pixels' packed-output compares into
+// bytes with int16 compares, two packs and a permute.
+//
+// A 1x1 conv of stride 1 reads its pixel rows in place (pixel p is row p,
+// as a fully connected layer): no tap offsets.
+//
 // Threads: tiles (and, for layers with few pixels, groups of channels) are
-// work items of core::ParallelFor.
+// work items of core::ParallelFor; items are sized so each thread gets about
+// three, and a packed output splits its channels in whole 32-channel blocks.
 #ifndef STTN_EXPORT_CORE_TERNARY_GEMM_H_
 #define STTN_EXPORT_CORE_TERNARY_GEMM_H_
 
@@ -139,18 +153,26 @@ struct MicroKernelArgs {
   const uint32_t* const* x = nullptr;
   int taps = 0;
   int blocks = 0;
-  const uint32_t* w = nullptr;   // the group's [taps * blocks][2][lanes] words
-  const float* scale = nullptr;  // the group's `lanes` scales (padded)
-  const float* bias = nullptr;   // the group's `lanes` biases (padded)
+  // A run of `groups` weight groups of `lanes` output channels each, the
+  // first being group `first_group` of the layer. Group g of the run: its
+  // trits at w + g * taps * blocks * 2 * lanes, its scales, biases and
+  // integer thresholds at (scale, bias, upper, lower, flip) + g * lanes, its
+  // floats at out + g * lanes.
+  int groups = 1;
+  int first_group = 0;
+  const uint32_t* w = nullptr;   // group 0's [taps * blocks][2][lanes] words
+  const float* scale = nullptr;  // group 0's `lanes` scales (padded)
+  const float* bias = nullptr;   // group 0's `lanes` biases (padded)
   Activation act = Activation::kNone;
   float* out = nullptr;  // pixel p, lane l at out[p * out_stride + l]
   int64_t out_stride = 0;
   int pixels = 0;    // pixels to store, <= tile (1 for `single`)
-  int channels = 0;  // lanes to store, <= lanes
-  // Packed output instead of floats (`out` unused): lane l of pixel p sets
-  // bit l of the lanes/8 bytes at packed + p * packed_stride (mask word) and
-  // at packed + p * packed_stride + 4 (sign word). Per lane: nonzero iff
-  // (acc >= upper) != (acc <= lower); negative iff also
+  int channels = 0;  // channels of the run to store (from group 0's lane 0)
+  // Packed output instead of floats (`out` unused): pixel p's packed row
+  // starts at packed + p * packed_stride; channel c = (first_group + g) *
+  // lanes + l is bit c % 32 of the mask word 2 (c / 32) and of the sign word
+  // 2 (c / 32) + 1 (each group writes whole bytes of them). Per lane:
+  // nonzero iff (acc >= upper) != (acc <= lower); negative iff also
   // (acc <= lower) != (flip != 0).
   uint8_t* packed = nullptr;
   int64_t packed_stride = 0;
@@ -165,6 +187,9 @@ struct MicroKernels {
   int tile = 0;
   MicroKernel full = nullptr;    // `tile` pixels
   MicroKernel single = nullptr;  // one pixel
+  // Pixels per call when `full` takes any count from 1 to max_pixels
+  // (tiling them itself); 0: exactly `tile` (or one, for `single`).
+  int max_pixels = 0;
 };
 
 // The micro-kernels of `isa`; lanes == 0 when the build lacks the path.

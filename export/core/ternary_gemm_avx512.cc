@@ -100,8 +100,10 @@ STTN_AVX512 STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   }
 }
 
-STTN_AVX512 void Full(const MicroKernelArgs& a) { Micro<kTile>(a); }
-STTN_AVX512 void Single(const MicroKernelArgs& a) { Micro<1>(a); }
+STTN_AVX512 void Full1(const MicroKernelArgs& a) { Micro<kTile>(a); }
+STTN_AVX512 void Single1(const MicroKernelArgs& a) { Micro<1>(a); }
+void Full(const MicroKernelArgs& a) { ForEachGroup<kLanes>(a, Full1); }
+void Single(const MicroKernelArgs& a) { ForEachGroup<kLanes>(a, Single1); }
 
 }  // namespace
 

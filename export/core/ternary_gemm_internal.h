@@ -65,6 +65,33 @@ struct TapRows {
   const uint32_t* row[P];
 };
 
+// Runs `one`, a micro-kernel of one weight group (its arguments pointing at
+// that group, `packed` at its mask byte), over the run of groups of `a`.
+template <int Lanes, typename F>
+STTN_ALWAYS_INLINE void ForEachGroup(const MicroKernelArgs& a, F&& one) {
+  const int64_t group_words =
+      static_cast<int64_t>(a.taps) * a.blocks * 2 * Lanes;
+  MicroKernelArgs g = a;
+  g.groups = 1;
+  for (int i = 0; i < a.groups; ++i) {
+    g.first_group = a.first_group + i;
+    g.w = a.w + i * group_words;
+    g.scale = a.scale + i * Lanes;
+    g.bias = a.bias + i * Lanes;
+    g.channels = a.channels - i * Lanes;
+    if (a.packed != nullptr) {
+      const int first = g.first_group * Lanes;
+      g.packed = a.packed + (first / 32) * 8 + (first % 32) / 8;
+      g.upper = a.upper + i * Lanes;
+      g.lower = a.lower + i * Lanes;
+      g.flip = a.flip + i * Lanes;
+    } else {
+      g.out = a.out + i * Lanes;
+    }
+    one(g);
+  }
+}
+
 // Stores `lanes` floats of one pixel, or the first `channels` of them.
 STTN_ALWAYS_INLINE void StoreLanes(const float* y, int lanes, int channels,
                                    float* out) {

@@ -78,15 +78,25 @@ STTN_ALWAYS_INLINE void Micro(const MicroKernelArgs& a) {
   }
 }
 
-void PortableFull(const MicroKernelArgs& a) { Micro<kTile, SwarPopcount>(a); }
-void PortableSingle(const MicroKernelArgs& a) { Micro<1, SwarPopcount>(a); }
+void PortableFull(const MicroKernelArgs& a) {
+  ForEachGroup<kLanes>(a, Micro<kTile, SwarPopcount>);
+}
+void PortableSingle(const MicroKernelArgs& a) {
+  ForEachGroup<kLanes>(a, Micro<1, SwarPopcount>);
+}
 
 #if STTN_X86
-__attribute__((target("popcnt"))) void PopcntFull(const MicroKernelArgs& a) {
+__attribute__((target("popcnt"))) void PopcntFull1(const MicroKernelArgs& a) {
   Micro<kTile, BuiltinPopcount>(a);
 }
-__attribute__((target("popcnt"))) void PopcntSingle(const MicroKernelArgs& a) {
+__attribute__((target("popcnt"))) void PopcntSingle1(const MicroKernelArgs& a) {
   Micro<1, BuiltinPopcount>(a);
+}
+void PopcntFull(const MicroKernelArgs& a) {
+  ForEachGroup<kLanes>(a, PopcntFull1);
+}
+void PopcntSingle(const MicroKernelArgs& a) {
+  ForEachGroup<kLanes>(a, PopcntSingle1);
 }
 #endif
 

@@ -577,6 +577,111 @@ TEST_P(IsaTest, Conv2DPackedOutputMatchesReference) {
   }
 }
 
+// The shape classes of MobileNet-style 1x1 convs (the contiguous-row path)
+// and of the kernels' own tiling: K below one chunk, not a multiple of 32,
+// above the int8 flush (15 chunks) and above the int16 packed compare
+// (32766); pixel counts that leave tails of every size (of 4-pixel tiles
+// and of work items); partial groups and blocks of output channels; float
+// and packed outputs; 1 to 3 threads. Each against the reference kernel
+// (then the reference ternarize) bit for bit.
+TEST_P(IsaTest, GemmShapeClassesMatchReference) {
+  const Isa isa = GetParam();
+  struct Case {
+    int cin, cout, h, w, k, stride, batch;
+  };
+  const Case cases[] = {
+      {16, 96, 9, 7, 1, 1, 1},    // K < 32, 63 pixels, 12 groups
+      {24, 40, 5, 5, 1, 1, 1},    // 25 pixels, partial block of outputs
+      {70, 17, 6, 7, 1, 1, 2},    // K % 32 != 0, partial group, 2 images
+      {200, 33, 3, 3, 1, 1, 1},   // 9 pixels: one 4-pixel tile and tails
+      {600, 24, 4, 5, 1, 1, 1},   // 19 chunks: int8 sums flushed
+      {33000, 9, 1, 3, 1, 1, 1},  // K > 32766: int32 packed compares
+      {40, 72, 5, 6, 3, 1, 1},    // 3x3 over the pointer table
+      {48, 20, 7, 7, 1, 2, 1},    // 1x1 stride 2 (pointer table)
+      {1, 8, 2, 1, 1, 1, 1},      // 2 pixels, one channel in
+      // Above the one-thread work bound (8192 pixel x group x chunk units),
+      // so 2 and 3 threads split them: pixels only, and 49 pixels x 21
+      // groups split in channels too (a partial last block of outputs).
+      {64, 40, 41, 41, 1, 1, 1},
+      {320, 168, 7, 7, 1, 1, 1},
+  };
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Case& c : cases) {
+    const std::string name =
+        "cin=" + std::to_string(c.cin) + " cout=" + std::to_string(c.cout) +
+        " hw=" + std::to_string(c.h) + "x" + std::to_string(c.w) +
+        " k=" + std::to_string(c.k) + " stride=" + std::to_string(c.stride);
+    ConvShape s;
+    ASSERT_TRUE(IsOk(sttn::core::ComputeConvShape(
+        c.batch, c.h, c.w, c.cin, c.cout, c.k, c.k, c.stride, c.stride,
+        Padding::kSame, 0, &s)))
+        << name;
+    const int taps = c.k * c.k;
+    const int64_t in_pixels = static_cast<int64_t>(c.batch) * c.h * c.w;
+    const int64_t pixels = static_cast<int64_t>(c.batch) * s.out_h * s.out_w;
+    std::vector<int8_t> x =
+        RandomTrits(rng, static_cast<size_t>(in_pixels) * c.cin);
+    std::vector<int8_t> wt =
+        RandomTrits(rng, static_cast<size_t>(c.cout) * taps * c.cin);
+    std::vector<float> scale(c.cout), bias(c.cout), th(3 * c.cout);
+    for (int o = 0; o < c.cout; ++o) {
+      scale[o] = (o % 7 == 3 ? -0.2f : 0.2f) * std::fabs(normal(rng)) + 0.01f;
+      bias[o] = 2.0f * normal(rng);
+      th[o] = normal(rng) - 0.5f;
+      th[c.cout + o] = th[o] + std::fabs(normal(rng));
+      th[2 * c.cout + o] = (o % 3 == 0) ? -1.0f : 1.0f;
+    }
+    std::vector<int32_t> xp = Pack(x, in_pixels, c.cin);
+    for (Activation act : {Activation::kNone, Activation::kRelu}) {
+      std::vector<float> yref(static_cast<size_t>(pixels) * c.cout);
+      sttn::core::Conv2DTernaryReference(s, xp.data(), wt.data(), scale.data(),
+                                         bias.data(), act, yref.data());
+      const size_t words =
+          static_cast<size_t>(pixels) * sttn::core::PackedWidth(c.cout);
+      std::vector<int32_t> expected(words);
+      sttn::core::TernarizeReference(yref.data(), pixels, c.cout, th.data(),
+                                     expected.data());
+      std::vector<uint32_t> wp(
+          sttn::core::TernaryGemmPackedWords(isa, c.cout, taps, c.cin));
+      sttn::core::PackTernaryGemm(isa, wt.data(), c.cout, taps, c.cin,
+                                  scale.data(), bias.data(), wp.data());
+      std::vector<int32_t> int_th(
+          sttn::core::TernaryGemmPackedOutputWords(isa, c.cout));
+      ASSERT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
+          isa, c.cout, static_cast<int64_t>(taps) * c.cin, scale.data(),
+          bias.data(), act, th.data(), int_th.data()))
+          << name;
+      for (bool packed : {false, true}) {
+        std::vector<unsigned char> scratch(
+            sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, packed));
+        sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(),
+                                                    packed);
+        for (int threads : {1, 2, 3}) {
+          const std::string what = name + (packed ? " packed" : " float") +
+                                   " threads=" + std::to_string(threads) +
+                                   (act == Activation::kRelu ? " relu" : "");
+          if (!packed) {
+            std::vector<float> got(yref.size(), -7.0f);
+            sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
+                                          threads, scratch.data(), got.data());
+            EXPECT_TRUE(Identical(yref, got)) << what;
+            continue;
+          }
+          std::vector<int32_t> got(words, -1);
+          sttn::core::PackedOutput po;
+          po.thresholds = th.data();
+          po.out = got.data();
+          po.int_thresholds = int_th.data();
+          sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
+                                        threads, scratch.data(), nullptr, &po);
+          EXPECT_TRUE(Identical(expected, got)) << what;
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Fully connected.
 
