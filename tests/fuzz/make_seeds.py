@@ -74,7 +74,10 @@ def one_op_models() -> list[tuple[str, bytes]]:
     out = []
     for c, rank in ((40, 2), (5, 4), (64, 4)):
         out.append(
-            (f"ternarize_c{c}_r{rank}", tb.ternarize_model(c, _thresholds(rng, c), rank))
+            (
+                f"ternarize_c{c}_r{rank}",
+                tb.ternarize_model(c, _thresholds(rng, c), rank),
+            )
         )
     for kind in ("conv2d", "depthwise"):
         for float_in in (False, True):
@@ -130,7 +133,9 @@ def one_op_models() -> list[tuple[str, bytes]]:
                             bias=rng.normal(0, 1, cout),
                             float_in=float_in,
                             lead_shape=(-1, 2) if packed else (-1,),
-                            output_thresholds=_thresholds(rng, cout) if packed else None,
+                            output_thresholds=_thresholds(rng, cout)
+                            if packed
+                            else None,
                             weight_encoding=encoding,
                         ),
                     )

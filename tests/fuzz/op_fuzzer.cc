@@ -156,9 +156,9 @@ enum : uint32_t {
 
 float OddFloat(FuzzedDataProvider& fdp) {
   static const float kOdd[] = {
-      0.0f,     -0.0f,    1.0f,      -1.0f,       INFINITY, -INFINITY,
-      NAN,      1e-45f,   -1e-45f,   3.4e38f,     -3.4e38f, 1e-38f,
-      16777216, 0.5f,     -0.5f,     1.0f / 3.0f,
+      0.0f,     -0.0f,  1.0f,    -1.0f,       INFINITY, -INFINITY,
+      NAN,      1e-45f, -1e-45f, 3.4e38f,     -3.4e38f, 1e-38f,
+      16777216, 0.5f,   -0.5f,   1.0f / 3.0f,
   };
   if (fdp.ConsumeBool()) {
     return kOdd[fdp.ConsumeIntegralInRange<size_t>(0, 15)];
@@ -221,12 +221,10 @@ bool RunCase(const Case& c, int kernel, std::vector<unsigned char>* out,
   node.outputs = outputs;
   auto* octx = reinterpret_cast<TfLiteOpaqueContext*>(&h.ctx);
   auto* onode = reinterpret_cast<TfLiteOpaqueNode*>(&node);
-  node.user_data =
-      op->init(octx, reinterpret_cast<const char*>(c.options.data()),
-               c.options.size());
+  node.user_data = op->init(
+      octx, reinterpret_cast<const char*>(c.options.data()), c.options.size());
   bool ok = true;
-  for (int round = 0; ok && round < (c.x_dims_again.empty() ? 1 : 2);
-       ++round) {
+  for (int round = 0; ok && round < (c.x_dims_again.empty() ? 1 : 2); ++round) {
     if (round == 1) {
       // The runtime resized input 0: new dims, new data of the new size.
       Tensor& x = h.tensors[0];
@@ -344,21 +342,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t channel_dim =
       float_in || ternarize ? in_c : sttn::core::PackedWidth(in_c);
   if (rank > 0) {
-    x_dims.push_back(static_cast<int>(
-        mode & kWrongChannels ? fdp.ConsumeIntegralInRange(0, 70)
-                              : channel_dim));
+    x_dims.push_back(static_cast<int>(mode & kWrongChannels
+                                          ? fdp.ConsumeIntegralInRange(0, 70)
+                                          : channel_dim));
   }
   if (mode & kWrongChannels && fdp.ConsumeBool() && rank > 1) x_dims[0] = 0;
   int64_t x_elems = 1;
   for (int d : x_dims) x_elems *= d;
-  int64_t pixels = x_elems / (x_dims.empty() || x_dims.back() == 0
-                                  ? 1
-                                  : x_dims.back());
+  int64_t pixels =
+      x_elems / (x_dims.empty() || x_dims.back() == 0 ? 1 : x_dims.back());
   if (x_elems > kMaxElements || pixels * in_c * out_c * kh * kw > kMaxMacs) {
     return 0;
   }
-  const int64_t n_trits =
-      depthwise ? kh * kw * out_c : (fc ? out_c * in_c : out_c * kh * kw * in_c);
+  const int64_t n_trits = depthwise
+                              ? kh * kw * out_c
+                              : (fc ? out_c * in_c : out_c * kh * kw * in_c);
   if (!ternarize && n_trits > kMaxTrits) return 0;
 
   Case::T x;
@@ -376,9 +374,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!(mode & kNonCanonicalX)) {
         const int64_t block = word / 2;
         const int64_t valid = in_c - 32 * block;
-        const uint32_t keep =
-            valid >= 32 ? 0xFFFFFFFFu
-                        : (valid <= 0 ? 0u : ((1u << valid) - 1u));
+        const uint32_t keep = valid >= 32
+                                  ? 0xFFFFFFFFu
+                                  : (valid <= 0 ? 0u : ((1u << valid) - 1u));
         if (word % 2 == 0) {
           w &= keep;
         } else {
@@ -392,11 +390,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else {
     for (size_t i = 0; i + 4 <= x.data.size(); i += 4) {
-      const float f = (mode & kOddFloats) && (rng.Next() % 7 == 0)
-                          ? OddFloat(fdp)
-                          : static_cast<float>(static_cast<int>(rng.Next() % 2001) -
-                                               1000) /
-                                64.0f;
+      const float f =
+          (mode & kOddFloats) && (rng.Next() % 7 == 0)
+              ? OddFloat(fdp)
+              : static_cast<float>(static_cast<int>(rng.Next() % 2001) - 1000) /
+                    64.0f;
       std::memcpy(&x.data[i], &f, 4);
     }
   }
@@ -407,7 +405,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t.type = kTfLiteFloat32;
     t.dims = dims;
     t.alloc = (mode & kNotConstant) && fdp.ConsumeBool() ? kTfLiteArenaRw
-                                                          : kTfLiteMmapRo;
+                                                         : kTfLiteMmapRo;
     int64_t count = 1;
     for (int d : dims) count *= d;
     t.data.resize(static_cast<size_t>(count) * 4);
@@ -435,17 +433,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Case::T w;
     w.type = kTfLiteUInt8;
     w.alloc = (mode & kNotConstant) && fdp.ConsumeBool() ? kTfLiteArenaRw
-                                                          : kTfLiteMmapRo;
+                                                         : kTfLiteMmapRo;
     std::vector<int8_t> trits(static_cast<size_t>(n_trits));
-    for (auto& t : trits) t = static_cast<int8_t>(static_cast<int>(rng.Next() % 3) - 1);
+    for (auto& t : trits)
+      t = static_cast<int8_t>(static_cast<int>(rng.Next() % 3) - 1);
     int64_t bytes = base3 ? sttn::core::Base3PackedBytes(n_trits)
                           : sttn::core::FilePackedBytes(n_trits);
     if (mode & kWrongWeightBytes) bytes += fdp.ConsumeIntegralInRange(-2, 2);
     if (bytes < 0) bytes = 0;
     w.data.assign(static_cast<size_t>(bytes), 0);
-    std::vector<uint8_t> packed(static_cast<size_t>(
-        base3 ? sttn::core::Base3PackedBytes(n_trits)
-              : sttn::core::FilePackedBytes(n_trits)));
+    std::vector<uint8_t> packed(
+        static_cast<size_t>(base3 ? sttn::core::Base3PackedBytes(n_trits)
+                                  : sttn::core::FilePackedBytes(n_trits)));
     if (base3) {
       (void)sttn::core::PackTritsBase3(trits.data(), n_trits, packed.data());
     } else {
@@ -492,7 +491,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     int64_t e = 1;
     for (int d : c.x_dims_again) e *= d;
-    if (e > kMaxElements || e / x_dims.back() * in_c * out_c * kh * kw > kMaxMacs) {
+    if (e > kMaxElements ||
+        e / x_dims.back() * in_c * out_c * kh * kw > kMaxMacs) {
       c.x_dims_again.clear();
     }
   }
@@ -515,9 +515,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    ref_ok ? "ran" : "failed");
       std::abort();
     }
-    if (ok && (dims != ref_dims ||
-               (exact && (c.output.type == kTfLiteInt32 ? out != ref_out
-                                                        : !SameFloats(out, ref_out))))) {
+    if (ok &&
+        (dims != ref_dims || (exact && (c.output.type == kTfLiteInt32
+                                            ? out != ref_out
+                                            : !SameFloats(out, ref_out))))) {
       std::fprintf(stderr, "%s: kernel %s output differs from the reference\n",
                    name, sttn_kernel_type_name(kernel));
       std::abort();

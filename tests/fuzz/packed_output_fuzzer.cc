@@ -39,23 +39,25 @@ using sttn::core::Isa;
 }
 
 float FuzzFloat(FuzzedDataProvider& fdp) {
-  static const float kOdd[] = {0.0f,   -0.0f,   1.0f,     -1.0f,
-                               INFINITY, -INFINITY, NAN,  1e-45f,
-                               -1e-45f, 3.4e38f, -3.4e38f, 0.5f,
-                               -0.5f,  1e-7f,   16777216.0f, 0.1f};
+  static const float kOdd[] = {0.0f,     -0.0f,     1.0f,        -1.0f,
+                               INFINITY, -INFINITY, NAN,         1e-45f,
+                               -1e-45f,  3.4e38f,   -3.4e38f,    0.5f,
+                               -0.5f,    1e-7f,     16777216.0f, 0.1f};
   switch (fdp.ConsumeIntegralInRange(0, 3)) {
     case 0:
       return kOdd[fdp.ConsumeIntegralInRange(0, 15)];
     case 1:
       return fdp.ConsumeFloatingPoint<float>();
     default:  // small dyadic values: thresholds land on exact accumulators
-      return static_cast<float>(fdp.ConsumeIntegralInRange(-4096, 4096)) / 64.0f;
+      return static_cast<float>(fdp.ConsumeIntegralInRange(-4096, 4096)) /
+             64.0f;
   }
 }
 
 int FloatTrit(int64_t acc, float scale, float bias, Activation act, float lo,
               float hi, float sgn) {
-  const float y = sttn::core::Epilogue(static_cast<float>(acc), scale, bias, act);
+  const float y =
+      sttn::core::Epilogue(static_cast<float>(acc), scale, bias, act);
   return (sgn < 0.0f ? -1 : 1) *
          (static_cast<int>(y > hi) - static_cast<int>(y < lo));
 }
@@ -129,7 +131,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int i = 0; i < sttn::core::kNumIsas; ++i) {
         const Isa isa = static_cast<Isa>(i);
         if (!sttn::core::IsaSupported(isa)) continue;
-        const size_t words = sttn::core::TernaryGemmPackedOutputWords(isa, out_c);
+        const size_t words =
+            sttn::core::TernaryGemmPackedOutputWords(isa, out_c);
         std::vector<int32_t> prepared(words);
         if (!sttn::core::PrepareTernaryGemmPackedOutput(
                 isa, out_c, k_max, scale.data(), bias.data(), act, th.data(),
@@ -170,7 +173,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::vector<int32_t> got(want.size(), 0x5A5A5A5A);
       sttn::core::TernarizeOptimized(x.data(), rows, out_c, th.data(), isa,
                                      got.data(), 1 + (i % 2));
-      if (got != want) Fail("TernarizeOptimized differs from the reference", -1, 0);
+      if (got != want)
+        Fail("TernarizeOptimized differs from the reference", -1, 0);
     }
   }
   return 0;

@@ -42,9 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (n < 0) n = 0;
   const size_t claimed = claim_other_size ? bytes + (data[2] >> 1) % 3 : bytes;
   std::vector<int8_t> trits(static_cast<size_t>(n) + 1, 7);
-  const sttn::core::Status st = sttn::core::UnpackWeights(
-      enc, payload.empty() ? nullptr : payload.data(), claimed, n,
-      trits.data());
+  const sttn::core::Status st =
+      sttn::core::UnpackWeights(enc, payload.empty() ? nullptr : payload.data(),
+                                claimed, n, trits.data());
   const int64_t expected = sttn::core::WeightBytes(enc, n);
   if (static_cast<int64_t>(claimed) != expected && st.ok()) {
     Fail("accepted a wrong byte count");
@@ -65,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           : sttn::core::PackTritsFile(trits.data(), n, again.data());
   if (!enc_st.ok()) Fail("re-encoding decoded trits failed");
   if (again[static_cast<size_t>(expected)] != 0xEE) Fail("encoder overran");
-  if (expected > 0 &&
-      std::memcmp(again.data(), payload.data(), static_cast<size_t>(expected))) {
+  if (expected > 0 && std::memcmp(again.data(), payload.data(),
+                                  static_cast<size_t>(expected))) {
     Fail("decode/encode is not the identity on an accepted payload");
   }
   // Compute packing of the same trits as rows of `channels`.
@@ -83,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (int64_t r = 0; r < rows; ++r) {
       for (int c = 0; c < channels; ++c) {
-        if (sttn::core::TritAt(&packed[r * width], c) != trits[r * channels + c]) {
+        if (sttn::core::TritAt(&packed[r * width], c) !=
+            trits[r * channels + c]) {
           Fail("TritAt disagrees with PackTritsCompute");
         }
       }
