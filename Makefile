@@ -123,7 +123,7 @@ test: setup lint
 
 # Lint (part of `make test`): ruff's checks and formatting of the Python, and
 # clang-format (.clang-format) over the C++ of export/ and tests/cc/.
-CXX_FORMATTED = $(shell git ls-files 'export/*.cc' 'export/*.h' 'tests/cc/*.cc' 'android_demo/native/*.cc' 'android_demo/native/*.h' 2>/dev/null)
+CXX_FORMATTED = $(shell git ls-files 'export/*.cc' 'export/*.h' 'tests/cc/*.cc' 'tests/fuzz/*.cc' 'android_demo/native/*.cc' 'android_demo/native/*.h' 2>/dev/null)
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -150,6 +150,12 @@ FUZZ_MODEL_CASES ?=
 fuzz: setup
 	nice -n 10 $(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS) \
 	  $(if $(FUZZ_MODEL_CASES),--model-cases $(FUZZ_MODEL_CASES)) $(FUZZ_ARGS)
+
+# The tests that train or compare through a ternary threshold, rerun under
+# other numerics (oneDNN off, no XLA, reference/portable sttn kernels); the
+# table goes to benchmarks/results/numerics.md. Long (tens of minutes).
+test-numerics: setup
+	$(PY) tests/numerics_matrix.py $(NUMERICS_ARGS)
 
 # Everything but the tests that train on real data.
 test-fast: setup
