@@ -325,14 +325,17 @@ def test_fashion_mnist_train_convert_export(tmp_path):
     # Keras 3 computes what tf_keras computes, up to float rounding; where a
     # ternary input sits on its threshold, the two roundings may give
     # different trits (issue 17: 1 of 2,000 images on an AVX2 EPYC, 0 on the
-    # build machine). So: every image whose ternary inputs all stay 1e-3
-    # from their thresholds (hundreds of times the float32 rounding of these
-    # BN outputs, |v| < 10: ulp 1e-6 or less) must agree to 1e-4, and at most
-    # 1% of the images may differ at all.
+    # build machine). The two graphs differ in the float stem and in how BN
+    # is computed (fused in tf_keras), a few ulps of the stem's output scaled
+    # by gamma / sqrt(var): band 1e-4 in BN-output units. Every image whose
+    # ternary inputs all stay outside it must agree to 1e-4, and at most 1%
+    # of the images may differ at all (measured: 1 and 0 of 2,000).
     k3_logits = k3.predict(xt, batch_size=500, verbose=0)
+    # Measured here (seed 0, 2,000 images): 97%, 71% and 0% of the images
+    # keep every ternary input 1e-5, 1e-4 and 1e-3 from its threshold.
     margins = threshold_margins(k3, xt)
     assert_close_except_near_threshold(
-        k3_logits, logits, margins, band=1e-3, max_fraction=0.01
+        k3_logits, logits, margins, band=1e-4, max_fraction=0.01, min_checked=0.5
     )
 
     path = tmp_path / "tfmot.tflite"
