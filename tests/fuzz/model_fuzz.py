@@ -407,9 +407,11 @@ def fuzz(
     out_dir: str,
     hang_seconds: float = 20.0,
     batch: int = 200,
+    progress: str | None = None,
 ) -> dict:
     """Runs cases ``start, start + 1, ...`` until ``cases`` or ``seconds``;
-    returns the counts and the findings (also written to out_dir)."""
+    returns the counts and the findings (also written to out_dir); with
+    ``progress``, the counts so far are rewritten there after every batch."""
     deployment_imports()  # once in the parent; children inherit it
     from sttn_keras.export import runtime
 
@@ -466,6 +468,8 @@ def fuzz(
                 break
         os.close(read_fd)
         _, status = os.waitpid(pid, 0)
+        if progress:
+            _dump(progress, counts, findings, t0)
         if current is None:
             index = stop
             continue
@@ -497,6 +501,13 @@ def fuzz(
     counts["seconds"] = round(time.monotonic() - t0, 1)
     counts["findings"] = findings
     return counts
+
+
+def _dump(path: str, counts: dict, findings: list, t0: float) -> None:
+    data = {**counts, "seconds": round(time.monotonic() - t0, 1), "findings": findings}
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def _classify(status: int, log: str) -> str:
@@ -625,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         base_seed=args.seed,
         start=args.start,
         out_dir=args.out,
+        progress=args.json,
     )
     result["sanitizers"] = "STTN_OPS_LIBRARY" in os.environ
     text = json.dumps(result, indent=1)
