@@ -89,7 +89,7 @@ def test_recalibration_closes_the_gap(trained):
     print(acc["report"])
     # Bounds from the spread over seeds and float numerics (oneDNN on/off),
     # benchmarks/results/numerics_spread.md, on a 2-core EPYC (AVX2):
-    # seeds 0, 1 x oneDNN on/off, both quantizers, 6 runs:
+    # seed 0 with oneDNN on and off, seed 1 with it on, both quantizers:
     #   train - before: +0.158 ... +0.252 (the gap is large everywhere);
     #   after - train:  -0.0237 ... -0.0126 (issue 17's machine: -0.0237,
     #       the numbers of seed 0 with oneDNN off here; the old bound of
