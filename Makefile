@@ -14,10 +14,11 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-fast lint format bench accuracy clean android-model bazel-test
+.PHONY: setup demo test test-fast lint format bench accuracy clean android-model bazel-test \
+  fuzz test-numerics
 
 setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar \
-  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc
+  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc $(VENV)/.toolchain-fuzz
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -62,6 +63,16 @@ $(VENV)/.toolchain-bazel:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing; \
 	fi
+	@mkdir -p $(VENV) && touch $@
+
+# clang with libFuzzer's runtime (tests/fuzz, tests/test_fuzz.py, make fuzz):
+# Debian's clang and libclang-rt-dev (about 150 MB).
+$(VENV)/.toolchain-fuzz:
+	@{ command -v clang++ >/dev/null 2>&1 && \
+	   test -f "$$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)"; } || { \
+	  echo "installing clang and libclang-rt-dev from Debian for the fuzzers"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends clang libclang-rt-dev; }
 	@mkdir -p $(VENV) && touch $@
 
 # This checkout's absolute paths for .bazelrc (Bazel 4.2.3 does not expand
@@ -112,7 +123,7 @@ test: setup lint
 
 # Lint (part of `make test`): ruff's checks and formatting of the Python, and
 # clang-format (.clang-format) over the C++ of export/ and tests/cc/.
-CXX_FORMATTED = $(shell git ls-files 'export/*.cc' 'export/*.h' 'tests/cc/*.cc' 'android_demo/native/*.cc' 'android_demo/native/*.h' 2>/dev/null)
+CXX_FORMATTED = $(shell git ls-files 'export/*.cc' 'export/*.h' 'tests/cc/*.cc' 'tests/fuzz/*.cc' 'android_demo/native/*.cc' 'android_demo/native/*.h' 2>/dev/null)
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -130,6 +141,21 @@ android-model: setup
 	@test -f artifacts/demo/fmnist_sttn.tflite -a -f artifacts/demo/fmnist_float32.tflite \
 	  || $(PY) -m sttn_keras.demo
 	$(PY) android_demo/tools/make_assets.py models --src artifacts/demo
+
+# Fuzzing (README "Fuzzing"): every libFuzzer target of tests/fuzz for
+# FUZZ_SECONDS each, then the whole-model fuzzer (ASan+UBSan) for as long,
+# or for FUZZ_MODEL_CASES cases. Findings land in build/fuzz/work/.
+FUZZ_SECONDS ?= 60
+FUZZ_MODEL_CASES ?=
+fuzz: setup
+	nice -n 10 $(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS) \
+	  $(if $(FUZZ_MODEL_CASES),--model-cases $(FUZZ_MODEL_CASES)) $(FUZZ_ARGS)
+
+# The tests that train or compare through a ternary threshold, rerun under
+# other numerics (oneDNN off, no XLA, reference/portable sttn kernels); the
+# table goes to benchmarks/results/numerics.md. Long (tens of minutes).
+test-numerics: setup
+	$(PY) tests/numerics_matrix.py $(NUMERICS_ARGS)
 
 # Everything but the tests that train on real data.
 test-fast: setup

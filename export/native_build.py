@@ -33,7 +33,7 @@ MANIFEST = os.path.join(HERE, "native_build.json")
 # The checkout: export/ is a top-level folder of the repository.
 ROOT = os.path.dirname(HERE)
 # Build targets of the manifest (each lists "libraries", maybe "srcs").
-TARGETS = ("shared_library", "core_test", "android_kernels")
+TARGETS = ("shared_library", "core_test", "android_kernels", "fuzz")
 
 
 def load(path: str = MANIFEST) -> dict:
@@ -76,8 +76,10 @@ def sources(target: str, root: str = ROOT) -> list[str]:
 
     Args:
         target: ``"shared_library"`` (the library ``export/runtime.py`` loads),
-            ``"core_test"`` (the C++ unit test and what it links) or
-            ``"android_kernels"`` (the kernels the Android app compiles).
+            ``"core_test"`` (the C++ unit test and what it links),
+            ``"android_kernels"`` (the kernels the Android app compiles) or
+            ``"fuzz"`` (the libFuzzer targets of ``tests/fuzz`` and what they
+            link).
         root: the repository root the patterns are relative to.
 
     Returns:

@@ -147,27 +147,12 @@ def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
     cxx = _compiler()
     if cxx is None or "g++" not in cxx:
         pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
-    lib = tmp_path / "sttn_ops_asan.so"
-    cmd = [
-        cxx,
-        "-O1",
-        "-g",
-        "-fno-omit-frame-pointer",
-        "-fPIC",
-        "-shared",
-        *native_build.copts(),
-        "-fsanitize=address,undefined",
-        "-fno-sanitize-recover=all",
-        "-I",
-        REPO,
-        *abs_sources("shared_library"),
-        *native_build.linkopts(),
-        "-Wl,--version-script=" + native_build.version_script(),
-        "-o",
-        str(lib),
-    ]
-    build = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr[-4000:]
+    # The same build as the whole-model fuzzer's (tests/fuzz/model_fuzz.py),
+    # cached in build/fuzz/asan/ and built once per source change: it is the
+    # slowest compilation of the suite (one g++ over every source).
+    from tests.fuzz.model_fuzz import asan_library
+
+    lib = asan_library(cxx)
     preload = []
     for name in ("libasan.so", "libubsan.so"):
         path = subprocess.run(

@@ -24,7 +24,11 @@ from sttn_keras.export import (
     op_format,
     packing,
 )
-from tests.helpers import random_input
+from tests.helpers import (
+    assert_close_except_near_threshold,
+    random_input,
+    threshold_margins,
+)
 
 
 def _random_bn_statistics(model, rng):
@@ -117,7 +121,7 @@ def test_folds_match_the_keras_graph(model):
     expected = keras.ops.convert_to_numpy(model(x))
     got = keras.ops.convert_to_numpy(export_model(x))
     assert np.abs(expected).max() > 0.1, "the check must see non-trivial outputs"
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert_close_except_near_threshold(got, expected, threshold_margins(model, x))
 
 
 @pytest.mark.parametrize(
@@ -388,7 +392,7 @@ def test_inverted_residual_chain_is_packed_end_to_end():
     expected = keras.ops.convert_to_numpy(model(x))
     for kernel in ("reference", "optimized"):
         got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        assert_close_except_near_threshold(got, expected, threshold_margins(model, x))
 
 
 def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
@@ -425,7 +429,7 @@ def test_stride_2_block_with_zero_padding_is_packed_end_to_end():
     expected = keras.ops.convert_to_numpy(model(x))
     for kernel in ("reference", "optimized"):
         got = sttn.export.Interpreter(data, kernel=kernel).predict(x)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        assert_close_except_near_threshold(got, expected, threshold_margins(model, x))
 
 
 def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
@@ -472,6 +476,12 @@ def test_activations_the_ops_do_not_fuse_run_as_builtins_after_them():
     x = rng.normal(0, 1.5, (16, 8, 8, 12)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     got = sttn.export.Interpreter(data).predict(x)
+    # Not the margin check of the other Keras/export comparisons: here
+    # fc_sigmoid's input is all zeros (GAP of c_relu's zeros), so fc_tanh's
+    # ternary input is sigmoid(0) = 0.5 exactly, on its threshold in every
+    # row, in Keras and in TFLite alike (exact in both, never a rounding
+    # difference); every other ternary input keeps >= 3.6e-4 from its
+    # threshold (measured).
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -504,7 +514,7 @@ def test_operations_on_keras_tensors_export():
     x = rng.normal(0, 1.5, (16, 6, 6, 8)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     got = sttn.export.Interpreter(data).predict(x)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert_close_except_near_threshold(got, expected, threshold_margins(model, x))
 
 
 def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
@@ -540,11 +550,10 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     hist = sttn.export.op_histogram(data)
     assert hist["SttnConv2D"] == 1 and hist["SttnFullyConnected"] == 1, hist
     x = np.random.default_rng(8).normal(0, 1, (8, 10, 10, 4)).astype("float32")
-    np.testing.assert_allclose(
+    assert_close_except_near_threshold(
         sttn.export.Interpreter(data).predict(x),
         keras.ops.convert_to_numpy(student(x)),
-        rtol=1e-4,
-        atol=1e-4,
+        threshold_margins(student, x),
     )
 
 

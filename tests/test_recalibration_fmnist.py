@@ -8,9 +8,11 @@ training images, batch 64. Measured on 2 CPU cores, seed 0: Keras reports
 on the test set in inference mode; after ``recalibrate_batchnorm`` on the
 8,000 training images it reaches 85.2% (within 1.5 points of the in-training
 accuracy). TWN weights (``kernel_quantizer="twn"``), same run: 86.8% in
-training, 69.2% test before, 85.6% after. The thresholds are the issue's: the gap must show (more than 5
-points here), and after recalibration the test accuracy must not drop and
-must be within 2 points of the in-training accuracy.
+training, 69.2% test before, 85.6% after. The gap must show (more than 5
+points), recalibration must close at least half of it and end within 4
+points of the in-training accuracy: bounds from the spread measured over
+seeds and oneDNN on/off (benchmarks/numerics_spread.py; the 2-point bound of
+issue 10 failed on another machine, issue 17).
 
 The exported ``.tflite`` of the recalibrated model must agree with Keras
 (same tolerance as tests/test_fmnist_e2e.py: argmax agreement >= 99.5% and
@@ -85,9 +87,21 @@ def test_recalibration_closes_the_gap(trained):
     _, _, acc = trained
     print({k: v for k, v in acc.items() if k != "report"})
     print(acc["report"])
-    assert acc["train"] - acc["before"] > 0.05, acc  # the gap shows
-    assert acc["after"] >= acc["before"], acc
-    assert acc["after"] >= acc["train"] - 0.02, acc
+    # Bounds from the spread over seeds and float numerics (oneDNN on/off),
+    # benchmarks/results/numerics_spread.md, on a 2-core EPYC (AVX2):
+    # seed 0 with oneDNN on and off, seed 1 with it on, both quantizers:
+    #   train - before: +0.158 ... +0.252 (the gap is large everywhere);
+    #   after - train:  -0.0237 ... -0.0126 (issue 17's machine: -0.0237,
+    #       the numbers of seed 0 with oneDNN off here; the old bound of
+    #       -0.02 held on one machine only);
+    #   (after - before) / (train - before): 0.858 ... 0.950.
+    # So: the gap shows (> 0.05), recalibration closes at least half of it
+    # and ends within 0.04 of the in-training accuracy (1.7x the worst
+    # measured shortfall).
+    gap = acc["train"] - acc["before"]
+    assert gap > 0.05, acc  # the gap shows
+    assert acc["after"] - acc["before"] >= 0.5 * gap, acc
+    assert acc["after"] >= acc["train"] - 0.04, acc
     assert len(acc["report"]) == 4 and acc["report"].samples == 8000
 
 
@@ -103,4 +117,6 @@ def test_exported_recalibrated_model_matches_keras(trained, tmp_path):
     agreement = (tfl == ker).mean()
     assert agreement >= 0.995, agreement
     assert abs((tfl == yt).mean() - (ker == yt).mean()) <= 0.003
+    # Test accuracy after recalibration: 0.843 ... 0.851 over seeds and
+    # oneDNN on/off, 6 runs (benchmarks/results/numerics_spread.md).
     assert np.mean(tfl == yt) >= 0.83

@@ -29,6 +29,10 @@ import tf_keras  # noqa: E402
 import sttn_keras as sttn  # noqa: E402
 from sttn_keras import quantizers as sq  # noqa: E402
 from sttn_keras import tfmot as st  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    assert_close_except_near_threshold,
+    threshold_margins,
+)
 
 L = tf_keras.layers
 qk = st.tfmot.quantization.keras
@@ -255,10 +259,12 @@ def test_fashion_mnist_train_convert_export(tmp_path):
     """Train a small tf_keras CNN (float stem, STTN depthwise, conv and dense,
     ternary activations, float head) for one epoch on 4,000 Fashion-MNIST
     images with the adapter, then check that the kernels are ternary, that
-    to_keras3 computes what tf_keras computes, and that the .tflite (sttn
-    ops) agrees with tf_keras on >= 99% of 2,000 test images. Measured on 2
-    cores, seed 0: test accuracy 0.63 after this one short epoch (chance
-    0.10), Keras 3 outputs identical to tf_keras, TFLite argmax agreement
+    to_keras3 computes what tf_keras computes (up to trits flipped by
+    rounding next to a threshold), and that the .tflite (sttn ops) agrees
+    with tf_keras on >= 99% of 2,000 test images. Measured on 2 cores, seed
+    0: test accuracy 0.63 after this one short epoch (chance 0.10), Keras 3
+    outputs identical to tf_keras on the build machine and on all but one
+    image (a trit on its threshold) on an AVX2 EPYC, TFLite argmax agreement
     100%."""
     try:
         (x, y), (xt, yt) = sttn.datasets.load_fashion_mnist()
@@ -316,8 +322,21 @@ def test_fashion_mnist_train_convert_export(tmp_path):
             scale = scale.reshape(trits.shape[2:])
         np.testing.assert_allclose(quantized, trits * scale, rtol=1e-6)
 
+    # Keras 3 computes what tf_keras computes, up to float rounding; where a
+    # ternary input sits on its threshold, the two roundings may give
+    # different trits (issue 17: 1 of 2,000 images on an AVX2 EPYC, 0 on the
+    # build machine). The two graphs differ in the float stem and in how BN
+    # is computed (fused in tf_keras), a few ulps of the stem's output scaled
+    # by gamma / sqrt(var): band 1e-4 in BN-output units. Every image whose
+    # ternary inputs all stay outside it must agree to 1e-4, and at most 1%
+    # of the images may differ at all (measured: 1 and 0 of 2,000).
     k3_logits = k3.predict(xt, batch_size=500, verbose=0)
-    np.testing.assert_allclose(k3_logits, logits, rtol=1e-4, atol=1e-4)
+    # Measured here (seed 0, 2,000 images): 97%, 71% and 0% of the images
+    # keep every ternary input 1e-5, 1e-4 and 1e-3 from its threshold.
+    margins = threshold_margins(k3, xt)
+    assert_close_except_near_threshold(
+        k3_logits, logits, margins, band=1e-4, max_fraction=0.01, min_checked=0.5
+    )
 
     path = tmp_path / "tfmot.tflite"
     data = sttn.export.to_tflite(k3, path)
