@@ -126,6 +126,10 @@ bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
                              int32_t* lower, int32_t* flip) {
   constexpr int32_t kNever = INT32_MAX;  // acc >= kNever never holds
   constexpr int32_t kNone = INT32_MIN;   // acc <= kNone never holds
+  // The sentinels must lie outside [-k_max, k_max]: at k_max = INT32_MAX an
+  // accumulator could equal kNever (found by the packed-output fuzzer's
+  // review); such a layer uses the float tiles instead.
+  if (k_max >= kNever) return false;
   const float* lo_th = thresholds;
   const float* hi_th = thresholds + out_c;
   const float* sgn_th = thresholds + 2 * static_cast<int64_t>(out_c);

@@ -99,7 +99,8 @@ struct PackedOutput {
 // sgn * ([y > hi] - [y < lo]) with y = Epilogue(acc, scale, bias, act) is
 // nonzero iff (acc >= upper) != (acc <= lower), negative iff also
 // (acc <= lower) != (flip != 0); flip is 0 or -1. Returns false (and leaves
-// the outputs unspecified) when a scale or bias is not finite.
+// the outputs unspecified) when a scale or bias is not finite, or when
+// k_max >= INT32_MAX (the int32 sentinels would be reachable).
 bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
                              const float* bias, Activation act,
                              const float* thresholds, int32_t* upper,
@@ -110,7 +111,8 @@ bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
 size_t TernaryGemmPackedOutputWords(Isa isa, int out_c);
 
 // Fills them for accumulators in [-k_max, k_max]; returns false (nothing to
-// use) when a scale or bias is not finite, where monotonicity is not certain.
+// use) when a scale or bias is not finite, where monotonicity is not certain,
+// or when k_max >= INT32_MAX.
 bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
                                     const float* scale, const float* bias,
                                     Activation act, const float* thresholds,

@@ -714,6 +714,25 @@ std::vector<FcCase> FcGrid() {
   return grid;
 }
 
+// The integer thresholds use INT32_MAX / INT32_MIN as "never" sentinels, so
+// they must refuse a K whose accumulators could reach them (the caller then
+// computes float tiles): at k_max = INT32_MAX an accumulator of exactly
+// INT32_MAX would read as "above the upper threshold".
+TEST(PackedOutput, IntegerThresholdsRefuseKWhereSentinelsAreReachable) {
+  const float scale = 1.0f, bias = 0.0f;
+  const float thresholds[3] = {-0.5f, 0.5f, 1.0f};  // lo, hi, sgn
+  int32_t upper = 0, lower = 0, flip = 0;
+  EXPECT_FALSE(sttn::core::IntegerOutputThresholds(
+      1, INT32_MAX, &scale, &bias, sttn::core::Activation::kNone, thresholds,
+      &upper, &lower, &flip));
+  ASSERT_TRUE(sttn::core::IntegerOutputThresholds(
+      1, INT32_MAX - 1, &scale, &bias, sttn::core::Activation::kNone,
+      thresholds, &upper, &lower, &flip));
+  EXPECT_EQ(upper, 1);  // acc >= 1 gives y > 0.5
+  EXPECT_EQ(lower, -1);
+  EXPECT_EQ(flip, 0);
+}
+
 TEST(FullyConnected, ReferenceMatchesTheFormula) {
   for (const FcCase& c : FcGrid()) {
     std::vector<float> ref(static_cast<size_t>(c.rows) * c.cout);
