@@ -40,6 +40,7 @@ import platform
 import sys
 import time
 
+import machine_info  # noqa: E402  (benchmarks/machine_info.py)
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -108,19 +109,10 @@ def _log(message):
 
 
 def _machine():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import tensorflow as tf
 
     return {
-        "cpu": cpu,
+        "cpu": machine_info.cpu_model(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -60,13 +60,13 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import machine_info  # noqa: E402  (benchmarks/machine_info.py)
 import numpy as np  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -186,17 +186,6 @@ def avx2_column(mode: str) -> bool:
         return False
     best = runtime.native_library_info()["optimized_kernel"]
     return mode == "always" or best != "avx2"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def _time(fn, budget: float) -> float:
@@ -326,36 +315,19 @@ def measure(
 
 
 def _machine() -> dict:
-    from sttn_keras.export import runtime
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import ai_edge_litert
 
-    flags = _cpu_flags()
+    from sttn_keras.export import runtime
+
     return {
-        "xnnpack_simd": "AVX-512"
-        if "avx512f" in flags
-        else ("AVX2" if "avx2" in flags else platform.machine()),
+        "xnnpack_simd": machine_info.simd_name(),
         "date": datetime.date.today().isoformat(),
-        "cpu": cpu,
+        "cpu": machine_info.cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
         "sttn_optimized_kernel": runtime.native_library_info()["optimized_kernel"],
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip(),
+        "commit": machine_info.git_commit(),
     }
 
 

@@ -48,7 +48,6 @@ import io
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -56,6 +55,7 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import machine_info  # noqa: E402  (benchmarks/machine_info.py)
 import numpy as np  # noqa: E402
 
 OURS = "sttn opt"
@@ -357,39 +357,6 @@ def bench_case(
 # Report
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    wanted = (
-                        "popcnt",
-                        "avx2",
-                        "fma",
-                        "avx512f",
-                        "avx512bw",
-                        "avx512_vpopcntdq",
-                        "avx512_vnni",
-                        "avx_vnni",
-                    )
-                    return [f for f in wanted if f in flags]
-    except OSError:
-        pass
-    return []
-
-
 def _clock_ghz() -> float | None:
     """The highest 'cpu MHz' /proc/cpuinfo reports (nominal on many VMs)."""
     try:
@@ -417,19 +384,6 @@ def _mca_bounds(out: str) -> dict:
     }
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
     """Date, machine and versions for the result files."""
     import ai_edge_litert
@@ -452,10 +406,12 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
     return dict(
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         machine=dict(
-            cpu=_cpu_model(),
+            cpu=machine_info.cpu_model(),
             arch=platform.machine(),
             cores=os.cpu_count(),
-            flags=_cpu_flags(),
+            flags=[
+                f for f in machine_info.KERNEL_FLAGS if f in machine_info.cpu_flags()
+            ],
             os=platform.platform(),
             loadavg_at_start=load,
         ),
@@ -466,7 +422,7 @@ def metadata(rounds: int, budget_s: float, quick: bool) -> dict:
             keras=keras.__version__,
             ai_edge_litert=litert_version,
             sttn_keras=sttn_keras.__version__,
-            git_commit=_git_commit(),
+            git_commit=machine_info.git_commit(),
         ),
         sttn_optimized_kernel=runtime.native_library_info()["optimized_kernel"],
         supported_kernels=list(runtime.supported_kernels()),
