@@ -13,9 +13,10 @@ per inference on CPUs this machine is not).
   crashes; the root holds a Cortex-A76 ``proc/cpuinfo`` and the guest reads
   it through QEMU's ``-L`` prefix (the CPU features themselves still come
   from QEMU's hwcaps, ``-cpu``).
-* ``aarch64_library()``: our native library cross-compiled with
-  ``aarch64-linux-gnu-g++`` from ``export/native_build.json`` (release flags),
-  cached under ``.venv/qemu/`` by a hash of the sources and flags.
+* ``library(arch)``: our native library built from
+  ``export/native_build.json`` (release flags) with ``g++`` or, for aarch64,
+  ``aarch64-linux-gnu-g++``, cached under ``.venv/qemu/`` by a hash of the
+  sources and flags.
 * ``plugin()``: ``tests/qemu/insn_count.c``, our TCG counting plugin, built
   for the host.
 * ``run_guest()``: a Python script under ``qemu-<arch> -cpu CPU`` with our
@@ -44,7 +45,8 @@ import zipfile
 
 from tests.native import ROOT, compile_objects, link, native_build
 
-CACHE = os.path.join(ROOT, ".venv", "qemu")
+# STTN_QEMU_CACHE: another folder (e.g. to measure two checkouts side by side).
+CACHE = os.environ.get("STTN_QEMU_CACHE") or os.path.join(ROOT, ".venv", "qemu")
 PLUGIN_SOURCE = os.path.join(ROOT, "tests", "qemu", "insn_count.c")
 AARCH64_CXX = "aarch64-linux-gnu-g++"
 # The dynamic QEMU of Debian's qemu-user (the static build cannot load plugins).
@@ -117,7 +119,9 @@ def _stamp_ok(path: str, want: dict) -> bool:
 def _run(cmd: list[str], what: str, timeout: int = 600, **kw) -> str:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
     if r.returncode != 0:
-        raise Unavailable(f"{what} failed ({' '.join(cmd[:4])} ...): {r.stderr[-1500:]}")
+        raise Unavailable(
+            f"{what} failed ({' '.join(cmd[:4])} ...): {r.stderr[-1500:]}"
+        )
     return r.stdout
 
 
@@ -184,7 +188,10 @@ def aarch64_root() -> str:
         )
         site = os.path.join(root, "usr", "lib", "python3", "dist-packages")
         os.makedirs(site, exist_ok=True)
-        for pattern in (f"numpy-{np.__version__}-*", f"ai_edge_litert-{LITERT_VERSION}-*"):
+        for pattern in (
+            f"numpy-{np.__version__}-*",
+            f"ai_edge_litert-{LITERT_VERSION}-*",
+        ):
             found = glob.glob(os.path.join(wheels, pattern + "aarch64*.whl"))
             if not found:
                 raise Unavailable(f"no aarch64 wheel {pattern} in {wheels}")
@@ -214,24 +221,36 @@ def _sources_key(cxx: str, flags: list[str], sources: list[str]) -> str:
     return h.hexdigest()
 
 
-def aarch64_library() -> str:
-    """Our shared library for aarch64 (release flags, -Werror), cached by a
-    hash of the sources and flags."""
+CXX = {"aarch64": AARCH64_CXX, "x86_64": "g++"}
+
+
+def library(arch: str) -> str:
+    """Our shared library for ``arch`` (the release flags of
+    export/native_build.json, -Werror, and -g for the symbols' source files,
+    which does not change GCC's code), cached by a hash of the sources and
+    flags under ``.venv/qemu/<arch>-lib``."""
+    cxx = CXX[arch]
     sources = [os.path.join(ROOT, p) for p in native_build.sources("shared_library")]
-    flags = [*native_build.release_copts(), "-fPIC", *native_build.copts(), "-Werror"]
-    key = _sources_key(AARCH64_CXX, flags, sources)
-    out = os.path.join(CACHE, "aarch64-lib")
-    lib = os.path.join(out, "_sttn_ops_aarch64.so")
+    flags = [
+        *native_build.release_copts(),
+        "-g",
+        "-fPIC",
+        *native_build.copts(),
+        "-Werror",
+    ]
+    key = _sources_key(cxx, flags, sources)
+    out = os.path.join(CACHE, f"{arch}-lib")
+    lib = os.path.join(out, f"_sttn_ops_{arch}.so")
     stamp = os.path.join(out, "key")
-    with _locked("aarch64-lib"):
+    with _locked(f"{arch}-lib"):
         if _stamp_ok(stamp, {"key": key}) and os.path.exists(lib):
             return lib
         shutil.rmtree(out, ignore_errors=True)
         objects = compile_objects(
-            AARCH64_CXX, [(s, flags) for s in sources], os.path.join(out, "obj")
+            cxx, [(s, flags) for s in sources], os.path.join(out, "obj")
         )
         link(
-            AARCH64_CXX,
+            cxx,
             objects,
             [
                 "-shared",
@@ -245,14 +264,6 @@ def aarch64_library() -> str:
     return lib
 
 
-def host_library() -> str:
-    """The library ``make setup`` built for this (x86-64) host."""
-    found = sorted(glob.glob(os.path.join(ROOT, "export", "_sttn_ops*.so")))
-    if not found:
-        raise Unavailable("export/_sttn_ops*.so is not built (make setup)")
-    return found[0]
-
-
 def plugin() -> str:
     """The counting plugin, built for the host (cached by source hash)."""
     with open(PLUGIN_SOURCE, "rb") as f:
@@ -264,8 +275,19 @@ def plugin() -> str:
             if cc is None:
                 raise Unavailable("no host C compiler for the QEMU plugin")
             _run(
-                [cc, "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
-                 "-pthread", PLUGIN_SOURCE, "-o", out + ".tmp"],
+                [
+                    cc,
+                    "-O2",
+                    "-shared",
+                    "-fPIC",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-pthread",
+                    PLUGIN_SOURCE,
+                    "-o",
+                    out + ".tmp",
+                ],
                 "building the QEMU plugin",
             )
             os.replace(out + ".tmp", out)
@@ -283,7 +305,9 @@ def installed_layout(site: str) -> None:
         shutil.copy(src, os.path.join(site, "sttn_keras", "export"))
 
 
-def guest_command(arch: str, cpu: str, counts: str | None = None) -> tuple[list[str], dict]:
+def guest_command(
+    arch: str, cpu: str, counts: str | None = None
+) -> tuple[list[str], dict]:
     """The QEMU command prefix that runs a guest Python, and its environment
     (add ``PYTHONPATH``; the library goes in ``STTN_OPS_LIBRARY``)."""
     cmd = [QEMU[arch], "-cpu", cpu]
@@ -292,19 +316,25 @@ def guest_command(arch: str, cpu: str, counts: str | None = None) -> tuple[list[
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("PYTHONPATH", "PYTHONHOME", "STTN_RUNTIME", "LD_PRELOAD", "STTN_OPS_LIBRARY")
+        if k
+        not in (
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "STTN_RUNTIME",
+            "LD_PRELOAD",
+            "STTN_OPS_LIBRARY",
+        )
     }
     env["PYTHONNOUSERSITE"] = "1"
     if arch == "aarch64":
         root = aarch64_root()
         cmd += ["-L", root, os.path.join(root, "usr", "bin", "python3.11")]
-        env["STTN_OPS_LIBRARY"] = aarch64_library()
+        env["STTN_OPS_LIBRARY"] = library(arch)
     else:
-        # This venv's Python: numpy and ai-edge-litert of the host, our
-        # library of make setup; the installed layout wins over the editable
-        # install on PYTHONPATH.
+        # This venv's Python with its numpy and ai-edge-litert; the installed
+        # layout on PYTHONPATH wins over the editable install.
         cmd += [os.path.join(ROOT, ".venv", "bin", "python")]
-        env["STTN_OPS_LIBRARY"] = host_library()
+        env["STTN_OPS_LIBRARY"] = library(arch)
     return cmd, env
 
 
@@ -355,7 +385,9 @@ def difference(
 ) -> tuple[int, dict[int, int]]:
     """What ran between two checkpoints."""
     blocks = {
-        a: n - before[1].get(a, 0) for a, n in after[1].items() if n != before[1].get(a, 0)
+        a: n - before[1].get(a, 0)
+        for a, n in after[1].items()
+        if n != before[1].get(a, 0)
     }
     return after[0] - before[0], blocks
 
@@ -366,7 +398,7 @@ def _load_segments(path: str) -> list[tuple[int, int, int]]:
         head = f.read(64)
         if head[:4] != b"\x7fELF" or head[4] != 2:
             return []
-        phoff, = struct.unpack_from("<Q", head, 32)
+        (phoff,) = struct.unpack_from("<Q", head, 32)
         phentsize, phnum = struct.unpack_from("<HH", head, 54)
         f.seek(phoff)
         table = f.read(phentsize * phnum)
@@ -399,9 +431,11 @@ class Symbolizer:
         self._segments: dict[str, list[tuple[int, int, int]]] = {}
 
     def _table(self, path: str) -> tuple[list[int], list[str]]:
+        """Sorted symbol addresses and names; names end in "\t<source file>"
+        where the file has debug information (``nm -l``)."""
         if path not in self._symbols:
             entries = {}
-            for extra in ([], ["-D"]):
+            for extra in (["-l"], ["-D"]):
                 r = subprocess.run(
                     [self._nm, "-C", "--defined-only", *extra, path],
                     capture_output=True,
@@ -409,19 +443,22 @@ class Symbolizer:
                 )
                 for line in r.stdout.splitlines():
                     parts = line.split(" ", 2)
-                    if len(parts) == 3 and parts[1] in "tTwWiI" and parts[1]:
-                        entries.setdefault(int(parts[0], 16), parts[2])
+                    if len(parts) == 3 and parts[1] in ("t", "T", "w", "W", "i"):
+                        name, _, where = parts[2].partition("\t")
+                        source = os.path.basename(where.rsplit(":", 1)[0])
+                        entries.setdefault(int(parts[0], 16), f"{name}\t{source}")
                 if entries:
                     break
             addrs = sorted(entries)
             self._symbols[path] = (addrs, [entries[a] for a in addrs])
         return self._symbols[path]
 
-    def lookup(self, addr: int) -> tuple[str, str]:
-        """(file basename, symbol or '?') of a guest code address."""
+    def lookup(self, addr: int) -> tuple[str, str, str]:
+        """(file basename, symbol or '?', source file or '') of a guest code
+        address."""
         i = bisect.bisect_right(self._starts, addr) - 1
         if i < 0 or addr >= self._ranges[i][1]:
-            return "[anonymous]", "?"
+            return "[anonymous]", "?", ""
         lo, _, offset, path = self._ranges[i]
         file_offset = offset + (addr - lo)
         if path not in self._segments:
@@ -435,7 +472,10 @@ class Symbolizer:
                 vaddr = p_vaddr + (file_offset - p_offset)
         name = os.path.basename(path)
         if vaddr is None:
-            return name, "?"
+            return name, "?", ""
         addrs, names = self._table(path)
         j = bisect.bisect_right(addrs, vaddr) - 1
-        return name, names[j] if j >= 0 else "?"
+        if j < 0:
+            return name, "?", ""
+        symbol, _, source = names[j].partition("\t")
+        return name, symbol, source

@@ -28,42 +28,42 @@ def mark() -> None:
         pass
 
 
+def _interpreter(job: dict, content: bytes, inputs: list):
+    """(invoke, first output) of one job's interpreter, inputs set."""
+    if job["form"] == "sttn":
+        from sttn_keras.export import Interpreter
+
+        interp = Interpreter(content, kernel=job["kernel"], num_threads=job["threads"])
+        for i, x in enumerate(inputs):
+            interp.set_input(x, i)
+        return interp.invoke, lambda: interp.get_output(0)
+    from ai_edge_litert import interpreter as li
+
+    interp = li.Interpreter(model_content=content, num_threads=job["threads"])
+    for d, x in zip(interp.get_input_details(), inputs):
+        if tuple(d["shape"]) != x.shape:
+            interp.resize_tensor_input(d["index"], list(x.shape), strict=False)
+    interp.allocate_tensors()
+    for d, x in zip(interp.get_input_details(), inputs):
+        interp.set_tensor(d["index"], x.astype(d["dtype"]))
+    index = interp.get_output_details()[0]["index"]
+    return interp.invoke, lambda: interp.get_tensor(index)
+
+
 def main() -> None:
     with open(sys.argv[1]) as f:
         spec = json.load(f)
     for job in spec["jobs"]:
         with open(job["model"], "rb") as f:
             content = f.read()
-        inputs = [np.load(p) for p in job["inputs"]]
-        if job["form"] == "sttn":
-            from sttn_keras.export import Interpreter
-
-            interp = Interpreter(
-                content, kernel=job["kernel"], num_threads=job["threads"]
-            )
-            for i, x in enumerate(inputs):
-                interp.set_input(x, i)
-            run, output = interp.invoke, lambda: interp.get_output(0)
-        else:
-            from ai_edge_litert import interpreter as li
-
-            interp = li.Interpreter(model_content=content, num_threads=job["threads"])
-            details = interp.get_input_details()
-            for d, x in zip(details, inputs):
-                if tuple(d["shape"]) != x.shape:
-                    interp.resize_tensor_input(d["index"], list(x.shape), strict=False)
-            interp.allocate_tensors()
-            for d, x in zip(interp.get_input_details(), inputs):
-                interp.set_tensor(d["index"], x.astype(d["dtype"]))
-            out_index = interp.get_output_details()[0]["index"]
-            run, output = interp.invoke, lambda: interp.get_tensor(out_index)
+        run, output = _interpreter(job, content, [np.load(p) for p in job["inputs"]])
         run()
         mark()
         for _ in range(job["runs"] - 1):
             run()
         mark()
         np.save(job["output"], np.asarray(output()))
-        del interp
+        del run, output
     if spec.get("maps"):
         with open("/proc/self/maps") as src, open(spec["maps"], "w") as dst:
             dst.write(src.read())
