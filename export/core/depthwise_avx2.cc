@@ -19,7 +19,6 @@ namespace {
 
 #define STTN_AVX2 __attribute__((target("avx2")))
 
-
 #define STTN_AVX2 __attribute__((target("avx2")))
 
 // 32 trits of one (mask, sign) block to 32 int8 lanes.
@@ -70,14 +69,12 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
   const int cp = j.pl.cp;
   const int kh = KH > 0 ? KH : s.kernel_h;
   const int kw = KW > 0 ? KW : s.kernel_w;
-  const int8_t* wpad =
-      j.Constant<int8_t>(j.pl.weights);
+  const int8_t* wpad = j.Constant<int8_t>(j.pl.weights);
   const float* sp = j.Constant<float>(j.pl.scale);
   const float* bp = j.Constant<float>(j.pl.bias);
   const int8_t* up8 = j.Constant<int8_t>(j.pl.upper8);
   const int8_t* lo8 = j.Constant<int8_t>(j.pl.lower8);
-  const uint32_t* flips =
-      j.Constant<uint32_t>(j.pl.flip_bits);
+  const uint32_t* flips = j.Constant<uint32_t>(j.pl.flip_bits);
   const bool relu = j.act == Activation::kRelu;
   const int64_t step = static_cast<int64_t>(s.stride_w) * cp;
   const int64_t pixel0 = (static_cast<int64_t>(n) * s.out_h + oy) * s.out_w;

@@ -42,11 +42,10 @@ STTN_ALWAYS_INLINE void DecodeBlock(const uint32_t* pair, int8_t* d) {
   // Table: bytes 0-3 the mask word, 4-7 the sign word (twice).
   const uint8x16_t words = vreinterpretq_u8_u64(
       vld1q_dup_u64(reinterpret_cast<const uint64_t*>(pair)));
-  const uint8_t idx[4][16] = {
-      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
-      {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
-      {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
+  const uint8_t idx[4][16] = {{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+                              {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+                              {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+                              {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
   const uint8x16_t bits = BitWeights();
   const uint8x16_t one = vdupq_n_u8(1);
   const uint8x16_t all = vdupq_n_u8(0xff);
@@ -82,8 +81,8 @@ STTN_ALWAYS_INLINE float32x4_t Affine4(int32x4_t acc, const float* sp,
   float32x4_t y =
       vaddq_f32(vmulq_f32(vld1q_f32(sp), vcvtq_f32_s32(acc)), vld1q_f32(bp));
   if (relu) {
-    y = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(y),
-                                        vcgtq_f32(y, vdupq_n_f32(0.0f))));
+    y = vreinterpretq_f32_u32(
+        vandq_u32(vreinterpretq_u32_f32(y), vcgtq_f32(y, vdupq_n_f32(0.0f))));
   }
   return y;
 }
@@ -149,9 +148,8 @@ void Row(const Job& j, const int8_t** rows, int n, int oy) {
           const int8x16x2_t xv = vld1q_s8_x2(xr + kx * cp);
           const int8x16x2_t w =
               KH > 0 ? wv[ky * KW + kx]
-                     : vld1q_s8_x2(wpad + static_cast<int64_t>(ky * kw + kx) *
-                                              cp +
-                                   c0);
+                     : vld1q_s8_x2(
+                           wpad + static_cast<int64_t>(ky * kw + kx) * cp + c0);
           a0 = vmlaq_s8(a0, xv.val[0], w.val[0]);
           a1 = vmlaq_s8(a1, xv.val[1], w.val[1]);
         }
