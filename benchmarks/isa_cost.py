@@ -97,6 +97,46 @@ XNN_FAMILIES = (
 )
 
 
+# The categories' op kinds, for instructions per multiply-accumulate.
+CONV_CATEGORIES = (
+    "sttn: ternary GEMM (conv, FC)",
+    "sttn: conv/FC, float input",
+    "XNNPACK: conv kxk (igemm)",
+    "XNNPACK: conv 1x1 / FC (gemm)",
+)
+DEPTHWISE_CATEGORIES = (
+    "sttn: depthwise, ternary input",
+    "sttn: depthwise, float input",
+    "XNNPACK: depthwise (dwconv)",
+)
+
+
+def macs_by_kind(float32_tflite: bytes) -> dict[str, int]:
+    """Multiply-accumulates per inference of the float32 model's CONV_2D
+    (1x1 and kxk), DEPTHWISE_CONV_2D and FULLY_CONNECTED ops."""
+    from sttn_keras.export import inspect_model
+
+    model = inspect_model.read_model(float32_tflite)
+    names = inspect_model._builtin_names()
+    graph = model.subgraphs[0]
+    out: dict[str, int] = collections.defaultdict(int)
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        w = [int(v) for v in graph.tensors[op.inputs[1]].shape]
+        y = [int(v) for v in graph.tensors[op.outputs[0]].shape]
+        if name == "DEPTHWISE_CONV_2D":
+            out["depthwise"] += int(np.prod(y)) * w[1] * w[2]
+        elif name == "FULLY_CONNECTED":
+            out["fc"] += int(np.prod(y[:-1])) * int(np.prod(w))
+        else:
+            kind = "conv 1x1" if w[1] * w[2] == 1 else "conv kxk"
+            out[kind] += int(np.prod(y[:-1])) * int(np.prod(w))
+    return dict(out)
+
+
 def category(file: str, symbol: str, source: str) -> str:
     """The row of the per-op table an executed block belongs to."""
     if file.startswith("_sttn_ops"):
@@ -221,6 +261,43 @@ def to_markdown(results: dict, meta: dict) -> str:
             )
     lines += [
         "",
+        "Per multiply-accumulate (MACs of the float32 model's ops; convs "
+        "include the fully connected layer and the float stem, which the "
+        "STTN model runs on XNNPACK too):",
+        "",
+        "| model | target | form | conv+FC instr/MAC | depthwise instr/MAC "
+        "| outside convs and depthwise |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name, per_target in results.items():
+        macs = meta["macs"][name]
+        conv = sum(v for k, v in macs.items() if k != "depthwise")
+        dw = macs.get("depthwise", 0)
+        for target, r in per_target.items():
+            for form in FORMS:
+                c = r["forms"][form]["categories"]
+                ci = sum(c.get(k, 0.0) for k in CONV_CATEGORIES)
+                di = sum(c.get(k, 0.0) for k in DEPTHWISE_CATEGORIES)
+                rest = r["forms"][form]["per_inference"] - ci - di
+                dws = f"{di / dw:.3f}" if dw else "-"
+                lines.append(
+                    f"| {name} | {target} | {form} | {ci / conv:.3f} | {dws} | "
+                    f"{_m(rest)} |"
+                )
+    lines += [
+        "",
+        "MACs per inference: "
+        + "; ".join(
+            f"{name}: "
+            + ", ".join(
+                f"{k} {v / 1e6:.1f} M" for k, v in sorted(meta["macs"][name].items())
+            )
+            for name in results
+        )
+        + ".",
+    ]
+    lines += [
+        "",
         "Per op type (M instructions per inference): our library by the "
         "source file of each function, ai-edge-litert by XNNPACK "
         "micro-kernel family; rows under 0.05 M in every column are left out.",
@@ -324,6 +401,7 @@ def main(argv=None) -> int:
         [qemu_user.QEMU["aarch64"], "--version"], capture_output=True, text=True
     ).stdout.split("\n")[0]
     meta = {
+        "macs": {m: macs_by_kind(files[m]["float32"]) for m in models},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),

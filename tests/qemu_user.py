@@ -435,7 +435,10 @@ class Symbolizer:
         where the file has debug information (``nm -l``)."""
         if path not in self._symbols:
             entries = {}
-            for extra in (["-l"], ["-D"]):
+            # Source files (-l) for our library only: it has the debug
+            # information (-g); on other files nm -l only takes long.
+            ours = os.path.basename(path).startswith("_sttn_ops")
+            for extra in (["-l"] if ours else [], ["-D"]):
                 r = subprocess.run(
                     [self._nm, "-C", "--defined-only", *extra, path],
                     capture_output=True,
