@@ -15,6 +15,9 @@ Cost: about 30-60 s on the 2-core CI machine once the cache exists (the
 first run adds the downloads and a cross-compile of about a minute).
 Skipped, with the reason, where qemu-user, the cross compiler or apt's
 arm64 architecture is missing (``make setup`` installs them).
+
+Also: the instruction-counting plugin of ``benchmarks/isa_cost.py`` counts
+exactly, under qemu-aarch64 and qemu-x86_64 (about 1 s).
 """
 
 from __future__ import annotations
@@ -73,3 +76,40 @@ def test_interpreter_on_aarch64_matches_x86(tmp_path):
     )
     for out, (label, host) in expected.items():
         np.testing.assert_array_equal(np.load(out), host, err_msg=label)
+
+
+@pytest.mark.parametrize(
+    "arch,cpu,cc",
+    [
+        ("aarch64", "cortex-a76", "aarch64-linux-gnu-gcc"),
+        ("x86_64", "Haswell", "gcc"),
+    ],
+)
+def test_counting_plugin_is_exact(tmp_path, arch, cpu, cc):
+    """The counting plugin of benchmarks/isa_cost.py counts what runs between
+    two checkpoints exactly: a two-instruction loop run 1000 and 3000 times
+    (tests/qemu/count_loop.c, static) differs by 4000 instructions."""
+    import shutil
+    import subprocess
+
+    if not os.path.exists(qemu_user.QEMU[arch]) or shutil.which(cc) is None:
+        pytest.skip(f"{qemu_user.QEMU[arch]} or {cc} not installed (make setup)")
+    binary = str(tmp_path / "count_loop")
+    source = os.path.join(qemu_user.ROOT, "tests", "qemu", "count_loop.c")
+    build = subprocess.run(
+        [cc, "-static", "-O1", source, "-o", binary], capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    deltas = []
+    for n in (1000, 3000):
+        counts = str(tmp_path / f"counts-{n}")
+        cmd = [qemu_user.QEMU[arch], "-cpu", cpu]
+        cmd += ["-plugin", f"{qemu_user.plugin()},out={counts}", binary, str(n)]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr[-2000:]
+        checkpoints = qemu_user.read_counts(counts)
+        assert len(checkpoints) == 3  # two markers and the exit
+        total, blocks = qemu_user.difference(checkpoints[0], checkpoints[1])
+        assert total == sum(blocks.values())
+        deltas.append(total)
+    assert deltas[1] - deltas[0] == 2 * (3000 - 1000), deltas

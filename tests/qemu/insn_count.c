@@ -30,8 +30,8 @@
 typedef uint64_t qemu_plugin_id_t;
 struct qemu_plugin_tb;
 typedef struct qemu_info_t qemu_info_t; /* not read */
-typedef void (*tb_trans_cb)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
-typedef void (*udata_cb)(qemu_plugin_id_t id, void *userdata);
+typedef void (*tb_trans_cb)(qemu_plugin_id_t id, struct qemu_plugin_tb* tb);
+typedef void (*udata_cb)(qemu_plugin_id_t id, void* userdata);
 typedef void (*syscall_cb)(qemu_plugin_id_t id, unsigned int vcpu_index,
                            int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
                            uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
@@ -39,15 +39,15 @@ typedef void (*syscall_cb)(qemu_plugin_id_t id, unsigned int vcpu_index,
 enum plugin_op { kInlineAddU64 = 0 };
 
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, tb_trans_cb cb);
-void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb,
-                                              enum plugin_op op, void *ptr,
+void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb* tb,
+                                              enum plugin_op op, void* ptr,
                                               uint64_t imm);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb* tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb* tb);
 void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id, syscall_cb cb);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, udata_cb cb,
-                                    void *userdata);
-void qemu_plugin_outs(const char *string);
+                                    void* userdata);
+void qemu_plugin_outs(const char* string);
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
@@ -65,17 +65,17 @@ enum { kChunk = 1 << 16 };
 typedef struct Chunk {
   Block blocks[kChunk];
   size_t used;
-  struct Chunk *next;
+  struct Chunk* next;
 } Chunk;
 
-static Chunk *chunks;
+static Chunk* chunks;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *out;
+static FILE* out;
 static int checkpoints;
 
-static Block *NewBlock(uint64_t vaddr) {
+static Block* NewBlock(uint64_t vaddr) {
   if (chunks == NULL || chunks->used == kChunk) {
-    Chunk *c = calloc(1, sizeof(Chunk));
+    Chunk* c = calloc(1, sizeof(Chunk));
     if (c == NULL) {
       qemu_plugin_outs("insn_count: out of memory\n");
       abort();
@@ -83,16 +83,16 @@ static Block *NewBlock(uint64_t vaddr) {
     c->next = chunks;
     chunks = c;
   }
-  Block *b = &chunks->blocks[chunks->used++];
+  Block* b = &chunks->blocks[chunks->used++];
   b->vaddr = vaddr;
   b->count = 0;
   return b;
 }
 
-static void OnTranslate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
+static void OnTranslate(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
   (void)id;
   pthread_mutex_lock(&lock);
-  Block *b = NewBlock(qemu_plugin_tb_vaddr(tb));
+  Block* b = NewBlock(qemu_plugin_tb_vaddr(tb));
   pthread_mutex_unlock(&lock);
   qemu_plugin_register_vcpu_tb_exec_inline(tb, kInlineAddU64, &b->count,
                                            qemu_plugin_tb_n_insns(tb));
@@ -101,11 +101,11 @@ static void OnTranslate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
 static void Dump(int k) {
   uint64_t total = 0;
   pthread_mutex_lock(&lock);
-  for (Chunk *c = chunks; c != NULL; c = c->next) {
+  for (Chunk* c = chunks; c != NULL; c = c->next) {
     for (size_t i = 0; i < c->used; ++i) total += c->blocks[i].count;
   }
   fprintf(out, "checkpoint %d %" PRIu64 "\n", k, total);
-  for (Chunk *c = chunks; c != NULL; c = c->next) {
+  for (Chunk* c = chunks; c != NULL; c = c->next) {
     for (size_t i = 0; i < c->used; ++i) {
       if (c->blocks[i].count != 0) {
         fprintf(out, "%" PRIx64 " %" PRIu64 "\n", c->blocks[i].vaddr,
@@ -117,25 +117,24 @@ static void Dump(int k) {
   fflush(out);
 }
 
-static void OnSyscall(qemu_plugin_id_t id, unsigned int vcpu_index,
-                      int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
-                      uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
-                      uint64_t a8) {
+static void OnSyscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
+                      uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                      uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8) {
   (void)id, (void)vcpu_index, (void)num, (void)a1, (void)a3, (void)a4;
   (void)a5, (void)a6, (void)a7, (void)a8;
   if (a2 == kMarker) Dump(checkpoints++);
 }
 
-static void OnExit(qemu_plugin_id_t id, void *userdata) {
+static void OnExit(qemu_plugin_id_t id, void* userdata) {
   (void)id, (void)userdata;
   Dump(-1);
   fclose(out);
 }
 
 __attribute__((visibility("default"))) int qemu_plugin_install(
-    qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv) {
+    qemu_plugin_id_t id, const qemu_info_t* info, int argc, char** argv) {
   (void)info;
-  const char *path = NULL;
+  const char* path = NULL;
   for (int i = 0; i < argc; ++i) {
     if (strncmp(argv[i], "out=", 4) == 0) path = argv[i] + 4;
   }
