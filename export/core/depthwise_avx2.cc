@@ -79,8 +79,13 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
   const int64_t step = static_cast<int64_t>(s.stride_w) * cp;
   const int64_t pixel0 = (static_cast<int64_t>(n) * s.out_h + oy) * s.out_w;
   const int width_out = PackedWidth(s.out_c);
+  // Locals, not reads through j and s: the stores below could alias them.
+  const int out_w = s.out_w;
+  const int out_c = s.out_c;
+  uint32_t* const packed = reinterpret_cast<uint32_t*>(j.packed);
+  float* const out = j.out;
   for (int c0 = 0; c0 < cp; c0 += 32) {
-    const int valid = s.out_c - c0;
+    const int valid = out_c - c0;
     __m256i wv[KH > 0 ? KH * KW : 1];
     if (KH > 0) {
       for (int t = 0; t < KH * KW; ++t) {
@@ -94,13 +99,22 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo8 + c0));
     const uint32_t flip = flips[c0 / 32];
     const uint32_t valid_bits = valid >= 32 ? 0xffffffffu : (1u << valid) - 1u;
-    for (int ox = 0; ox < s.out_w; ++ox) {
+    // The taps' row pointers (fixed kernel sizes: advanced per pixel).
+    const int8_t* xr[KH > 0 ? KH : 1];
+    if (KH > 0) {
+      for (int ky = 0; ky < KH; ++ky) xr[ky] = rows[ky] + c0;
+    }
+    uint32_t* pdst = packed != nullptr
+                         ? packed + pixel0 * width_out + 2 * (c0 / 32)
+                         : nullptr;
+    float* fdst = out != nullptr ? out + pixel0 * out_c + c0 : nullptr;
+    for (int ox = 0; ox < out_w; ++ox) {
       __m256i acc = _mm256_setzero_si256();
       for (int ky = 0; ky < kh; ++ky) {
-        const int8_t* xr = rows[ky] + ox * step + c0;
+        const int8_t* x = KH > 0 ? xr[ky] : rows[ky] + ox * step + c0;
         for (int kx = 0; kx < kw; ++kx) {
-          const __m256i xv = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(xr + kx * cp));
+          const __m256i xv =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + kx * cp));
           const __m256i w =
               KH > 0
                   ? wv[ky * KW + kx]
@@ -109,19 +123,21 @@ STTN_AVX2 void Row(const Job& j, const int8_t** rows, int n, int oy) {
           acc = _mm256_add_epi8(acc, _mm256_sign_epi8(xv, w));
         }
       }
-      if (j.packed != nullptr) {
+      if (pdst != nullptr) {
         const uint32_t ge = static_cast<uint32_t>(
             _mm256_movemask_epi8(_mm256_cmpgt_epi8(acc, u8)));
         const uint32_t le = ~static_cast<uint32_t>(
             _mm256_movemask_epi8(_mm256_cmpgt_epi8(acc, l8)));
         const uint32_t mask = (ge ^ le) & valid_bits;
-        uint32_t* dst = reinterpret_cast<uint32_t*>(
-            j.packed + (pixel0 + ox) * width_out + 2 * (c0 / 32));
-        dst[0] = mask;
-        dst[1] = mask & (le ^ flip);
+        pdst[0] = mask;
+        pdst[1] = mask & (le ^ flip);
+        pdst += width_out;
       } else {
-        Epilogue32(acc, sp + c0, bp + c0, relu, valid,
-                   j.out + (pixel0 + ox) * s.out_c + c0);
+        Epilogue32(acc, sp + c0, bp + c0, relu, valid, fdst);
+        fdst += out_c;
+      }
+      if (KH > 0) {
+        for (int ky = 0; ky < KH; ++ky) xr[ky] += step;
       }
     }
   }

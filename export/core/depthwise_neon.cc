@@ -129,9 +129,14 @@ void Row(const Job& j, const int8_t** rows, int n, int oy) {
   const int64_t step = static_cast<int64_t>(s.stride_w) * cp;
   const int64_t pixel0 = (static_cast<int64_t>(n) * s.out_h + oy) * s.out_w;
   const int width_out = PackedWidth(s.out_c);
+  // Locals, not reads through j and s: the stores below could alias them.
+  const int out_w = s.out_w;
+  const int out_c = s.out_c;
+  uint32_t* const packed = reinterpret_cast<uint32_t*>(j.packed);
+  float* const out = j.out;
   const uint8x16_t bits = BitWeights();
   for (int c0 = 0; c0 < cp; c0 += 32) {
-    const int valid = s.out_c - c0;
+    const int valid = out_c - c0;
     int8x16x2_t wv[KH > 0 ? KH * KW : 1];
     if (KH > 0) {
       for (int t = 0; t < KH * KW; ++t) wv[t] = vld1q_s8_x2(wpad + t * cp + c0);
@@ -140,12 +145,21 @@ void Row(const Job& j, const int8_t** rows, int n, int oy) {
     const int8x16x2_t l8 = vld1q_s8_x2(lo8 + c0);
     const uint32_t flip = flips[c0 / 32];
     const uint32_t valid_bits = valid >= 32 ? 0xffffffffu : (1u << valid) - 1u;
-    for (int ox = 0; ox < s.out_w; ++ox) {
+    // The taps' row pointers (fixed kernel sizes: advanced per pixel).
+    const int8_t* xr[KH > 0 ? KH : 1];
+    if (KH > 0) {
+      for (int ky = 0; ky < KH; ++ky) xr[ky] = rows[ky] + c0;
+    }
+    uint32_t* pdst = packed != nullptr
+                         ? packed + pixel0 * width_out + 2 * (c0 / 32)
+                         : nullptr;
+    float* fdst = out != nullptr ? out + pixel0 * out_c + c0 : nullptr;
+    for (int ox = 0; ox < out_w; ++ox) {
       int8x16_t a0 = vdupq_n_s8(0), a1 = vdupq_n_s8(0);
       for (int ky = 0; ky < kh; ++ky) {
-        const int8_t* xr = rows[ky] + ox * step + c0;
+        const int8_t* x = KH > 0 ? xr[ky] : rows[ky] + ox * step + c0;
         for (int kx = 0; kx < kw; ++kx) {
-          const int8x16x2_t xv = vld1q_s8_x2(xr + kx * cp);
+          const int8x16x2_t xv = vld1q_s8_x2(x + kx * cp);
           const int8x16x2_t w =
               KH > 0 ? wv[ky * KW + kx]
                      : vld1q_s8_x2(
@@ -154,7 +168,7 @@ void Row(const Job& j, const int8_t** rows, int n, int oy) {
           a1 = vmlaq_s8(a1, xv.val[1], w.val[1]);
         }
       }
-      if (j.packed != nullptr) {
+      if (pdst != nullptr) {
         // ge: acc > upper8; gt: acc > lower8, as bits via addp.
         const uint8x16_t g0 = vandq_u8(vcgtq_s8(a0, u8.val[0]), bits);
         const uint8x16_t g1 = vandq_u8(vcgtq_s8(a1, u8.val[1]), bits);
@@ -167,13 +181,15 @@ void Row(const Job& j, const int8_t** rows, int n, int oy) {
         const uint32_t ge = static_cast<uint32_t>(words);
         const uint32_t le = ~static_cast<uint32_t>(words >> 32);
         const uint32_t mask = (ge ^ le) & valid_bits;
-        uint32_t* dst = reinterpret_cast<uint32_t*>(
-            j.packed + (pixel0 + ox) * width_out + 2 * (c0 / 32));
-        dst[0] = mask;
-        dst[1] = mask & (le ^ flip);
+        pdst[0] = mask;
+        pdst[1] = mask & (le ^ flip);
+        pdst += width_out;
       } else {
-        Epilogue32({{a0, a1}}, sp + c0, bp + c0, relu, valid,
-                   j.out + (pixel0 + ox) * s.out_c + c0);
+        Epilogue32({{a0, a1}}, sp + c0, bp + c0, relu, valid, fdst);
+        fdst += out_c;
+      }
+      if (KH > 0) {
+        for (int ky = 0; ky < KH; ++ky) xr[ky] += step;
       }
     }
   }
