@@ -39,7 +39,7 @@ Usage (after ``make setup``; downloads and builds are cached in
 
     python benchmarks/isa_cost.py [--models mobilenet_v2,resnet18]
         [--targets aarch64/cortex-a76,x86_64/Haswell,aarch64/max]
-        [--runs 3] [--out benchmarks/results]
+        [--runs 3] [--out benchmarks/results] [--keep]
 
 Writes ``isa_cost.md`` and ``isa_cost.json`` in ``--out``.
 """
@@ -350,6 +350,11 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="guests at a time")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the other models' and targets' results of --out/isa_cost.json",
+    )
     parser.add_argument("--cache", default=os.path.join(REPO, "artifacts", "e2e"))
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
     args = parser.parse_args(argv)
@@ -391,13 +396,23 @@ def main(argv=None) -> int:
             "%Y-%m-%d %H:%M UTC"
         )
         meta["seconds"] = time.time() - start
-        done = {m: r for m, r in results.items() if r}
-        md = to_markdown(done, {**meta, "macs": {m: meta["macs"][m] for m in done}})
+        done = {m: dict(r) for m, r in results.items() if r}
+        macs = {m: meta["macs"][m] for m in done}
+        path = os.path.join(args.out, "isa_cost.json")
+        if args.keep and os.path.exists(path):
+            # The other (model, target) results of the file stay.
+            with open(path) as f:
+                old = json.load(f)
+            for m, per_target in old["results"].items():
+                for t, r in per_target.items():
+                    done.setdefault(m, {}).setdefault(t, r)
+                macs.setdefault(m, old["meta"]["macs"][m])
+        md = to_markdown(done, {**meta, "macs": macs})
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "isa_cost.md"), "w") as f:
             f.write(md)
-        with open(os.path.join(args.out, "isa_cost.json"), "w") as f:
-            json.dump({"meta": meta, "results": done}, f, indent=1)
+        with open(path, "w") as f:
+            json.dump({"meta": {**meta, "macs": macs}, "results": done}, f, indent=1)
         return md
 
     with tempfile.TemporaryDirectory() as work:

@@ -4,8 +4,9 @@
 // lanes are narrowed to bytes with uzp1 (channel order kept), ANDed with
 // per-byte bit weights and gathered into the two 32-bit words with pairwise
 // adds (addp). The sign words ([sgn < 0]) depend on the channel only: they
-// are built once per call. A short last block is compared on zero-padded
-// copies, whose lanes give no bits.
+// are built once per call. A short last block of whole 4-channel groups
+// reads only those; any other is compared on zero-padded copies, whose lanes
+// give no bits.
 #include <cstdint>
 #include <cstring>
 
@@ -32,14 +33,21 @@ STTN_ALWAYS_INLINE uint8x16x2_t Narrow(const uint32x4_t (&m)[8]) {
   return b;
 }
 
-// (gt, lt) words of 32 channels at x (lo, hi: their thresholds).
+// (gt, lt) words of the first 4 * groups of 32 channels at x (lo, hi: their
+// thresholds); the other channels give no bits and are not read.
 STTN_ALWAYS_INLINE uint64_t Block(const float* x, const float* lo,
-                                  const float* hi, uint8x16_t bits) {
+                                  const float* hi, int groups,
+                                  uint8x16_t bits) {
   uint32x4_t gt[8], lt[8];
   for (int g = 0; g < 8; ++g) {
-    const float32x4_t xv = vld1q_f32(x + 4 * g);
-    gt[g] = vcgtq_f32(xv, vld1q_f32(hi + 4 * g));
-    lt[g] = vcltq_f32(xv, vld1q_f32(lo + 4 * g));
+    if (g < groups) {
+      const float32x4_t xv = vld1q_f32(x + 4 * g);
+      gt[g] = vcgtq_f32(xv, vld1q_f32(hi + 4 * g));
+      lt[g] = vcltq_f32(xv, vld1q_f32(lo + 4 * g));
+    } else {
+      gt[g] = vdupq_n_u32(0);
+      lt[g] = vdupq_n_u32(0);
+    }
   }
   const uint8x16x2_t g = Narrow(gt);
   const uint8x16x2_t l = Narrow(lt);
@@ -84,11 +92,13 @@ void RowsNeon(const float* x, int64_t rows, int channels,
     for (int b = 0; b < blocks; ++b) {
       uint64_t w;
       if (b < full) {
-        w = Block(xr + 32 * b, th.lo + 32 * b, th.hi + 32 * b, bits);
+        w = Block(xr + 32 * b, th.lo + 32 * b, th.hi + 32 * b, 8, bits);
+      } else if (tail % 4 == 0) {
+        w = Block(xr + 32 * b, th.lo + 32 * b, th.hi + 32 * b, tail / 4, bits);
       } else {
         float xt[32] = {};
         std::memcpy(xt, xr + 32 * b, sizeof(float) * tail);
-        w = Block(xt, tail_lo, tail_hi, bits);
+        w = Block(xt, tail_lo, tail_hi, 8, bits);
       }
       uint32_t flip;
       if (flips_on_stack) {

@@ -315,9 +315,10 @@ TEST(Ternarize, ReferenceMatchesTheFormula) {
 
 TEST_P(IsaTest, TernarizeMatchesReference) {
   const Isa isa = GetParam();
-  // 32, 96: whole blocks only; 2081: more blocks than the NEON path keeps
-  // its sign words for on the stack.
-  for (int c : {1, 3, 31, 32, 33, 65, 96, 2081}) {
+  // 32, 96: whole blocks only; 16, 40, 100: a last block of whole 4-channel
+  // groups; 2081: more blocks than the NEON path keeps its sign words for on
+  // the stack.
+  for (int c : {1, 3, 16, 31, 32, 33, 40, 65, 96, 100, 2081}) {
     const int rows = 4;
     const std::vector<float> x = TernarizeInput(rows, c);
     const std::vector<float> th = TernarizeThresholds(c);
