@@ -151,7 +151,11 @@ def category(file: str, symbol: str, source: str) -> str:
                     if re.search(pattern, symbol):
                         return name
             return "XNNPACK: other (operators, runtime)"
-        if "tflite::ops::builtin" in symbol or "optimized_ops" in symbol:
+        if re.search(
+            r"tflite::(ops::builtin|optimized_ops|reference_ops|optimized_integer_ops"
+            r"|reference_integer_ops|MultiplyByQuantizedMultiplier)|ruy::|gemmlowp::",
+            symbol,
+        ):
             return "TFLite builtin kernels (not XNNPACK)"
         return "TFLite interpreter"
     return "Python, numpy, libc, ld.so"
