@@ -12,8 +12,11 @@ guest Python per (target, model), 1 thread, batch 1:
   dotprod: XNNPACK's int8 uses SDOT), an aarch64 Python 3.11 from Debian's
   arm64 packages, numpy and ai-edge-litert from PyPI's aarch64 wheels, our
   library cross-compiled (``tests/qemu_user.py``);
-* ``aarch64/max``: ``-cpu max`` (QEMU 7.2's every feature, i8mm and SVE
-  included: XNNPACK may pick its i8mm kernels);
+* ``aarch64/max:sme=off``: ``-cpu max,sme=off`` (QEMU 7.2's every feature
+  but SME: i8mm, SVE2, bf16; XNNPACK may pick its i8mm kernels). With SME
+  (plain ``max``) XNNPACK runs KleidiAI's SME matmuls, whose outer-product
+  instructions each do a whole tile's work: a different class of core.
+  Options of ``-cpu`` are written with ``:`` for ``,`` in a target;
 * ``x86_64/Haswell``: ``qemu-x86_64 -cpu Haswell`` (AVX2 + FMA, no AVX-512):
   this venv's Python, our library built for x86-64; both we and XNNPACK take
   AVX2 paths even on an AVX-512 host.
@@ -38,7 +41,7 @@ Usage (after ``make setup``; downloads and builds are cached in
 ``.venv/qemu/``, models in ``artifacts/e2e/``)::
 
     python benchmarks/isa_cost.py [--models mobilenet_v2,resnet18]
-        [--targets aarch64/cortex-a76,x86_64/Haswell,aarch64/max]
+        [--targets aarch64/cortex-a76,x86_64/Haswell,aarch64/max:sme=off]
         [--runs 3] [--out benchmarks/results] [--keep]
 
 Writes ``isa_cost.md`` and ``isa_cost.json`` in ``--out``.
@@ -68,7 +71,7 @@ from benchmarks import e2e  # noqa: E402
 from tests import qemu_user  # noqa: E402
 
 FORMS = e2e.FORMS  # sttn, float32, int8
-DEFAULT_TARGETS = ("aarch64/cortex-a76", "x86_64/Haswell", "aarch64/max")
+DEFAULT_TARGETS = ("aarch64/cortex-a76", "x86_64/Haswell", "aarch64/max:sme=off")
 NM = {"aarch64": "aarch64-linux-gnu-nm", "x86_64": "nm"}
 GUEST = os.path.join(REPO, "tests", "qemu", "guest_run.py")
 
@@ -174,7 +177,8 @@ def count_model(
 ) -> dict:
     """Counts of the three forms of one model on one target."""
     arch, cpu = target.split("/")
-    wdir = os.path.join(work, f"{arch}-{cpu}-{name}")
+    wdir = os.path.join(work, re.sub(r"[^\w.-]", "_", f"{arch}-{cpu}-{name}"))
+    cpu = cpu.replace(":", ",")  # QEMU's -cpu NAME,PROP=VALUE
     site = os.path.join(wdir, "site")
     qemu_user.installed_layout(site)
     x_path = os.path.join(wdir, "x.npy")

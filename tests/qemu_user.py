@@ -421,7 +421,10 @@ class Symbolizer:
         self._ranges: list[tuple[int, int, int, str]] = []  # start, end, offset, path
         for line in maps_text.splitlines():
             parts = line.split(None, 5)
-            if len(parts) < 6 or "x" not in parts[1] or not parts[5].startswith("/"):
+            # Every file mapping, executable or not: QEMU's emulated maps can
+            # show a library's code pages as r--p (one range from offset 0);
+            # the ELF segments below say where the code is.
+            if len(parts) < 6 or not parts[5].startswith("/"):
                 continue
             lo, hi = (int(v, 16) for v in parts[0].split("-"))
             self._ranges.append((lo, hi, int(parts[2], 16), parts[5].strip()))
