@@ -15,10 +15,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup demo test test-fast lint format bench accuracy clean android-model bazel-test \
-  fuzz test-numerics
+  fuzz test-numerics isa-cost
 
 setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar \
-  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc $(VENV)/.toolchain-fuzz
+  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc $(VENV)/.toolchain-fuzz \
+  $(VENV)/.toolchain-qemu
 
 $(VENV)/.toolchain:
 	@command -v g++ >/dev/null 2>&1 || { \
@@ -73,6 +74,23 @@ $(VENV)/.toolchain-fuzz:
 	  echo "installing clang and libclang-rt-dev from Debian for the fuzzers"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends clang libclang-rt-dev; }
+	@mkdir -p $(VENV) && touch $@
+
+# Executed-instruction counts under QEMU (benchmarks/isa_cost.py) and the
+# aarch64 Interpreter test (tests/test_qemu_aarch64.py): Debian's dynamic
+# qemu-user (7.2; it loads TCG plugins, qemu-user-static cannot; installed
+# without its binfmt recommendation, which conflicts with qemu-user-static)
+# and apt's arm64 architecture, from whose packages tests/qemu_user.py builds
+# an aarch64 Python under .venv/qemu/ on first use.
+$(VENV)/.toolchain-qemu:
+	@if ! dpkg --print-foreign-architectures | grep -qx arm64; then \
+	  echo "adding apt's arm64 architecture (the aarch64 Python of the QEMU tests)"; \
+	  dpkg --add-architecture arm64 && apt-get update -qq; \
+	fi
+	@test -x /usr/bin/qemu-aarch64 -a -x /usr/bin/qemu-x86_64 || { \
+	  echo "installing Debian's qemu-user (QEMU plugins: instruction counts)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends qemu-user; }
 	@mkdir -p $(VENV) && touch $@
 
 # This checkout's absolute paths for .bazelrc (Bazel 4.2.3 does not expand
@@ -173,6 +191,11 @@ bench: setup
 
 accuracy: setup
 	$(PY) benchmarks/accuracy.py
+
+# Instructions per inference under QEMU (aarch64 Cortex-A76 and max, x86-64
+# Haswell) for STTN, float32 and int8: benchmarks/results/isa_cost.{md,json}.
+isa-cost: setup
+	nice -n 10 $(PY) benchmarks/isa_cost.py
 
 # Bazel's output tree (build/bazel/out) is read-only: stop its server, then
 # make it writable before removing it.

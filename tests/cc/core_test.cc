@@ -315,7 +315,10 @@ TEST(Ternarize, ReferenceMatchesTheFormula) {
 
 TEST_P(IsaTest, TernarizeMatchesReference) {
   const Isa isa = GetParam();
-  for (int c : {1, 3, 31, 33, 65}) {
+  // 32, 96: whole blocks only; 16, 40, 100: a last block of whole 4-channel
+  // groups; 2081: more blocks than the NEON path keeps its sign words for on
+  // the stack.
+  for (int c : {1, 3, 16, 31, 32, 33, 40, 65, 96, 100, 2081}) {
     const int rows = 4;
     const std::vector<float> x = TernarizeInput(rows, c);
     const std::vector<float> th = TernarizeThresholds(c);
@@ -807,7 +810,8 @@ TEST_P(IsaTest, DepthwiseMatchesReference) {
   std::mt19937 rng(1234);
   for (int cin : {1, 3, 31, 33, 65}) {
     for (int mult : {1, 2}) {
-      for (int k : {1, 3}) {
+      // 3 and 5: the SIMD paths' compile-time kernel sizes; 1 and 2: run time.
+      for (int k : {1, 2, 3, 5}) {
         for (int stride : {1, 2}) {
           for (Padding pad : {Padding::kSame, Padding::kValid}) {
             const std::string name =
