@@ -4,7 +4,8 @@ Builds ``gemm_layers.cc`` (MobileNetV2's 34 ``SttnConv2D`` shapes at 224x224,
 batch 1: 1x1 convs with 16-960 input channels, packed outputs where the model
 has them; or ``--shapes resnet``: ResNet-like 3x3 convs) against the core
 sources of a source tree, runs it under QEMU user mode with the counting
-plugin ``icount_plugin.c`` and reports the instructions each layer executes
+plugin ``tests/qemu/insn_count.c`` (built and cached by ``tests/qemu_user.py``)
+and reports the instructions each layer executes
 per call (1 thread), exact and free of the noise of a shared machine:
 
 * ``avx2``: ``qemu-x86_64 -cpu Haswell`` (the AVX2 micro-kernel);
@@ -46,6 +47,12 @@ ISAS = {
     "avx2": (2, "g++", ["qemu-x86_64", "-cpu", "Haswell"]),
     "neon": (4, "aarch64-linux-gnu-g++", ["qemu-aarch64", "-cpu", "max"]),
 }
+sys.path.insert(0, REPO)
+from tests import qemu_user  # noqa: E402  (the counting plugin)
+
+sys.path.insert(0, os.path.dirname(HERE))
+import machine_info  # noqa: E402  (benchmarks/machine_info.py)
+
 FLAGS = ["-O3", "-std=c++17", "-ffp-contract=off", "-pthread"]
 
 
@@ -62,34 +69,40 @@ def build(tree: str, compiler: str, out: str) -> str:
     return out
 
 
-def plugin(out_dir: str) -> str:
-    out = os.path.join(out_dir, "icount.so")
-    src = os.path.join(HERE, "icount_plugin.c")
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", src, "-o", out], check=True)
-    return out
-
-
-def count(binary: str, isa: str, plug: str, shapes: str, reps: int = 2) -> dict:
+def count(binary: str, isa: str, shapes: str, reps: int = 2) -> dict:
     """{layer: (name, instructions per call, checksum)}."""
     enum, _, qemu = ISAS[isa]
     env = {**os.environ, "ISA": str(enum), "SHAPES": shapes}
-    run = subprocess.run(
-        [*qemu, "-plugin", plug, binary, "1", str(reps)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    marks = {
-        int(m.group(1)): int(m.group(2))
-        for m in re.finditer(r"ICOUNT (\d+) (\d+)", run.stderr)
-    }
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = os.path.join(tmp, "counts.txt")
+        run = subprocess.run(
+            [*qemu, "-plugin", f"{qemu_user.plugin()},out={counts}", binary, "1"]
+            + [str(reps)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        # Two checkpoints per layer, in the order the harness prints them,
+        # then the one at exit.
+        totals = [total for total, _ in qemu_user.read_counts(counts)[:-1]]
+    layers = [
+        m
+        for m in (
+            re.match(r"L(\d+) (.*?) [\d.]+ ms .* h=(\w+)", line)
+            for line in run.stdout.splitlines()
+        )
+        if m
+    ]
+    if len(totals) != 2 * len(layers):
+        raise SystemExit(
+            f"[{isa}] {len(totals)} checkpoints for {len(layers)} layers: "
+            "the harness and the plugin disagree"
+        )
     out = {}
-    for line in run.stdout.splitlines():
-        m = re.match(r"L(\d+) (.*?) [\d.]+ ms .* h=(\w+)", line)
-        if m:
-            i = int(m.group(1))
-            out[i] = (m.group(2), (marks[i + 1000] - marks[i]) / reps, m.group(3))
+    for k, m in enumerate(layers):
+        per_call = (totals[2 * k + 1] - totals[2 * k]) / reps
+        out[int(m.group(1))] = (m.group(2), per_call, m.group(3))
     return out
 
 
@@ -107,7 +120,6 @@ def main(argv=None) -> int:
         trees = {"before": os.path.abspath(args.baseline), **trees}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plug = plugin(tmp)
         for isa in args.isa.split(","):
             _, compiler, qemu = ISAS[isa]
             if shutil.which(compiler) is None or shutil.which(qemu[0]) is None:
@@ -115,16 +127,9 @@ def main(argv=None) -> int:
                 continue
             for label, tree in trees.items():
                 binary = build(tree, compiler, os.path.join(tmp, f"{isa}_{label}"))
-                results.setdefault(isa, {})[label] = count(
-                    binary, isa, plug, args.shapes
-                )
+                results.setdefault(isa, {})[label] = count(binary, isa, args.shapes)
                 print(f"[{isa}] {label}: counted", flush=True)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    commit = machine_info.git_commit()
     lines = [
         f"Executed instructions per call of the ternary GEMM, {args.shapes} layer shapes, "
         f"batch 1, 1 thread (QEMU user mode with a counting plugin; "
