@@ -25,15 +25,9 @@ from collections.abc import Callable, Sequence
 
 import keras
 
+from .export.op_support import is_graph_model
+
 __all__ = ["graph_operations", "is_graph_model", "walk"]
-
-
-def is_graph_model(model) -> bool:
-    """True for a Sequential or Functional model (not a subclassed one)."""
-    return isinstance(model, keras.Model) and type(model).__name__ in (
-        "Sequential",
-        "Functional",
-    )
 
 
 def _is_input_layer(op):
