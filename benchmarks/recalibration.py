@@ -46,9 +46,7 @@ def _timed(fn):
 
 def measure(name, images, size, batch_size, old, old_images):
     keras.utils.set_random_seed(0)
-    model = getattr(keras.applications, name)(
-        weights=None, input_shape=(size, size, 3)
-    )
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
     x = np.random.default_rng(0).uniform(0, 255, (images, size, size, 3))
     x = x.astype("float32")
     model.predict(x[:batch_size], batch_size=batch_size, verbose=0)  # trace once

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from . import folding, inspect_model, packing
+from .flatten import flatten_nested
 from .folding import ExportError
 from .op_format import (
     DEFAULT_FLOAT_LAYERS,
@@ -275,6 +276,7 @@ def build_export_model(
             "Save the model (.keras) and export it with KERAS_BACKEND=tensorflow."
         )
     _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
+    model = flatten_nested(model)
     plan = plan or folding.fold_model(model)
 
     def replace(layer):
@@ -355,6 +357,7 @@ def to_tflite(
         )
     _check_choice("float_layers", float_layers, FLOAT_LAYERS)
     _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
+    model = flatten_nested(model)  # a model inside a model: one flat graph
     plan = folding.fold_model(model)
     if not plan.layers:
         raise ExportError(

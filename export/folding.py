@@ -39,6 +39,7 @@ import numpy as np
 from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
 
+from .flatten import flatten_nested
 from .op_support import is_graph_model, unsupported_reason
 
 __all__ = [
@@ -398,7 +399,9 @@ def fold_model(model: keras.Model) -> FoldPlan:
     """Folds every ternary layer of a model (and adjacent BatchNorms).
 
     Args:
-        model: A built Sequential or Functional Keras model.
+        model: A built Sequential or Functional Keras model (nested
+            Sequential / Functional models are inlined first,
+            :func:`~.flatten.flatten_nested`).
 
     Returns:
         A :class:`FoldPlan`.
@@ -418,13 +421,15 @@ def fold_model(model: keras.Model) -> FoldPlan:
             "Only Sequential and Functional Keras models can be exported. "
             f"Received: model of type {type(model).__name__}"
         )
+    model = flatten_nested(model)
     producers, consumers = _graph(model)
     by_name = {ly.name: ly for ly in model.layers}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             raise ExportError(
-                f"Layer '{layer.name}' is a nested model; flatten it into the outer model "
-                "before export."
+                f"Layer '{layer.name}' is a nested subclassed model "
+                f"({type(layer).__name__}): its graph cannot be read. Rebuild it "
+                "as a functional model."
             )
 
     def single(names):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["is_graph_model", "unsupported_reason"]
+__all__ = ["call_tensors", "is_graph_model", "unsupported_reason"]
 
 
 def is_graph_model(model: object) -> bool:
@@ -32,6 +32,29 @@ def is_graph_model(model: object) -> bool:
         "Sequential",
         "Functional",
     )
+
+
+def call_tensors(op: object) -> tuple[list, list]:
+    """The flat input and output tensors of ``op``'s (first) call in the
+    graph that holds it (for a nested model: its call, not its own inputs).
+
+    Example:
+
+    >>> x = keras.Input((2,)); layer = keras.layers.Dense(1); y = layer(x)
+    >>> [t is x for t in call_tensors(layer)[0]]
+    [True]
+    """
+    if isinstance(op, keras.Model):
+        # A model's ``input`` / ``output`` are its own graph's tensors, not
+        # those of its call in the outer graph: read the call's node (Keras
+        # has no public accessor for it).
+        node = op._inbound_nodes[0]
+        return _flat(node.input_tensors), _flat(node.output_tensors)
+    return _flat(op.input), _flat(op.output)
+
+
+def _flat(structure):
+    return list(keras.tree.flatten(structure))
 
 
 def unsupported_reason(

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
+from .export.op_support import call_tensors as _call_tensors
 from .export.op_support import is_graph_model
 
 __all__ = ["graph_operations", "is_graph_model", "walk"]
@@ -36,17 +37,6 @@ def _is_input_layer(op):
 
 def _flat(structure):
     return list(keras.tree.flatten(structure))
-
-
-def _call_tensors(op):
-    """The flat input and output tensors of ``op``'s (first) call."""
-    if isinstance(op, keras.Model):
-        # A model's ``input`` / ``output`` are its own graph's tensors, not
-        # those of its call in the outer graph: read the call's node (Keras
-        # has no public accessor for it).
-        node = op._inbound_nodes[0]
-        return _flat(node.input_tensors), _flat(node.output_tensors)
-    return _flat(op.input), _flat(op.output)
 
 
 def graph_operations(model: keras.Model) -> list:

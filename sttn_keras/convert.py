@@ -193,10 +193,26 @@ def ternarize(
     :func:`warm_start_latent_kernels`, so the model begins at the TWN
     ternarisation of the float model.
 
+    A ``SeparableConv2D`` becomes a ternary depthwise + ternary 1x1 pair:
+    a ``TernaryDepthwiseConv2D`` named ``<name>_depthwise`` (no bias, no
+    activation) and a 1x1 ``TernaryConv2D`` that keeps the layer's name,
+    bias and activation; the depthwise output is ternarized before the 1x1
+    convolution, and the export chains the two ops bit-packed. (A pair of
+    existing layers rather than a new ``TernarySeparableConv2D``: they
+    train, fold, export and summarise with the code and kernels the other
+    layers use, and each half is visible to ``exclude`` and ``summary``.)
+    Nested Sequential / Functional models (a backbone inside a classifier,
+    ConvNeXt's stem) are ternarized inside and keep their structure; the
+    first and last convertible layers are counted over the whole model.
+
     The result always exports (``sttn_keras.export.to_tflite``): a layer the
     sttn ops cannot express (dilation, groups, ``channels_first``, a
-    ternary-input ``Dense`` on a rank-3 tensor) stays float, with a warning
-    from the ``sttn_keras.convert`` logger naming the layer and the reason.
+    ternary-input ``Dense`` on a rank-3 tensor) stays float. At the end,
+    one report (:func:`~sttn_keras.summary_lib.float_layers_report`) lists
+    every conv/dense layer that stays float, its MACs and why: printed with
+    ``verbose``, and logged by the ``sttn_keras.convert`` logger (a warning
+    when the ops forced a layer float, else info). ``sttn.summary`` shows
+    the same report.
     Any activation is fine: ``linear`` and ``relu`` are fused into the ops,
     the others (``silu``, ``sigmoid``, ``hard_silu``, ``relu6``, ...) run as
     builtin ops after them. Operations applied to Keras tensors inside the
@@ -214,13 +230,16 @@ def ternarize(
         keep_last: Keep the last convertible layer float.
         exclude: Names of further layers to keep float.
         warm_start: Copy the float weights (else fresh initialisation).
+        verbose: ``1`` shows a progress bar (layers cloned) and prints the
+            report of float layers, ``0`` neither, ``"auto"`` both only when
+            standard output is a terminal.
 
     Returns:
         A new, uncompiled model of the same class.
 
     Raises:
-        ValueError: For a subclassed or unbuilt model, a shared layer, a
-            nested model, or an unknown name in ``exclude``.
+        ValueError: For a subclassed or unbuilt model (nested ones too), a
+            shared layer, or an unknown name in ``exclude``.
 
     Example:
 
@@ -330,12 +349,22 @@ def ternarize(
             if new is not None and layer.weights:
                 _warm_start(layer, new, id(layer) in to_convert)
     report = summary_lib.float_layers_report(new_model, reasons)
-    for row in report.layers:
-        logger.info("ternarize keeps layer '%s' float: %s", row.name, row.reason)
     if show:
         print(f"ternarize '{model.name}': {report}")
-    elif report.layers:
-        logger.warning("ternarize '%s': %s", model.name, report)
+    # A warning when the ops forced a layer float (the user did not ask for
+    # it); the default keep_first / keep_last alone is only logged as info.
+    forced = (
+        [
+            row
+            for row in report.layers
+            if row.name not in (candidates[0].name, candidates[-1].name)
+            and row.name not in set(exclude)
+        ]
+        if candidates
+        else []
+    )
+    level = logging.WARNING if forced else logging.INFO
+    logger.log(level, "ternarize '%s': %s", model.name, report)
     return new_model
 
 

@@ -930,9 +930,7 @@ def recalibrate_batchnorm(
     _check_recal_args(steps, batch_size)
     _find_batchnorms(model)
     expected = tuple(model.inputs[0].shape)
-    batches = [
-        x for x in _batches(data, batch_size, steps, expected, model) if len(x)
-    ]
+    batches = [x for x in _batches(data, batch_size, steps, expected, model) if len(x)]
     if not batches:
         raise ValueError(
             "Received an invalid value for `data`, expected at least one "
@@ -950,9 +948,7 @@ def recalibrate_batchnorm(
         moments = _BatchMoments(_channel_axis(bn))
         state = None
         for x in inputs:
-            state = _merge_moments(
-                state, np.asarray(ops.convert_to_numpy(moments(x)))
-            )
+            state = _merge_moments(state, np.asarray(ops.convert_to_numpy(moments(x))))
         count, mean, m2 = state
         changes[bn.name] = _assign_stats(bn, mean, m2 / count)
 

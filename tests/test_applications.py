@@ -66,6 +66,9 @@ MODELS = {
     "ResNet50": (A.ResNet50, {}, A.resnet50.preprocess_input, 32),
     "EfficientNetB0": (A.EfficientNetB0, {}, A.efficientnet.preprocess_input, 32),
     "DenseNet121": (A.DenseNet121, {}, A.densenet.preprocess_input, 32),
+    # SeparableConv2D: each becomes a ternary depthwise + ternary 1x1 pair.
+    "Xception": (A.Xception, {}, A.xception.preprocess_input, 71),
+    "NASNetMobile": (A.NASNetMobile, {}, A.nasnet.preprocess_input, 32),
 }
 BATCH = 128
 # Sttn op -> the ternary layer type it implements (float or ternary input).
@@ -78,7 +81,12 @@ OP_LAYER = {
     "SttnFullyConnectedFloatIn": sl.TernaryDense,
 }
 FLOAT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-CONVERTIBLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+CONVERTIBLE = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.Dense,
+    keras.layers.SeparableConv2D,
+)
 
 
 def _batch_statistics(model, x):
@@ -123,8 +131,12 @@ def test_ternarize_export_parity(name):
     x = np.asarray(preprocess(images.copy()), "float32")
     _batch_statistics(student, x[:32])
     ternary = [ly for ly in student.layers if isinstance(ly, sl.TernaryLayerMixin)]
-    # Only the first and the last stay float (keep_first, keep_last).
-    assert len(ternary) == len(convertible) - 2, (len(ternary), len(convertible))
+    # Only the first and the last stay float (keep_first, keep_last); a
+    # SeparableConv2D becomes two ternary layers.
+    expected_ternary = sum(
+        2 if type(ly) is keras.layers.SeparableConv2D else 1 for ly in convertible[1:-1]
+    )
+    assert len(ternary) == expected_ternary, (len(ternary), len(convertible))
 
     data = sttn.export.to_tflite(student, float_layers="float32")
     hist = sttn.export.op_histogram(data)

@@ -347,7 +347,12 @@ def test_nested_models_are_walked_inside():
     model, x = _nested(), _x()
     report = training.recalibrate_batchnorm(model, x, batch_size=32)
     assert [c.layer for c in report] == [
-        "stem_bn", "bn0", "bn_a", "bn_b", "bn_d", "head_bn"
+        "stem_bn",
+        "bn0",
+        "bn_a",
+        "bn_b",
+        "bn_d",
+        "head_bn",
     ]
     # Oracle: each BN's inference input, computed through the recalibrated
     # stem and backbone.
@@ -355,8 +360,12 @@ def test_nested_models_are_walked_inside():
 
     def check(bn, h):
         h = keras.ops.convert_to_numpy(h).astype("float64").reshape(-1, h.shape[-1])
-        mean, var = (keras.ops.convert_to_numpy(v) for v in (bn.moving_mean, bn.moving_variance))
-        np.testing.assert_allclose(mean, h.mean(0), rtol=1e-4, atol=1e-5, err_msg=bn.name)
+        mean, var = (
+            keras.ops.convert_to_numpy(v) for v in (bn.moving_mean, bn.moving_variance)
+        )
+        np.testing.assert_allclose(
+            mean, h.mean(0), rtol=1e-4, atol=1e-5, err_msg=bn.name
+        )
         np.testing.assert_allclose(var, h.var(0), rtol=1e-4, atol=1e-5, err_msg=bn.name)
 
     check(stem.layers[-1], stem.layers[0](x))
