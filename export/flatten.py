@@ -46,6 +46,13 @@ def flatten_nested(model: keras.Model) -> keras.Model:
 
     Returns:
         A Functional model with no nested model, named as ``model``.
+
+    Example:
+
+    >>> inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="inner")
+    >>> outer = keras.Sequential([keras.Input((3,)), inner])
+    >>> has_nested_model(outer), has_nested_model(flatten_nested(outer))
+    (True, False)
     """
     if not has_nested_model(model):
         return model

@@ -299,3 +299,20 @@ def test_op_support_is_a_leaf():
 def test_bad_verbose_is_refused(verbose):
     with pytest.raises(ValueError, match="Received: verbose="):
         sttn.ternarize(_separable_model(), verbose=verbose)
+
+
+# --- progress ---------------------------------------------------------------
+
+
+def test_progress_bars_only_when_asked_or_on_a_terminal(capsys):
+    model = sttn.ternarize(_separable_model(), verbose=0)
+    x = _x((12, 12, 3), n=8)
+    sttn.training.recalibrate_batchnorm(model, x, verbose="auto")  # not a tty
+    sttn.ternarize(_separable_model(), verbose="auto")
+    assert capsys.readouterr().out == ""
+    sttn.training.recalibrate_batchnorm(model, x, verbose=1)
+    out = capsys.readouterr().out
+    # One step per operation run (nested models included): 10 here.
+    assert "10/10" in out and "layer" in out, out
+    with pytest.raises(ValueError, match="Received: verbose='yes'"):
+        sttn.training.recalibrate_batchnorm(model, x, verbose="yes")
