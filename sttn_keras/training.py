@@ -878,7 +878,8 @@ def recalibrate_batchnorm(
     consumer has run; each BatchNorm's statistics are set from its held
     inputs before it and its consumers run. Memory: the examples times the
     widest set of tensors alive at one point of the graph (DenseNet121 at
-    224x224: about 12 MB per example); use ``steps`` to bound it.
+    224x224 on 256 examples: 4.0 GB peak resident, measured, TensorFlow
+    included); use ``steps`` to bound it.
 
     Works on any Keras backend (the math is ``keras.ops``), and under a
     ``tf.distribute`` strategy (plain or ``synchronized=True`` BNs: the
