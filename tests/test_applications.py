@@ -31,10 +31,15 @@ rounding, not the runtime. The float layers are exported as float32
 default int8 classifier adds its own rounding (measured elsewhere:
 tests/test_export_size.py).
 
-Slow (marked ``slow``): the five models take about 110 s on two shared cores
-(DenseNet121 40 s, EfficientNetB0 23 s, the others 13-15 s each), most of it
-in the TFLite converter, which traces every sttn op's TensorFlow body into a
-SavedModel.
+Xception (71x71, the smallest input it takes) and NASNetMobile bring
+SeparableConv2D, which ``ternarize`` turns into a ternary depthwise + 1x1
+pair: each must become an ``SttnDepthwiseConv2D`` and an ``SttnConv2D``.
+
+Slow (marked ``slow``): the first five models take about 110 s on two shared
+cores (DenseNet121 40 s, EfficientNetB0 23 s, the others 13-15 s each), most
+of it in the TFLite converter, which traces every sttn op's TensorFlow body
+into a SavedModel; Xception and NASNetMobile add their share (see the report
+of the commit that added them for the measured times).
 """
 
 import keras
@@ -156,7 +161,8 @@ def test_ternarize_export_parity(name):
     err = np.abs(got - expected).max(-1) / np.abs(expected).max()
     close = float(np.mean(err < 1e-3))
     print(
-        f"{name}: {len(ternary)} ternary layers, argmax agreement {agreement:.4f}, "
+        f"{name}: {len(ternary)} ternary layers, {len(data) / 1e6:.2f} MB, "
+        f"argmax agreement {agreement:.4f}, "
         f"close {close:.4f}, median error {np.median(err):.1e}, "
         f"{len(set(expected.argmax(-1)))} classes in Keras, {hist}"
     )
