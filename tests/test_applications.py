@@ -34,13 +34,17 @@ tests/test_export_size.py).
 Xception (71x71, the smallest input it takes) and NASNetMobile bring
 SeparableConv2D, which ``ternarize`` turns into a ternary depthwise + 1x1
 pair: each must become an ``SttnDepthwiseConv2D`` and an ``SttnConv2D``.
+Measured: Xception 73 ternary layers, 128/128 argmax; NASNetMobile 355
+ternary layers, 128/128 argmax (on request only, see ``_ON_REQUEST``).
 
 Slow (marked ``slow``): the first five models take about 110 s on two shared
 cores (DenseNet121 40 s, EfficientNetB0 23 s, the others 13-15 s each), most
 of it in the TFLite converter, which traces every sttn op's TensorFlow body
-into a SavedModel; Xception and NASNetMobile add their share (see the report
-of the commit that added them for the measured times).
+into a SavedModel. Xception took 347 s in one run on the shared machine
+under a load average of ~15; its time on an idle machine was not measured.
 """
+
+import os
 
 import keras
 import numpy as np
@@ -116,7 +120,27 @@ def _batch_statistics(model, x):
             bn.momentum = momentum
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+# NASNetMobile's 355 ternary layers make its TFLite conversion the longest of
+# all (986 s against Xception's 347 s in one run on the shared 2-core
+# machine, load average ~15): more than the minute this test may grow by, so
+# it runs on request only (measured: 355 ternary layers, 128/128 argmax).
+_ON_REQUEST = {"NASNetMobile"}
+_ALL = os.environ.get("STTN_ALL_APPLICATIONS") == "1"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                name in _ON_REQUEST and not _ALL,
+                reason=f"{name} converts for minutes; set STTN_ALL_APPLICATIONS=1",
+            ),
+        )
+        for name in MODELS
+    ],
+)
 def test_ternarize_export_parity(name):
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
