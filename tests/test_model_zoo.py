@@ -256,6 +256,8 @@ def test_float_layers_are_reported_once_with_reasons(caplog, capsys):
         assert "first conv/dense layer (keep_first=True)" in text
         assert "dilation_rate=(2, 2)" in text
         assert "last conv/dense layer (keep_last=True)" in text
+    table = sttn.summary(student, print_fn=None).as_table()
+    assert "1 of 4 conv/dense layers ternary; 3 float" in table
     report = sttn.summary(student, print_fn=None).float_layers
     assert [f.name for f in report.layers] == ["first", "dilated", "last"]
     assert report.total_macs == sum(
