@@ -28,11 +28,13 @@ import collections
 import contextlib
 import io
 import os
+import sys
 
 import keras
 import numpy as np
 
 from . import folding, inspect_model, packing
+from .flatten import flatten_nested
 from .folding import ExportError
 from .op_format import (
     DEFAULT_FLOAT_LAYERS,
@@ -275,6 +277,7 @@ def build_export_model(
             "Save the model (.keras) and export it with KERAS_BACKEND=tensorflow."
         )
     _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
+    model = flatten_nested(model)
     plan = plan or folding.fold_model(model)
 
     def replace(layer):
@@ -301,6 +304,7 @@ def to_tflite(
     check: bool = True,
     float_layers: str = DEFAULT_FLOAT_LAYERS,
     weight_encoding: str = DEFAULT_WEIGHT_ENCODING,
+    verbose: int | str = "auto",
 ) -> bytes:
     """Exports a trained STTN model to a ``.tflite`` file with sttn custom ops.
 
@@ -327,6 +331,10 @@ def to_tflite(
             (2 bits per trit, 4 per byte). Both are decoded once when the
             interpreter is prepared; base3 files are 20% smaller in their
             ternary weights and load faster (benchmarks/results/size.md).
+        verbose: ``1`` shows a progress bar over the export's stages
+            (fold, export graph, TFLite conversion, checks), ``0`` nothing,
+            ``"auto"`` a bar only when standard output is a terminal. On a
+            large model the TFLite conversion is most of the time.
 
     Returns:
         The ``.tflite`` file as ``bytes``.
@@ -355,13 +363,17 @@ def to_tflite(
         )
     _check_choice("float_layers", float_layers, FLOAT_LAYERS)
     _check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
+    stages = _Stages(verbose, ("fold", "export graph", "convert", "check"))
+    model = flatten_nested(model)  # a model inside a model: one flat graph
     plan = folding.fold_model(model)
+    stages.done()
     if not plan.layers:
         raise ExportError(
             f"Model '{model.name}' has no sttn ternary layer: there is nothing to "
             "export with sttn ops (use the stock TFLite converter)."
         )
     export_model = build_export_model(model, plan, weight_encoding)
+    stages.done()
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -376,9 +388,11 @@ def to_tflite(
         ) from e
     if float_layers == "int8_weights":
         data = quantize_float_weights(data)
+    stages.done()
     if check:
         _check_export(data, plan, model.name)
         _check_sttn_constants(data, model.name)
+    stages.done()
     if path is not None:
         path = os.fspath(path)
         tmp = path + ".tmp"
@@ -386,6 +400,27 @@ def to_tflite(
             f.write(data)
         os.replace(tmp, path)
     return bytes(data)
+
+
+class _Stages:
+    """A Keras progress bar over named stages (``verbose`` as in to_tflite)."""
+
+    def __init__(self, verbose, names):
+        if verbose == "auto":
+            verbose = bool(getattr(sys.stdout, "isatty", lambda: False)())
+        if verbose not in (0, 1, False, True):
+            raise ExportError(
+                'Received an invalid value for `verbose`, expected "auto", 0 or 1. '
+                f"Received: verbose={verbose!r}"
+            )
+        self.names = names
+        self.bar = (
+            keras.utils.Progbar(len(names), unit_name="stage") if verbose else None
+        )
+
+    def done(self):
+        if self.bar is not None:
+            self.bar.add(1)
 
 
 def _check_export(data, plan, model_name):

@@ -38,7 +38,9 @@ import numpy as np
 
 from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
-from sttn_keras.convert import is_graph_model
+
+from .flatten import flatten_nested
+from .op_support import is_graph_model, unsupported_reason
 
 __all__ = [
     "ExportError",
@@ -312,61 +314,6 @@ def _has_activation(layer):
     return split_activation(layer) != ("NONE", None)
 
 
-def unsupported_reason(
-    layer: keras.layers.Layer, ternary_input: bool = True
-) -> str | None:
-    """Why the sttn ops cannot express a conv/dense layer, or ``None``.
-
-    The geometry checks of the export, applied to a float ``Conv2D``,
-    ``DepthwiseConv2D`` or ``Dense`` as well as to their ternary versions:
-    ``ternarize`` keeps a layer float when this returns a reason, so that it
-    never produces a layer the export refuses. Activations are never a
-    reason (see :func:`split_activation`).
-
-    Args:
-        layer: A Keras conv or dense layer (built, called once).
-        ternary_input: Whether the layer's input will be ternarized (the
-            ``SttnTernarize`` op takes rank-2 and rank-4 tensors only).
-
-    Returns:
-        A sentence naming the layer and the feature, or ``None``.
-
-    Example:
-
-    >>> unsupported_reason(keras.layers.Conv2D(4, 3, dilation_rate=2, name="c"))
-    "Layer 'c' has dilation_rate=(2, 2); the sttn conv ops support no dilation."
-    >>> unsupported_reason(keras.layers.Conv2D(4, 3)) is None
-    True
-    """
-    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
-        if layer.data_format != "channels_last":
-            return (
-                f"Layer '{layer.name}' uses data_format='{layer.data_format}'; the sttn "
-                "ops take channels_last (NHWC) tensors."
-            )
-        if tuple(layer.dilation_rate) != (1, 1):
-            return (
-                f"Layer '{layer.name}' has dilation_rate={tuple(layer.dilation_rate)}; the "
-                "sttn conv ops support no dilation."
-            )
-        if getattr(layer, "groups", 1) != 1:
-            return (
-                f"Layer '{layer.name}' has groups={layer.groups}; the sttn conv ops "
-                "support no grouped convolution."
-            )
-    elif ternary_input and isinstance(layer, keras.layers.Dense):
-        try:
-            rank = len(layer.input.shape)
-        except (AttributeError, ValueError):  # not called yet: nothing to check
-            rank = None
-        if rank not in (None, 2, 4):
-            return (
-                f"Layer '{layer.name}' takes a rank-{rank} input; the sttn ops "
-                "ternarize rank-2 and rank-4 tensors only."
-            )
-    return None
-
-
 def _check_supported(layer):
     reason = unsupported_reason(layer, layer.input_quantizer is not None)
     if reason is not None:
@@ -452,7 +399,9 @@ def fold_model(model: keras.Model) -> FoldPlan:
     """Folds every ternary layer of a model (and adjacent BatchNorms).
 
     Args:
-        model: A built Sequential or Functional Keras model.
+        model: A built Sequential or Functional Keras model (nested
+            Sequential / Functional models are inlined first,
+            :func:`~.flatten.flatten_nested`).
 
     Returns:
         A :class:`FoldPlan`.
@@ -472,13 +421,15 @@ def fold_model(model: keras.Model) -> FoldPlan:
             "Only Sequential and Functional Keras models can be exported. "
             f"Received: model of type {type(model).__name__}"
         )
+    model = flatten_nested(model)
     producers, consumers = _graph(model)
     by_name = {ly.name: ly for ly in model.layers}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             raise ExportError(
-                f"Layer '{layer.name}' is a nested model; flatten it into the outer model "
-                "before export."
+                f"Layer '{layer.name}' is a nested subclassed model "
+                f"({type(layer).__name__}): its graph cannot be read. Rebuild it "
+                "as a functional model."
             )
 
     def single(names):

@@ -13,10 +13,18 @@ import keras
 # how the layers that stay float store their weights, and how trits are
 # packed.
 from .export.op_format import FLOAT_LAYERS, INT8_MIN_ELEMENTS, WEIGHT_ENCODINGS
+from .export.op_support import unsupported_reason
 from .export.packing import weight_bytes as _trit_bytes
 from .layers import TernaryLayerMixin
 
-__all__ = ["summary", "LayerSummary", "ModelSummary"]
+__all__ = [
+    "FloatLayer",
+    "FloatLayersReport",
+    "LayerSummary",
+    "ModelSummary",
+    "float_layers_report",
+    "summary",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +81,148 @@ class LayerSummary:
         return self.ternary_macs + self.ternary_weight_macs + self.float_macs
 
 
+# Layers that compute with weights (conv / dense families): the ones whose
+# precision matters. Those ternarize cannot convert are reported as float.
+_COMPUTE_LAYERS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatLayer:
+    """One conv/dense layer that stays float, and why.
+
+    Attributes:
+        name: Layer name.
+        type: Layer class name.
+        macs: Multiply-accumulates per example (0 where not counted).
+        reason: Why it is float.
+
+    Example:
+
+    >>> FloatLayer("head", "Dense", 1280, "last layer (keep_last=True)").macs
+    1280
+    """
+
+    name: str
+    type: str
+    macs: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatLayersReport:
+    """Every conv/dense layer of a model that is not ternary, in one place.
+
+    ``str(report)`` is a short table: how many of the model's conv/dense
+    layers are ternary, how many MACs per example stay float, and one line
+    per float layer with its reason. ``ternarize`` logs it at the end and
+    :func:`summary` prints it under its table.
+
+    Attributes:
+        layers: One :class:`FloatLayer` per float conv/dense layer.
+        ternary_layers: Number of ternary conv/dense layers.
+        float_macs: MACs per example of the float layers.
+        total_macs: MACs per example of all conv/dense layers.
+
+    Example:
+
+    >>> import sttn_keras as sttn
+    >>> m = keras.Sequential([keras.Input((4,)), sttn.layers.TernaryDense(3),
+    ...                       keras.layers.Dense(2, name="head")])
+    >>> print(float_layers_report(m))
+    1 of 2 conv/dense layers ternary; 1 float: 6 of 18 MACs per example (33.3%)
+      head  Dense  6 MACs  kept float by ternarize (first/last layer or `exclude`)
+    """
+
+    layers: tuple
+    ternary_layers: int
+    float_macs: int
+    total_macs: int
+
+    def __str__(self) -> str:
+        n = len(self.layers) + self.ternary_layers
+        share = 100 * self.float_macs / max(self.total_macs, 1)
+        head = (
+            f"{self.ternary_layers} of {n} conv/dense layers ternary; "
+            f"{len(self.layers)} float: {_count(self.float_macs)} of "
+            f"{_count(self.total_macs)} MACs per example ({share:.1f}%)"
+        )
+        if not self.layers:
+            return head
+        wn = max(len(f.name) for f in self.layers)
+        wt = max(len(f.type) for f in self.layers)
+        wm = max(len(_count(f.macs)) for f in self.layers)
+        rows = [
+            f"  {f.name.ljust(wn)}  {f.type.ljust(wt)}  "
+            f"{_count(f.macs).rjust(wm)} MACs  {f.reason}"
+            for f in self.layers
+        ]
+        return "\n".join([head, *rows])
+
+
+def float_layers_report(
+    model: keras.Model, reasons: dict | None = None
+) -> FloatLayersReport:
+    """The conv/dense layers of ``model`` that are not ternary, with reasons.
+
+    Args:
+        model: A built Keras model (nested models are looked into).
+        reasons: Layer name -> reason, as ``ternarize`` knows them; layers
+            not in it get the reason the export rules give, or a generic
+            one.
+
+    Returns:
+        A :class:`FloatLayersReport`.
+
+    Example:
+
+    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")])
+    >>> float_layers_report(m).layers[0].reason
+    'kept float by ternarize (first/last layer or `exclude`)'
+    """
+    reasons = reasons or {}
+    floats, ternary, float_macs, total = [], 0, 0, 0
+    for layer in _flat_layers(model):
+        if not isinstance(layer, _COMPUTE_LAYERS):
+            continue
+        macs = _layer_macs(layer)
+        total += macs
+        if isinstance(layer, TernaryLayerMixin) and layer.kernel_quantizer is not None:
+            ternary += 1
+            continue
+        reason = reasons.get(layer.name)
+        if reason is None and isinstance(layer, TernaryLayerMixin):
+            reason = "ternary layer with a float kernel (kernel_quantizer=None)"
+        if reason is None and type(layer).__name__ not in _TERNARIZABLE:
+            reason = f"no ternary version of {type(layer).__name__}"
+        if reason is None:
+            try:
+                reason = unsupported_reason(layer)
+            except (AttributeError, ValueError):
+                reason = None
+        if reason is None:
+            reason = "kept float by ternarize (first/last layer or `exclude`)"
+        floats.append(FloatLayer(layer.name, type(layer).__name__, macs, reason))
+        float_macs += macs
+    return FloatLayersReport(tuple(floats), ternary, float_macs, total)
+
+
+# Float layer types that ternarize converts (exact types).
+_TERNARIZABLE = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSummary:
     """What :func:`summary` returns: the rows and their totals.
@@ -86,6 +236,7 @@ class ModelSummary:
 
     name: str
     layers: tuple
+    float_layers: FloatLayersReport | None = None
 
     def total(self, field: str) -> int:
         """Sum of one numeric field over all layers."""
@@ -199,6 +350,8 @@ class ModelSummary:
                     for enc in WEIGHT_ENCODINGS
                 )
             )
+        if self.float_layers is not None:
+            lines.append(str(self.float_layers))
         return "\n".join(lines)
 
 
@@ -244,8 +397,13 @@ def _kernel_shape(layer):
 
 
 def _layer_macs(layer):
-    """MACs per example for conv, depthwise and dense layers, else 0."""
+    """MACs per example for conv, depthwise, separable and dense layers, else 0."""
     out = _output_shape(layer)
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        kh, kw, cin, mult = tuple(layer.depthwise_kernel.shape)
+        cout = int(layer.pointwise_kernel.shape[-1])
+        positions = _spatial_positions(out, layer.data_format)
+        return positions * (kh * kw * cin * mult + cin * mult * cout)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         kh, kw, cin, mult = _kernel_shape(layer)
         return _spatial_positions(out, layer.data_format) * kh * kw * cin * mult
@@ -433,6 +591,7 @@ def summary(
             _layer_row(ly, float_layers, weight_encoding, i > last_ternary_input)
             for i, ly in enumerate(layers)
         ),
+        float_layers=float_layers_report(model),
     )
     if print_fn is not None:
         print_fn(result.as_table())

@@ -135,11 +135,18 @@ def test_shared_layer_is_refused():
         sttn.ternarize(model)
 
 
-def test_nested_model_is_refused():
-    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)], name="inner")
+def test_nested_subclassed_model_is_refused():
+    class Inner(keras.Model):
+        def __init__(self):
+            super().__init__(name="inner")
+            self.dense = keras.layers.Dense(4)
+
+        def call(self, x):
+            return self.dense(x)
+
     inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(inner(inputs)))
-    with pytest.raises(ValueError, match="inner"):
+    model = keras.Model(inputs, keras.layers.Dense(2)(Inner()(inputs)))
+    with pytest.raises(ValueError, match="'inner' \\(nested in"):
         sttn.ternarize(model)
 
 

@@ -540,9 +540,9 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     assert kinds["dense_rank3"] == "Dense"
     assert kinds["plain"] == "TernaryConv2D" and kinds["dense_rank2"] == "TernaryDense"
     messages = "\n".join(r.getMessage() for r in caplog.records)
-    assert "'dilated' float" in messages and "dilation_rate=(2, 2)" in messages
-    assert "'grouped' float" in messages and "groups=2" in messages
-    assert "'dense_rank3' float" in messages and "rank-3" in messages
+    assert "Layer 'dilated'" in messages and "dilation_rate=(2, 2)" in messages
+    assert "Layer 'grouped'" in messages and "groups=2" in messages
+    assert "Layer 'dense_rank3'" in messages and "rank-3" in messages
     # Weights only (float input): a Dense on a rank-3 tensor is fine.
     weights_only = sttn.ternarize(model, input_quantizer=None)
     assert type(weights_only.get_layer("dense_rank3")).__name__ == "TernaryDense"
