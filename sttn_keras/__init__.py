@@ -40,6 +40,9 @@ _SUBMODULES = (
     "summary_lib",
     "models",
     "training",
+    "distillation",
+    "recipe",
+    "recalibration",
     "datasets",
     "export",
 )
@@ -134,6 +137,11 @@ class _RegisteringLoader(importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
         return self._loader.create_module(spec)
+
+    def __getattr__(self, name: str) -> Any:
+        # The wrapped loader's other methods (get_code for ``python -m``,
+        # get_source, is_package, get_filename, get_resource_reader, ...).
+        return getattr(self._loader, name)
 
     def exec_module(self, module: types.ModuleType) -> None:
         # The module sees its own loader (importlib.resources and friends use it).

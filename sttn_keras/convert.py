@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable
 
 import keras
@@ -12,6 +11,7 @@ import numpy as np
 from . import layers as layers_lib
 from . import quantizers as quantizers_lib
 from . import summary_lib
+from ._checks import resolve_verbose
 from .export.op_support import is_graph_model, unsupported_reason
 
 __all__ = ["ternarize", "warm_start_latent_kernels"]
@@ -269,7 +269,7 @@ def ternarize(
             f"Received an invalid value for `exclude`: no layer named "
             f"{unknown} in model '{model.name}'. Received: exclude={exclude!r}"
         )
-    show = _resolve_verbose(verbose)
+    show = resolve_verbose(verbose)
 
     candidates = [ly for ly in every if type(ly) in _CONVERTIBLE]
     reasons = {}  # layer name -> why it stays float
@@ -393,15 +393,3 @@ def _warm_start(layer, new, converted):
             variable.assign(value)
     if layer.use_bias:
         pointwise.bias.assign(layer.bias)
-
-
-def _resolve_verbose(verbose):
-    """``"auto"``: progress and report on stdout only on a terminal."""
-    if verbose == "auto":
-        return bool(getattr(sys.stdout, "isatty", lambda: False)())
-    if verbose in (0, 1, False, True):
-        return bool(verbose)
-    raise ValueError(
-        'Received an invalid value for `verbose`, expected "auto", 0 or 1. '
-        f"Received: verbose={verbose!r}"
-    )

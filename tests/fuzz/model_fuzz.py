@@ -62,24 +62,15 @@ EXPECTED_ERRORS = (ValueError, RuntimeError, IndexError)
 
 
 def deployment_imports() -> None:
-    """Imports ``sttn_keras.export`` as a deployment does, without running
-    ``sttn_keras/__init__.py`` (which imports Keras, hence TensorFlow, where
-    installed): the parent stays small, so forking a child per batch is
-    cheap, and no TensorFlow thread pool is forked."""
-    import importlib.util
-    import types
-
-    if "sttn_keras" not in sys.modules:
-        spec = importlib.util.find_spec("sttn_keras")
-        package = types.ModuleType("sttn_keras")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["sttn_keras"] = package
+    """Imports what every child needs once, in the parent, before forking:
+    numpy, the TFLite schema and our native library (``import sttn_keras``
+    loads neither Keras nor TensorFlow: tests/test_runtime_lean.py)."""
     import numpy  # noqa: F401
     from ai_edge_litert import schema_py_generated  # noqa: F401
 
-    from sttn_keras.export import runtime
+    from sttn_keras.export import native_library
 
-    runtime._library()
+    native_library.library()
 
 
 # ---------------------------------------------------------------------------
