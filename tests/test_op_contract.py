@@ -1,7 +1,7 @@
 """The op contract has one Python home (``export/op_format.py``); the copies
 that must remain elsewhere are tied to it here.
 
-* The native library's op names (``sttn_ops.cc``) and format versions
+* The native library's op names (``op_data.h``) and format versions
   (``sttn_ops.h``).
 * The exporter's TensorFlow packing (``tf_ops.py``, the export graph's
   reference math) against the NumPy oracle (``tests/ternary_reference.py``)

@@ -29,7 +29,7 @@ sys.path.insert(0, ROOT)
 from tests import tflite_builder as tb  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
-# The op order of sttn_tflite_op_name (export/tflite/sttn_ops.cc).
+# The op order of sttn_tflite_op_name (OpKind, export/tflite/op_data.h).
 OP_NAMES = (
     "SttnTernarize",
     "SttnConv2D",
