@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -146,11 +147,18 @@ def run(
     ``{"executions": n, "crashes": [paths], "rc": rc, "log": tail}``;
     crash, timeout and out-of-memory inputs land in ``workdir``."""
     os.makedirs(workdir, exist_ok=True)
+    # libFuzzer reads its peak RSS from getrusage, and Linux carries a
+    # process's peak across fork and exec: started from a pytest worker that
+    # holds TensorFlow and models (5 GB), the target would "run out of
+    # memory" at its first input. The limit is therefore on top of the peak
+    # it inherits from us, and no single allocation may exceed rss_limit_mb.
+    inherited_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     cmd = [
         binary,
         f"-artifact_prefix={workdir}/",
         f"-timeout={max(1, timeout_ms // 1000)}",
-        f"-rss_limit_mb={rss_limit_mb}",
+        f"-rss_limit_mb={rss_limit_mb + inherited_mb}",
+        f"-malloc_limit_mb={rss_limit_mb}",
         "-print_final_stats=1",
         "-print_pcs=0",
         "-reload=0",
