@@ -13,11 +13,7 @@ DATA_DIR = os.environ.get("STTN_DATA_DIR", "")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (
-            DATA_DIR
-            and os.path.isdir(os.path.join(DATA_DIR, "fashion-mnist"))
-            and os.path.isfile(os.path.join(DATA_DIR, "cifar10", "cifar10_jpg.tar.gz"))
-        ),
+        not (DATA_DIR and os.path.isdir(os.path.join(DATA_DIR, "fashion-mnist"))),
         reason="needs the local data copies in $STTN_DATA_DIR (offline machines)",
     ),
 ]
@@ -31,6 +27,11 @@ def test_quick_benchmark_writes_sane_results(tmp_path):
             sys.executable,
             os.path.join(ROOT, "benchmarks", "accuracy.py"),
             "--quick",
+            # Fashion-MNIST only: the CIFAR-10 path is the same training code
+            # on datasets.load_cifar10_jpeg (tests/test_datasets.py); it cost
+            # this test half of its three minutes on the 2-core machine.
+            "--datasets",
+            "fashion_mnist",
             "--out",
             str(out),
         ],
@@ -43,7 +44,7 @@ def test_quick_benchmark_writes_sane_results(tmp_path):
 
     report = json.loads((out / "accuracy.json").read_text())
     assert report["quick"] is True
-    assert set(report["datasets"]) == {"fashion_mnist", "cifar10_jpeg"}
+    assert set(report["datasets"]) == {"fashion_mnist"}
     for ds in report["datasets"].values():
         cfg = ds["config"]
         runs = ds["runs"]
@@ -76,10 +77,8 @@ def test_quick_benchmark_writes_sane_results(tmp_path):
     assert fm["summary"]["TWN"]["mean"] > 0.25
     assert fm["summary"]["STTN"]["mean"] > 0.25
     assert "checks" in fm and len(fm["config"]["seeds"]) == 2
-    assert report["datasets"]["cifar10_jpeg"]["label"] == "CIFAR-10 (JPEG q75 copy)"
 
     markdown = (out / "accuracy.md").read_text()
-    assert "CIFAR-10 (JPEG q75 copy)" in markdown
     assert "--quick" in markdown and "not a result" in markdown
     # One table with BN recalibration, one without.
     assert markdown.count("| Fashion-MNIST |") == 2
