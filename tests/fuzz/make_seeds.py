@@ -26,19 +26,13 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from sttn_keras.export.op_format import ALL_OPS  # noqa: E402
 from tests import tflite_builder as tb  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
-# The op order of sttn_tflite_op_name (OpKind, export/tflite/op_data.h).
-OP_NAMES = (
-    "SttnTernarize",
-    "SttnConv2D",
-    "SttnConv2DFloatIn",
-    "SttnFullyConnected",
-    "SttnFullyConnectedFloatIn",
-    "SttnDepthwiseConv2D",
-    "SttnDepthwiseConv2DFloatIn",
-)
+# The op order of sttn_tflite_op_name (OpKind, export/tflite/op_data.h):
+# op_format.ALL_OPS, which tests/test_op_contract.py ties to the library.
+OP_NAMES = ALL_OPS
 
 
 def _write(folder: str, data: bytes, name: str | None = None) -> None:

@@ -46,18 +46,14 @@ import subprocess
 import sys
 import time
 
+from sttn_keras.export.op_format import ALL_OPS  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(ROOT, "tests", "fuzz", "corpus", "models")
 REGRESSIONS = os.path.join(ROOT, "tests", "fuzz", "regressions", "models")
-STTN_OPS = (
-    "SttnTernarize",
-    "SttnConv2D",
-    "SttnConv2DFloatIn",
-    "SttnFullyConnected",
-    "SttnFullyConnectedFloatIn",
-    "SttnDepthwiseConv2D",
-    "SttnDepthwiseConv2DFloatIn",
-)
+# The op order of sttn_tflite_op_name (OpKind, export/tflite/op_data.h):
+# op_format.ALL_OPS, which tests/test_op_contract.py ties to the library.
+STTN_OPS = ALL_OPS
 EXPECTED_ERRORS = (ValueError, RuntimeError, IndexError)
 
 
