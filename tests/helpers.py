@@ -98,3 +98,25 @@ def assert_close_except_near_threshold(
             f"{differing[:10].tolist()}, margins {margins[differing[:10]].tolist()})"
         )
     return int(differing.size)
+
+
+def small_conv_tflite() -> bytes:
+    """A one-op ``.tflite``: an 8x8x40 -> 6 ternary 3x3 conv with ReLU
+    (random trits, unit scale), for runtime and CLI tests."""
+    from tests import ternary_reference as ref
+    from tests import tflite_builder as tb
+
+    wt = np.random.default_rng(0).integers(-1, 2, (6, 3, 3, 40)).astype(np.int8)
+    return tb.conv_model(
+        "conv2d",
+        in_channels=40,
+        out_channels=6,
+        kernel=(3, 3),
+        strides=(1, 1),
+        padding="SAME",
+        activation="RELU",
+        weights_packed=ref.pack_trits_file(wt),
+        scale=np.ones(6, np.float32),
+        bias=np.zeros(6, np.float32),
+        input_hw=(8, 8),
+    )

@@ -5,32 +5,16 @@ from __future__ import annotations
 import os
 import re
 
-import numpy as np
 import pytest
 
-from tests import ternary_reference as ref
-from tests import tflite_builder as tb
+from tests.helpers import small_conv_tflite
 
 benchmark_cli = pytest.importorskip("sttn_keras.export.benchmark_cli")
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    wt = rng.integers(-1, 2, (6, 3, 3, 40)).astype(np.int8)
-    data = tb.conv_model(
-        "conv2d",
-        in_channels=40,
-        out_channels=6,
-        kernel=(3, 3),
-        strides=(1, 1),
-        padding="SAME",
-        activation="RELU",
-        weights_packed=ref.pack_trits_file(wt),
-        scale=np.ones(6, np.float32),
-        bias=np.zeros(6, np.float32),
-        input_hw=(8, 8),
-    )
+    data = small_conv_tflite()
     path = tmp_path_factory.mktemp("bench") / "conv.tflite"
     path.write_bytes(data)
     return str(path)
