@@ -1,7 +1,9 @@
 // The ternary GEMM on the layer shapes of whole models, through the core API
 // (benchmarks/gemm_layers/run.py builds and runs it). Usage:
 //   gemm_layers THREADS REPS [LAYER]   (env ISA: 0 portable .. 4 neon;
-//                                       env SHAPES=resnet: ResNet-like 3x3)
+//                                       env SHAPES=resnet: ResNet-like 3x3;
+//                                       env METHOD: 0 auto, 1 popcount,
+//                                       2 table where the layer fits)
 // Per layer: the median wall time of REPS calls and an output checksum; the
 // calls are bracketed by checkpoints of the QEMU counting plugin
 // (tests/qemu/insn_count.c): an lseek with its marker offset on fd -1, which
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
   const char* only = argc > 3 ? argv[3] : nullptr;
   Isa isa = Isa::kAvx2;
   if (getenv("ISA")) isa = static_cast<Isa>(atoi(getenv("ISA")));
+  GemmMethod method = GemmMethod::kAuto;
+  if (getenv("METHOD")) method = static_cast<GemmMethod>(atoi(getenv("METHOD")));
   std::vector<L> ls = {
       {112, 32, 16, true},  {112, 16, 96, true},  {56, 96, 24, false},
       {56, 24, 144, true},  {56, 144, 24, false}, {56, 24, 144, true},
@@ -95,9 +99,10 @@ int main(int argc, char** argv) {
       th[l.cout + o] = 0.5f;
       th[2 * l.cout + o] = 1;
     }
-    std::vector<uint32_t> wp(TernaryGemmPackedWords(isa, l.cout, taps, l.cin));
+    std::vector<uint32_t> wp(
+        TernaryGemmPackedWords(isa, l.cout, taps, l.cin, method));
     PackTernaryGemm(isa, w.data(), l.cout, taps, l.cin, scale.data(),
-                    bias.data(), wp.data());
+                    bias.data(), wp.data(), method);
     std::vector<unsigned char> scratch(
         Conv2DTernaryGemmScratchBytes(isa, s, l.packed));
     PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), l.packed);

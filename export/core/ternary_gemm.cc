@@ -50,22 +50,34 @@ int64_t GroupWords(int taps, int in_c, int lanes) {
 
 }  // namespace
 
-size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c) {
+size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c,
+                              GemmMethod method) {
+  if (ResolveGemmMethod(isa, out_c, taps, in_c, method) == GemmMethod::kTable) {
+    return internal::MakeTableLayout(out_c, taps, in_c).words;
+  }
   const int lanes = TernaryGemmLanes(isa);
   const int64_t groups = Groups(out_c, lanes);
-  return static_cast<size_t>(groups * GroupWords(taps, in_c, lanes) +
+  return static_cast<size_t>(internal::kGemmHeaderWords +
+                             groups * GroupWords(taps, in_c, lanes) +
                              2 * groups * lanes);
 }
 
 void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
-                     const float* scale, const float* bias, uint32_t* packed) {
+                     const float* scale, const float* bias, uint32_t* packed,
+                     GemmMethod method) {
+  if (ResolveGemmMethod(isa, out_c, taps, in_c, method) == GemmMethod::kTable) {
+    internal::PackTables(w, out_c, taps, in_c, scale, bias, packed);
+    return;
+  }
   const int lanes = TernaryGemmLanes(isa);
   const int groups = Groups(out_c, lanes);
   const int blocks = NumBlocks(in_c);
   const int64_t group_words = GroupWords(taps, in_c, lanes);
-  std::memset(
-      packed, 0,
-      sizeof(uint32_t) * TernaryGemmPackedWords(isa, out_c, taps, in_c));
+  std::memset(packed, 0,
+              sizeof(uint32_t) * TernaryGemmPackedWords(isa, out_c, taps, in_c,
+                                                        GemmMethod::kPopcount));
+  packed[0] = static_cast<uint32_t>(GemmMethod::kPopcount);
+  packed += internal::kGemmHeaderWords;
   for (int o = 0; o < out_c; ++o) {
     const int g = o / lanes;
     const int lane = o % lanes;
@@ -90,9 +102,18 @@ void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
   }
 }
 
+namespace {
+
+// Output channels padded to whole 32-channel blocks: the integer thresholds'
+// lanes for every method (a block is 4 groups of AVX2's popcount kernels, 2
+// of AVX-512's, 1 of the table kernels).
+int ThresholdLanes(int out_c) { return (out_c + 31) / 32 * 32; }
+
+}  // namespace
+
 size_t TernaryGemmPackedOutputWords(Isa isa, int out_c) {
-  const int lanes = TernaryGemmLanes(isa);
-  return static_cast<size_t>(3) * Groups(out_c, lanes) * lanes;
+  (void)isa;
+  return static_cast<size_t>(3) * ThresholdLanes(out_c);
 }
 
 namespace {
@@ -179,8 +200,8 @@ bool PrepareTernaryGemmPackedOutput(Isa isa, int out_c, int64_t k_max,
                                     const float* scale, const float* bias,
                                     Activation act, const float* thresholds,
                                     int32_t* int_thresholds) {
-  const int lanes = TernaryGemmLanes(isa);
-  const int padded = Groups(out_c, lanes) * lanes;
+  (void)isa;
+  const int padded = ThresholdLanes(out_c);
   int32_t* upper = int_thresholds;
   int32_t* lower = int_thresholds + padded;
   int32_t* flip = int_thresholds + 2 * padded;
@@ -213,6 +234,14 @@ int ItemPixels(const MicroKernels& mk) {
   return mk.max_pixels > 0 ? mk.max_pixels : mk.tile;
 }
 
+// The most pixels a work item of `isa` takes, for either method.
+int MaxItemPixels(Isa isa) {
+  const int popcount = ItemPixels(TernaryGemmMicroKernels(isa));
+  const MicroKernels table = TernaryGemmTableKernels(isa);
+  const int t = table.lanes != 0 ? ItemPixels(table) : 0;
+  return popcount > t ? popcount : t;
+}
+
 size_t Align64(size_t v) { return (v + 63) & ~static_cast<size_t>(63); }
 
 ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
@@ -224,7 +253,7 @@ ScratchLayout MakeLayout(Isa isa, int width, int64_t offset_count, int taps,
   l.offsets = at;
   at = Align64(at + sizeof(int32_t) * static_cast<size_t>(offset_count));
   l.tables = at;
-  const int item_pixels = ItemPixels(TernaryGemmMicroKernels(isa));
+  const int item_pixels = MaxItemPixels(isa);
   l.table_bytes = Align64(sizeof(const uint32_t*) * item_pixels * taps);
   at += l.table_bytes * kMaxKernelThreads;
   l.tiles = at;
@@ -247,6 +276,8 @@ unsigned char* AlignedBase(void* scratch) {
 struct GemmJob {
   MicroKernels mk;
   Isa isa = Isa::kPortable;
+  GemmMethod method = GemmMethod::kPopcount;
+  internal::TableLayout table;  // kTable
   const PackedOutput* packed_out = nullptr;
   int taps = 0, blocks = 0, groups = 0, out_c = 0;
   int64_t pixels = 0;  // M
@@ -274,7 +305,14 @@ GemmJob MakeJob(Isa isa, int taps, int in_c, int out_c, int64_t pixels,
                 float* out, const PackedOutput* packed_out,
                 const ScratchLayout* layout, void* scratch) {
   GemmJob j;
-  j.mk = TernaryGemmMicroKernels(isa);
+  j.method = PackedGemmMethod(packed);
+  if (j.method == GemmMethod::kTable) {
+    j.mk = TernaryGemmTableKernels(isa);
+    j.table = internal::MakeTableLayout(out_c, taps, in_c);
+  } else {
+    j.mk = TernaryGemmMicroKernels(isa);
+    packed += internal::kGemmHeaderWords;
+  }
   j.isa = isa;
   j.packed_out = packed_out;
   j.taps = taps;
@@ -337,11 +375,21 @@ void RunItem(void* ctx, int64_t item, int worker) {
   const int g_end = g_begin + j.groups_per_chunk < j.groups
                         ? g_begin + j.groups_per_chunk
                         : j.groups;
+  const bool by_table = j.method == GemmMethod::kTable;
   const int64_t group_words =
-      static_cast<int64_t>(j.taps) * j.blocks * 2 * lanes;
+      by_table ? 0 : static_cast<int64_t>(j.taps) * j.blocks * 2 * lanes;
   const float* affine =
-      reinterpret_cast<const float*>(j.packed + j.groups * group_words);
+      by_table
+          ? reinterpret_cast<const float*>(j.packed + j.table.scale)
+          : reinterpret_cast<const float*>(j.packed + j.groups * group_words);
   MicroKernelArgs a;
+  if (by_table) {
+    a.table = reinterpret_cast<const int8_t*>(j.packed + j.packed[1]) +
+              g_begin * lanes;
+    a.row_offset = j.packed + j.table.row_offset;
+    a.quads = j.table.quads;
+    a.table_stride = j.table.stride;
+  }
   a.taps = j.taps;
   a.blocks = j.blocks;
   a.act = j.act;
@@ -358,7 +406,7 @@ void RunItem(void* ctx, int64_t item, int worker) {
   const int out_width = PackedWidth(j.out_c);
   uint8_t* packed_row = nullptr;
   const int32_t* int_th = nullptr;
-  const int padded = j.groups * lanes;
+  const int padded = ThresholdLanes(j.out_c);
   if (int_packed) {
     packed_row = reinterpret_cast<uint8_t*>(j.packed_out->out + p0 * out_width);
     int_th = j.packed_out->int_thresholds;

@@ -43,6 +43,21 @@
 // A 1x1 conv of stride 1 reads its pixel rows in place (pixel p is row p,
 // as a fully connected layer): no tap offsets.
 //
+// Table method (AVX2 and NEON, layers whose tables are small): a second way
+// to run the same GEMM, chosen per layer when its weights are prepared
+// (GemmMethod). Every 4 input channels of a tap ("a quad") take one of
+// 3^4 = 81 trit patterns, and the weights are constant, so the prepared
+// weights hold, per quad, a table of 81 rows: row r holds the quad's partial
+// dot products with every output channel (int8, in [-4, 4]) for pattern r.
+// A pixel then costs one row lookup per quad and one byte-add per 32 output
+// channels (AVX2; two on NEON): 128 multiply-accumulates per vector add,
+// where the popcount kernels need about 17 vector operations per 256 (8
+// channels x 32 trits, of which a 1x1 conv with 16 input channels uses half).
+// The sums stay int8 for up to 31 quads and are widened to int16 after each
+// 31. The tables cost 81 / 4 = 20.25 bytes per weight, so only layers whose
+// tables fit kTableMaxBytes use them: MobileNetV2's early 1x1 convs (16-192
+// input channels), where the popcount kernels spend most instructions.
+//
 // Threads: tiles (and, for layers with few pixels, groups of channels) are
 // work items of core::ParallelFor; items are sized so each thread gets about
 // three, and a packed output splits its channels in whole 32-channel blocks.
@@ -65,16 +80,50 @@ constexpr int kMaxKernelThreads = 16;
 int TernaryGemmLanes(Isa isa);
 int TernaryGemmTile(Isa isa);
 
+// How a layer's GEMM runs: the popcount micro-kernels, or lookups in
+// per-quad tables of partial sums (see above). kAuto picks kTable where the
+// ISA has table kernels, the layer has at least kTableMinOutputs outputs and
+// its tables fit kTableMaxBytes, else kPopcount.
+enum class GemmMethod { kAuto = 0, kPopcount = 1, kTable = 2 };
+
+// A quad costs the table kernels a pattern lookup whatever the width, and
+// the popcount kernels an amount of work proportional to the outputs: per
+// layer of MobileNetV2 on AVX2 (benchmarks/gemm_layers, same process,
+// interleaved), tables are 2.1-2.6x faster at 96-192 outputs, even at 64,
+// and 0.65-0.77x as fast at 16-32. kAuto takes tables from 96 outputs.
+constexpr int kTableMinOutputs = 96;
+
+// Largest tables (bytes) a layer may use: 256 KiB, about the L2 share of one
+// core on the phones and x86 machines we target.
+constexpr size_t kTableMaxBytes = size_t{256} * 1024;
+
+// The method kAuto resolves to for this layer; `method` other than kAuto is
+// returned when `isa` can run it (kTable needs table kernels and a layer
+// within the table limits), else kPopcount.
+GemmMethod ResolveGemmMethod(Isa isa, int out_c, int taps, int in_c,
+                             GemmMethod method = GemmMethod::kAuto);
+
+// Bytes of the tables of a layer (0 when it cannot use tables on any ISA).
+size_t TernaryGemmTableBytes(int out_c, int taps, int in_c);
+
 // Words of the prepared weights of a layer with `out_c` outputs, `taps`
 // kernel taps (kh * kw; 1 for fully connected) and `in_c` input channels:
-// the packed trits of every group followed by the scale and bias (floats)
-// padded to whole groups.
-size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c);
+// a header (the method), then for kPopcount the packed trits of every group
+// followed by the scale and bias (floats) padded to whole groups, for kTable
+// the quad tables, the scale and bias and the pattern index.
+size_t TernaryGemmPackedWords(Isa isa, int out_c, int taps, int in_c,
+                              GemmMethod method = GemmMethod::kAuto);
 
 // Prepares weights `w` (int8 trits, [out_c][taps][in_c]: OHWI for a conv,
-// [out_c][in_c] for a fully connected layer) with their scale and bias.
+// [out_c][in_c] for a fully connected layer) with their scale and bias, for
+// `method` resolved as ResolveGemmMethod does (pass the same method as to
+// TernaryGemmPackedWords). The GEMM reads the method from the header.
 void PackTernaryGemm(Isa isa, const int8_t* w, int out_c, int taps, int in_c,
-                     const float* scale, const float* bias, uint32_t* packed);
+                     const float* scale, const float* bias, uint32_t* packed,
+                     GemmMethod method = GemmMethod::kAuto);
+
+// The method prepared weights were packed for.
+GemmMethod PackedGemmMethod(const uint32_t* packed);
 
 // A bit-packed (ternarized) output instead of floats: the layer's float
 // result y (after its activation) becomes t = sgn * ([y > hi] - [y < lo])
@@ -107,7 +156,8 @@ bool IntegerOutputThresholds(int out_c, int64_t k_max, const float* scale,
                              int32_t* lower, int32_t* flip);
 
 // Words of the integer thresholds of a packed output (upper, lower, flip per
-// lane of the prepared layout).
+// output channel, each padded to whole 32-channel blocks: the layout of
+// every method and ISA).
 size_t TernaryGemmPackedOutputWords(Isa isa, int out_c);
 
 // Fills them for accumulators in [-k_max, k_max]; returns false (nothing to
@@ -181,6 +231,17 @@ struct MicroKernelArgs {
   const int32_t* upper = nullptr;
   const int32_t* lower = nullptr;
   const int32_t* flip = nullptr;  // 0 or -1 per lane
+  // Table method (lanes 32: a group is one 32-channel block): `table` is
+  // group 0's column of the first quad's row 0; quad q's row r starts
+  // (q * 81 + r) * table_stride bytes further. Quads run tap by tap, `quads`
+  // per tap (the tap's channels in fours, 8 per 32-channel block);
+  // row_offset[j * 256 + c] is the byte offset, from the section of the
+  // first quad of a block, of the row of its quad j for pattern c = mask
+  // nibble | sign nibble << 4.
+  const int8_t* table = nullptr;
+  const uint32_t* row_offset = nullptr;
+  int quads = 0;
+  int table_stride = 0;
 };
 using MicroKernel = void (*)(const MicroKernelArgs& args);
 
@@ -196,6 +257,9 @@ struct MicroKernels {
 
 // The micro-kernels of `isa`; lanes == 0 when the build lacks the path.
 MicroKernels TernaryGemmMicroKernels(Isa isa);
+
+// The table kernels of `isa` (lanes 32); lanes == 0 where it has none.
+MicroKernels TernaryGemmTableKernels(Isa isa);
 
 }  // namespace core
 }  // namespace sttn

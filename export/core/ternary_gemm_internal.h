@@ -52,6 +52,39 @@ MicroKernels PopcntMicroKernels();
 MicroKernels Avx2MicroKernels();
 MicroKernels Avx512MicroKernels();
 MicroKernels NeonMicroKernels();
+MicroKernels Avx2TableKernels();
+MicroKernels NeonTableKernels();
+
+// Words before the method's data in prepared weights: word 0 is the
+// GemmMethod (64 bytes, so what follows keeps its alignment).
+constexpr int kGemmHeaderWords = 16;
+
+// The table method (ternary_gemm.h): 81 rows per quad of 4 input channels,
+// output channels in groups of 32 (one int8 vector on AVX2, two on NEON).
+constexpr int kTableRows = 81;
+constexpr int kTableLanes = 32;
+// Limits that keep the kernels' per-pixel arrays on the stack.
+constexpr int kTableMaxQuads = 128;
+constexpr int kTableMaxGroups = 64;
+// Quads whose int8 sums cannot wrap: 31 * 4 = 124 <= 127.
+constexpr int kTableInt8Quads = 31;
+
+struct TableLayout {
+  int quads = 0;         // per tap: ceil(in_c / 4)
+  int64_t sections = 0;  // taps * quads
+  int stride = 0;        // bytes per row: out_c padded to 32
+  int groups = 0;        // stride / 32
+  size_t table_bytes = 0;
+  bool fits = false;  // within kTableMaxBytes and the limits above
+  // Word offsets in the prepared weights (the tables start at word
+  // packed[1], 64-byte aligned, at most 15 words after `table`).
+  size_t row_offset = 0, scale = 0, bias = 0, table = 0, words = 0;
+};
+TableLayout MakeTableLayout(int out_c, int taps, int in_c);
+
+// Writes a layer's prepared weights for the table method (l.words words).
+void PackTables(const int8_t* w, int out_c, int taps, int in_c,
+                const float* scale, const float* bias, uint32_t* packed);
 
 // The input rows of tap t for a tile's P pixels (the driver's pointer
 // table holds, per pixel, one row pointer per tap).

@@ -29,6 +29,7 @@ namespace {
 using sttn::core::Activation;
 using sttn::core::ConvShape;
 using sttn::core::FullyConnectedShape;
+using sttn::core::GemmMethod;
 using sttn::core::Isa;
 using sttn::core::Padding;
 using sttn::core::Status;
@@ -41,6 +42,21 @@ std::vector<Isa> SupportedIsas() {
       out.push_back(static_cast<Isa>(i));
   }
   return out;
+}
+
+// The GEMM methods `isa` can run for a layer: the popcount kernels always,
+// the table kernels where it has them and the layer's tables fit.
+std::vector<GemmMethod> Methods(Isa isa, int cout, int taps, int cin) {
+  std::vector<GemmMethod> out{GemmMethod::kPopcount};
+  if (sttn::core::ResolveGemmMethod(isa, cout, taps, cin, GemmMethod::kTable) ==
+      GemmMethod::kTable) {
+    out.push_back(GemmMethod::kTable);
+  }
+  return out;
+}
+
+std::string MethodName(GemmMethod m) {
+  return m == GemmMethod::kTable ? " table" : " popcount";
 }
 
 // The parameter of the per-ISA suites: test names end in /portable, /avx2...
@@ -499,19 +515,23 @@ TEST_P(IsaTest, Conv2DTernaryMatchesReference) {
     sttn::core::Conv2DTernaryReference(c.s, c.xp.data(), c.wt.data(),
                                        c.scale.data(), c.bias.data(), c.act,
                                        ref.data());
-    for (int threads : {1, 3}) {
-      std::vector<uint32_t> wp(
-          sttn::core::TernaryGemmPackedWords(isa, c.cout, c.k * c.k, c.cin));
-      sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, c.k * c.k, c.cin,
-                                  c.scale.data(), c.bias.data(), wp.data());
-      std::vector<unsigned char> scratch(
-          sttn::core::Conv2DTernaryGemmScratchBytes(isa, c.s));
-      sttn::core::PrepareConv2DTernaryGemmScratch(isa, c.s, scratch.data());
-      std::fill(opt.begin(), opt.end(), -1.0f);
-      sttn::core::Conv2DTernaryGemm(isa, c.s, c.xp.data(), wp.data(), c.act,
-                                    threads, scratch.data(), opt.data());
-      EXPECT_TRUE(Identical(ref, opt))
-          << "conv ternary " << c.Name() << " threads=" << threads;
+    for (GemmMethod method : Methods(isa, c.cout, c.k * c.k, c.cin)) {
+      for (int threads : {1, 3}) {
+        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(
+            isa, c.cout, c.k * c.k, c.cin, method));
+        sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, c.k * c.k, c.cin,
+                                    c.scale.data(), c.bias.data(), wp.data(),
+                                    method);
+        std::vector<unsigned char> scratch(
+            sttn::core::Conv2DTernaryGemmScratchBytes(isa, c.s));
+        sttn::core::PrepareConv2DTernaryGemmScratch(isa, c.s, scratch.data());
+        std::fill(opt.begin(), opt.end(), -1.0f);
+        sttn::core::Conv2DTernaryGemm(isa, c.s, c.xp.data(), wp.data(), c.act,
+                                      threads, scratch.data(), opt.data());
+        EXPECT_TRUE(Identical(ref, opt))
+            << "conv ternary " << c.Name() << MethodName(method)
+            << " threads=" << threads;
+      }
     }
   }
 }
@@ -552,29 +572,34 @@ TEST_P(IsaTest, Conv2DPackedOutputMatchesReference) {
       std::vector<int32_t> expected(words), got(words);
       sttn::core::TernarizeReference(yref.data(), pixels, cout, th.data(),
                                      expected.data());
-      std::vector<uint32_t> wp(
-          sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin));
-      sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin,
-                                  scale.data(), bias.data(), wp.data());
-      std::vector<unsigned char> scratch(
-          sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
-      sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(), true);
-      std::vector<int32_t> int_th(
-          sttn::core::TernaryGemmPackedOutputWords(isa, cout));
-      EXPECT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
-          isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(),
-          bias.data(), act, th.data(), int_th.data()))
-          << "cout=" << cout;
-      for (bool integer : {true, false}) {
-        sttn::core::PackedOutput po;
-        po.thresholds = th.data();
-        po.out = got.data();
-        po.int_thresholds = integer ? int_th.data() : nullptr;
-        std::fill(got.begin(), got.end(), -1);
-        sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act, 2,
-                                      scratch.data(), nullptr, &po);
-        EXPECT_TRUE(Identical(expected, got))
-            << "packed conv cout=" << cout << " integer=" << integer;
+      for (GemmMethod method : Methods(isa, cout, k * k, cin)) {
+        std::vector<uint32_t> wp(
+            sttn::core::TernaryGemmPackedWords(isa, cout, k * k, cin, method));
+        sttn::core::PackTernaryGemm(isa, wt.data(), cout, k * k, cin,
+                                    scale.data(), bias.data(), wp.data(),
+                                    method);
+        std::vector<unsigned char> scratch(
+            sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, true));
+        sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(),
+                                                    true);
+        std::vector<int32_t> int_th(
+            sttn::core::TernaryGemmPackedOutputWords(isa, cout));
+        EXPECT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
+            isa, cout, static_cast<int64_t>(k) * k * cin, scale.data(),
+            bias.data(), act, th.data(), int_th.data()))
+            << "cout=" << cout;
+        for (bool integer : {true, false}) {
+          sttn::core::PackedOutput po;
+          po.thresholds = th.data();
+          po.out = got.data();
+          po.int_thresholds = integer ? int_th.data() : nullptr;
+          std::fill(got.begin(), got.end(), -1);
+          sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act, 2,
+                                        scratch.data(), nullptr, &po);
+          EXPECT_TRUE(Identical(expected, got))
+              << "packed conv cout=" << cout << " integer=" << integer
+              << MethodName(method);
+        }
       }
     }
   }
@@ -607,6 +632,15 @@ TEST_P(IsaTest, GemmShapeClassesMatchReference) {
       // groups split in channels too (a partial last block of outputs).
       {64, 40, 41, 41, 1, 1, 1},
       {320, 168, 7, 7, 1, 1, 1},
+      // Table method classes: more than 8 groups of 32 (a run of 8 and a
+      // remainder), int16 sums (more than 31 quads) with a tail of quads,
+      // a 3x3 conv's quads over its taps, MobileNetV2's first 1x1 shapes.
+      {16, 300, 6, 5, 1, 1, 1},
+      {132, 40, 5, 5, 1, 1, 1},
+      {144, 24, 6, 6, 1, 1, 1},
+      {14, 50, 6, 5, 3, 1, 1},
+      {32, 16, 12, 12, 1, 1, 1},
+      {24, 144, 8, 8, 1, 1, 1},
   };
   std::mt19937 rng(99);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -645,40 +679,46 @@ TEST_P(IsaTest, GemmShapeClassesMatchReference) {
       std::vector<int32_t> expected(words);
       sttn::core::TernarizeReference(yref.data(), pixels, c.cout, th.data(),
                                      expected.data());
-      std::vector<uint32_t> wp(
-          sttn::core::TernaryGemmPackedWords(isa, c.cout, taps, c.cin));
-      sttn::core::PackTernaryGemm(isa, wt.data(), c.cout, taps, c.cin,
-                                  scale.data(), bias.data(), wp.data());
-      std::vector<int32_t> int_th(
-          sttn::core::TernaryGemmPackedOutputWords(isa, c.cout));
-      ASSERT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
-          isa, c.cout, static_cast<int64_t>(taps) * c.cin, scale.data(),
-          bias.data(), act, th.data(), int_th.data()))
-          << name;
-      for (bool packed : {false, true}) {
-        std::vector<unsigned char> scratch(
-            sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, packed));
-        sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(),
-                                                    packed);
-        for (int threads : {1, 2, 3}) {
-          const std::string what = name + (packed ? " packed" : " float") +
-                                   " threads=" + std::to_string(threads) +
-                                   (act == Activation::kRelu ? " relu" : "");
-          if (!packed) {
-            std::vector<float> got(yref.size(), -7.0f);
+      for (GemmMethod method : Methods(isa, c.cout, taps, c.cin)) {
+        std::vector<uint32_t> wp(sttn::core::TernaryGemmPackedWords(
+            isa, c.cout, taps, c.cin, method));
+        sttn::core::PackTernaryGemm(isa, wt.data(), c.cout, taps, c.cin,
+                                    scale.data(), bias.data(), wp.data(),
+                                    method);
+        std::vector<int32_t> int_th(
+            sttn::core::TernaryGemmPackedOutputWords(isa, c.cout));
+        ASSERT_TRUE(sttn::core::PrepareTernaryGemmPackedOutput(
+            isa, c.cout, static_cast<int64_t>(taps) * c.cin, scale.data(),
+            bias.data(), act, th.data(), int_th.data()))
+            << name;
+        for (bool packed : {false, true}) {
+          std::vector<unsigned char> scratch(
+              sttn::core::Conv2DTernaryGemmScratchBytes(isa, s, packed));
+          sttn::core::PrepareConv2DTernaryGemmScratch(isa, s, scratch.data(),
+                                                      packed);
+          for (int threads : {1, 2, 3}) {
+            const std::string what = name + MethodName(method) +
+                                     (packed ? " packed" : " float") +
+                                     " threads=" + std::to_string(threads) +
+                                     (act == Activation::kRelu ? " relu" : "");
+            if (!packed) {
+              std::vector<float> got(yref.size(), -7.0f);
+              sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
+                                            threads, scratch.data(),
+                                            got.data());
+              EXPECT_TRUE(Identical(yref, got)) << what;
+              continue;
+            }
+            std::vector<int32_t> got(words, -1);
+            sttn::core::PackedOutput po;
+            po.thresholds = th.data();
+            po.out = got.data();
+            po.int_thresholds = int_th.data();
             sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
-                                          threads, scratch.data(), got.data());
-            EXPECT_TRUE(Identical(yref, got)) << what;
-            continue;
+                                          threads, scratch.data(), nullptr,
+                                          &po);
+            EXPECT_TRUE(Identical(expected, got)) << what;
           }
-          std::vector<int32_t> got(words, -1);
-          sttn::core::PackedOutput po;
-          po.thresholds = th.data();
-          po.out = got.data();
-          po.int_thresholds = int_th.data();
-          sttn::core::Conv2DTernaryGemm(isa, s, xp.data(), wp.data(), act,
-                                        threads, scratch.data(), nullptr, &po);
-          EXPECT_TRUE(Identical(expected, got)) << what;
         }
       }
     }
@@ -785,20 +825,23 @@ TEST_P(IsaTest, FullyConnectedTernaryMatchesReference) {
     sttn::core::FullyConnectedTernaryReference(c.s, c.xp.data(), c.wt.data(),
                                                c.scale.data(), c.bias.data(),
                                                Activation::kRelu, ref.data());
-    std::vector<uint32_t> wp(
-        sttn::core::TernaryGemmPackedWords(isa, c.cout, 1, c.cin));
-    sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, 1, c.cin,
-                                c.scale.data(), c.bias.data(), wp.data());
-    std::vector<unsigned char> scratch(
-        sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, c.s));
-    sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, c.s,
-                                                        scratch.data());
-    std::fill(opt.begin(), opt.end(), -1.0f);
-    sttn::core::FullyConnectedTernaryGemm(isa, c.s, c.xp.data(), wp.data(),
-                                          Activation::kRelu, 2, scratch.data(),
-                                          opt.data());
-    EXPECT_TRUE(Identical(ref, opt))
-        << "fc cin=" << c.cin << " rows=" << c.rows;
+    for (GemmMethod method : Methods(isa, c.cout, 1, c.cin)) {
+      std::vector<uint32_t> wp(
+          sttn::core::TernaryGemmPackedWords(isa, c.cout, 1, c.cin, method));
+      sttn::core::PackTernaryGemm(isa, c.wt.data(), c.cout, 1, c.cin,
+                                  c.scale.data(), c.bias.data(), wp.data(),
+                                  method);
+      std::vector<unsigned char> scratch(
+          sttn::core::FullyConnectedTernaryGemmScratchBytes(isa, c.s));
+      sttn::core::PrepareFullyConnectedTernaryGemmScratch(isa, c.s,
+                                                          scratch.data());
+      std::fill(opt.begin(), opt.end(), -1.0f);
+      sttn::core::FullyConnectedTernaryGemm(isa, c.s, c.xp.data(), wp.data(),
+                                            Activation::kRelu, 2,
+                                            scratch.data(), opt.data());
+      EXPECT_TRUE(Identical(ref, opt))
+          << "fc cin=" << c.cin << " rows=" << c.rows << MethodName(method);
+    }
   }
 }
 
