@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   Isa isa = Isa::kAvx2;
   if (getenv("ISA")) isa = static_cast<Isa>(atoi(getenv("ISA")));
   GemmMethod method = GemmMethod::kAuto;
-  if (getenv("METHOD")) method = static_cast<GemmMethod>(atoi(getenv("METHOD")));
+  if (getenv("METHOD"))
+    method = static_cast<GemmMethod>(atoi(getenv("METHOD")));
   std::vector<L> ls = {
       {112, 32, 16, true},  {112, 16, 96, true},  {56, 96, 24, false},
       {56, 24, 144, true},  {56, 144, 24, false}, {56, 24, 144, true},

@@ -64,7 +64,12 @@ def build(tree: str, compiler: str, out: str) -> str:
     )
     static = [] if compiler == "g++" else ["-static"]
     cmd = [compiler, *FLAGS, *static, "-I", tree, *sources]
-    cmd += [os.path.join(HERE, "gemm_layers.cc"), "-o", out]
+    # The tree's own harness where it has one (the core API it calls may
+    # differ between trees), else this one.
+    harness = os.path.join(tree, "benchmarks", "gemm_layers", "gemm_layers.cc")
+    if not os.path.exists(harness):
+        harness = os.path.join(HERE, "gemm_layers.cc")
+    cmd += [harness, "-o", out]
     subprocess.run(cmd, check=True)
     return out
 

@@ -464,7 +464,12 @@ void RunGemm(GemmJob* j, int threads) {
   // more than it saves. A unit is one pixel x one group x one 32-channel
   // chunk, about 3 cycles of the AVX-512 micro-kernel and 7 of the AVX2 one;
   // below 8192 units (ten to twenty microseconds) one thread runs it.
-  const int64_t work = j->pixels * j->groups * j->taps * j->blocks;
+  // The table kernels (a lookup per quad, an add per quad and 32-channel
+  // group) cost about half a unit per quad and group plus one.
+  const int64_t work =
+      j->method == GemmMethod::kTable
+          ? j->pixels * j->taps * j->table.quads * (1 + j->groups) / 2
+          : j->pixels * j->groups * j->taps * j->blocks;
   if (work < (int64_t{1} << 13)) threads = 1;
   // Pixels per item: a kernel that tiles its own pixels takes up to
   // max_pixels (its per-group set-up amortized over more of them), but at
