@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "quantizers",
     "layers",
-    "convert",
+    "float_to_sttn",
     "summary_lib",
     "models",
     "training",
@@ -46,7 +46,10 @@ _SUBMODULES = (
     "datasets",
     "export",
 )
-_FUNCTIONS = {"ternarize": "convert", "summary": "summary_lib"}
+_FUNCTIONS = {"ternarize": "float_to_sttn", "summary": "summary_lib"}
+# Renamed submodules, kept for one release: {old name: new name}. Reading
+# ``sttn_keras.convert`` warns (DeprecationWarning) and gives the new module.
+_RENAMED = {"convert": "float_to_sttn"}
 
 __all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 
@@ -57,6 +60,18 @@ def __getattr__(name: str) -> Any:
         return getattr(module, name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(
+            f"sttn_keras.{name} is deprecated and will be removed in the next "
+            f"release; use sttn_keras.{new}.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # Cached, so that ``from ... import old`` (which reads the name
+        # twice) warns once.
+        module = globals()[name] = importlib.import_module(f".{new}", __name__)
+        return module
     raise AttributeError(f"module 'sttn_keras' has no attribute '{name}'")
 
 

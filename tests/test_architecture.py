@@ -33,7 +33,7 @@ RUNTIME = {
     "sttn_keras.export.runtime_choice",
     "sttn_keras.export.runtime_versions",
     "sttn_keras.export.runtime",
-    "sttn_keras.export.inspect_model",
+    "sttn_keras.export.inspect_tflite",
     "sttn_keras.export.benchmark_cli",
 }
 CONTRACT = {

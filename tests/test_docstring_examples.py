@@ -78,7 +78,7 @@ def shared_names(tmp_path_factory):
 
 def test_the_walk_finds_the_library():
     assert {
-        "sttn_keras.export.converter",
+        "sttn_keras.export.keras_to_tflite",
         "sttn_keras.layers",
         "sttn_keras.export.runtime",
     } <= set(MODULES)
