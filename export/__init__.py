@@ -20,8 +20,9 @@ Example:
 import importlib
 import importlib.util
 import pkgutil
-import warnings
 from typing import Any
+
+from sttn_keras import _warn_renamed_module
 
 _LAZY = {
     "to_tflite": "keras_to_tflite",
@@ -56,16 +57,11 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
     if name in _RENAMED:
-        new = _RENAMED[name]
-        warnings.warn(
-            f"{__name__}.{name} is deprecated and will be removed in the next "
-            f"release; use {__name__}.{new}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        new = f"{__name__}.{_RENAMED[name]}"
+        _warn_renamed_module(f"{__name__}.{name}", new)
         # Cached, so that ``from ... import old`` (which reads the name
         # twice) warns once.
-        module = globals()[name] = importlib.import_module(f".{new}", __name__)
+        module = globals()[name] = importlib.import_module(new)
         return module
     if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
         return importlib.import_module(f".{name}", __name__)  # e.g. .runtime

@@ -9,15 +9,12 @@ unchanged.
 """
 
 import sys
-import warnings
+
+from sttn_keras import _warn_renamed_module
 
 from . import keras_to_tflite as _renamed
 
-warnings.warn(
-    "sttn_keras.export.converter is deprecated and will be removed in the next "
-    "release; use sttn_keras.export.keras_to_tflite (sttn_keras.export.to_tflite "
-    "is unchanged).",
-    DeprecationWarning,
-    stacklevel=2,
+_warn_renamed_module(
+    __name__, _renamed.__name__, " (sttn_keras.export.to_tflite is unchanged)"
 )
 sys.modules[__name__] = _renamed

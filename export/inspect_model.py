@@ -7,14 +7,10 @@ is the same object under both names.
 """
 
 import sys
-import warnings
+
+from sttn_keras import _warn_renamed_module
 
 from . import inspect_tflite as _renamed
 
-warnings.warn(
-    "sttn_keras.export.inspect_model is deprecated and will be removed in the "
-    "next release; use sttn_keras.export.inspect_tflite.",
-    DeprecationWarning,
-    stacklevel=2,
-)
+_warn_renamed_module(__name__, _renamed.__name__)
 sys.modules[__name__] = _renamed

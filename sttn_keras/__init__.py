@@ -61,22 +61,44 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     if name in _RENAMED:
-        new = _RENAMED[name]
-        warnings.warn(
-            f"sttn_keras.{name} is deprecated and will be removed in the next "
-            f"release; use sttn_keras.{new}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        new = f"{__name__}.{_RENAMED[name]}"
+        _warn_renamed_module(f"{__name__}.{name}", new)
         # Cached, so that ``from ... import old`` (which reads the name
         # twice) warns once.
-        module = globals()[name] = importlib.import_module(f".{new}", __name__)
+        module = globals()[name] = importlib.import_module(new)
         return module
     raise AttributeError(f"module 'sttn_keras' has no attribute '{name}'")
 
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def _warn_renamed_module(old: str, new: str, note: str = "") -> None:
+    """Warns (``DeprecationWarning``) that module ``old`` is now ``new``.
+
+    The warning points at the user's line that reached ``old`` (``import``,
+    ``from ... import`` or an attribute read): the frames of the import
+    system, of these packages' ``__getattr__`` and import hooks, and of the
+    alias module ``old`` itself are skipped. (``stacklevel`` cannot do this:
+    how many such frames there are depends on the route.)
+    """
+    machinery = {"sttn_keras", "sttn_keras.export", old}
+    frame = sys._getframe(1)
+    while frame.f_back is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module not in machinery and not module.startswith("importlib"):
+            break
+        frame = frame.f_back
+    warnings.warn_explicit(
+        f"{old} is deprecated and will be removed in the next release; use "
+        f"{new}{note}.",
+        DeprecationWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__", "<string>"),
+        registry=frame.f_globals.setdefault("__warningregistry__", {}),
+    )
 
 
 # -- registration of the serialisable classes with Keras ----------------------

@@ -7,14 +7,12 @@ both names. ``sttn_keras.ternarize`` is unchanged.
 """
 
 import sys
-import warnings
+
+from sttn_keras import _warn_renamed_module
 
 from . import float_to_sttn as _renamed
 
-warnings.warn(
-    "sttn_keras.convert is deprecated and will be removed in the next release; "
-    "use sttn_keras.float_to_sttn (sttn_keras.ternarize is unchanged).",
-    DeprecationWarning,
-    stacklevel=2,
+_warn_renamed_module(
+    __name__, _renamed.__name__, " (sttn_keras.ternarize is unchanged)"
 )
 sys.modules[__name__] = _renamed

@@ -9,12 +9,15 @@ attribute, warns with a ``DeprecationWarning`` that points at the caller and
 gives the new module itself (the same object, so every name matches).
 
 Cost: imports the export pipeline (TensorFlow), a few seconds if nothing else
-in the session has; the checks themselves take milliseconds.
+in the session has, and one subprocess without Keras (under a second); the
+checks themselves take milliseconds.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 import warnings
 
@@ -87,3 +90,20 @@ def test_the_old_names_are_not_listed():
         parent, _, child = old.rpartition(".")
         listed = dir(importlib.import_module(parent))
         assert new.rpartition(".")[2] in listed and child not in listed, listed
+
+
+def test_a_user_script_sees_the_warning(tmp_path):
+    """Under Python's default filters a DeprecationWarning shows only when it
+    is attributed to ``__main__``: a script whose first import is an old path
+    (before Keras, so the package's import hook wraps the loader) sees it at
+    its own line. A fresh process; the runtime alias, so no Keras (< 1 s)."""
+    script = tmp_path / "user_script.py"
+    script.write_text("import sttn_keras.export.inspect_model\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{script}:1: DeprecationWarning: sttn_keras.export.inspect_model " in (
+        proc.stderr
+    ), proc.stderr[-3000:]
