@@ -209,10 +209,10 @@ def _builtin_breakdown(content: bytes, budget: float) -> dict[str, dict]:
     """Isolated time (ms) and count of every builtin op type (1 thread)."""
     from ai_edge_litert import interpreter as li
 
-    from sttn_keras.export import inspect_model
+    from sttn_keras.export import inspect_tflite
 
     result: dict[str, dict] = {}
-    for name, _, one in inspect_model.single_op_models(content):
+    for name, _, one in inspect_tflite.single_op_models(content):
         try:
             interp = li.Interpreter(model_content=one, num_threads=1)
             interp.allocate_tensors()

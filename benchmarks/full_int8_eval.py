@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import sttn_keras as sttn  # noqa: E402
-from sttn_keras.export import converter, native_library  # noqa: E402
+from sttn_keras.export import keras_to_tflite, native_library  # noqa: E402
 
 
 def full_int8(model, rep):
@@ -41,7 +41,9 @@ def full_int8(model, rep):
         if lib.sttn_host_register(address, 1, error, 512) != 0:
             raise RuntimeError(error.value.decode())
 
-    c = tf.lite.TFLiteConverter.from_keras_model(converter.build_export_model(model))
+    c = tf.lite.TFLiteConverter.from_keras_model(
+        keras_to_tflite.build_export_model(model)
+    )
     c.allow_custom_ops = True
     c.optimizations = [tf.lite.Optimize.DEFAULT]
     c.target_spec._experimental_custom_op_registerers = [registerer]

@@ -117,10 +117,10 @@ DEPTHWISE_CATEGORIES = (
 def macs_by_kind(float32_tflite: bytes) -> dict[str, int]:
     """Multiply-accumulates per inference of the float32 model's CONV_2D
     (1x1 and kxk), DEPTHWISE_CONV_2D and FULLY_CONNECTED ops."""
-    from sttn_keras.export import inspect_model
+    from sttn_keras.export import inspect_tflite
 
-    model = inspect_model.read_model(float32_tflite)
-    names = inspect_model._builtin_names()
+    model = inspect_tflite.read_model(float32_tflite)
+    names = inspect_tflite._builtin_names()
     graph = model.subgraphs[0]
     out: dict[str, int] = collections.defaultdict(int)
     for op in graph.operators:

@@ -80,7 +80,7 @@ def run(argv=None) -> int:
         _positive(parser, name, getattr(args, name))
     if args.warmup_runs < 0:
         parser.error(f"--warmup_runs must be >= 0, received {args.warmup_runs}")
-    from . import inspect_model, runtime
+    from . import inspect_tflite, runtime
 
     t0 = time.perf_counter()
     try:
@@ -130,7 +130,7 @@ def run(argv=None) -> int:
         from ai_edge_litert import interpreter as litert
 
         alone: dict[str, list] = {}
-        for name, _, one in inspect_model.single_op_models(args.model):
+        for name, _, one in inspect_tflite.single_op_models(args.model):
             try:
                 it = litert.Interpreter(model_content=one, num_threads=args.num_threads)
                 it.allocate_tensors()

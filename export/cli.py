@@ -141,7 +141,7 @@ def export_file(
 
     import sttn_keras  # noqa: F401  (registers the layers for loading)
 
-    from . import baselines, converter, inspect_model
+    from . import baselines, inspect_tflite, keras_to_tflite
 
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"--model: no such file: {model_path!r}")
@@ -152,10 +152,10 @@ def export_file(
         from sttn_keras import training
 
         print_fn(training.recalibrate_batchnorm(model, np.load(recalibrate_with)))
-    data = converter.to_tflite(
+    data = keras_to_tflite.to_tflite(
         model, output_path, float_layers=float_layers, weight_encoding=weight_encoding
     )
-    hist = inspect_model.op_histogram(data)
+    hist = inspect_tflite.op_histogram(data)
     print_fn(
         f"Wrote {output_path} ({_format_size(len(data))}; float layers {float_layers}, "
         f"weight encoding {weight_encoding})"

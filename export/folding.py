@@ -39,6 +39,7 @@ import numpy as np
 from sttn_keras import layers as sl
 from sttn_keras import quantizers as sq
 
+from .errors import ExportError
 from .flatten import flatten_nested
 from .op_support import is_graph_model, unsupported_reason
 
@@ -50,21 +51,6 @@ __all__ = [
     "split_activation",
     "unsupported_reason",
 ]
-
-
-class ExportError(ValueError):
-    """A model (or one of its layers) cannot be exported to sttn ops.
-
-    Example:
-
-    >>> import sttn_keras as sttn
-    >>> float_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    >>> try:
-    ...     sttn.export.to_tflite(float_model)
-    ... except ExportError as e:
-    ...     print(str(e).split(":")[0])
-    Model 'sequential...' has no sttn ternary layer
-    """
 
 
 @dataclasses.dataclass

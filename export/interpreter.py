@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .inspect_model import read_tflite_bytes
+from .inspect_tflite import read_tflite_bytes
 from .native_library import (
     ERROR_BUFFER_SIZE,
     HOST_PROBE_FAILED,

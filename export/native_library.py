@@ -94,10 +94,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.sttn_tflite_op_name.argtypes = [ctypes.c_int]
     lib.sttn_op_format_version.restype = ctypes.c_int
     lib.sttn_op_format_version.argtypes = []
-    # The kernel type "optimized" runs on this CPU (C name from before the
-    # depthwise and float paths: "popcount" there means the optimized kernel).
-    lib.sttn_optimized_popcount_path.restype = ctypes.c_char_p
-    lib.sttn_optimized_popcount_path.argtypes = []
+    # The kernel type "optimized" runs on this CPU (optimized_kernel()).
+    lib.sttn_optimized_kernel.restype = ctypes.c_char_p
+    lib.sttn_optimized_kernel.argtypes = []
     lib.sttn_kernel_type_supported.restype = ctypes.c_int
     lib.sttn_kernel_type_supported.argtypes = [ctypes.c_int]
     lib.sttn_profile_enable.restype = None
@@ -216,7 +215,7 @@ def optimized_kernel() -> str:
     >>> optimized_kernel() in supported_kernels()
     True
     """
-    return library().sttn_optimized_popcount_path().decode()
+    return library().sttn_optimized_kernel().decode()
 
 
 class OpProfile:

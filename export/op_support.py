@@ -1,7 +1,7 @@
 """What the sttn ops can express: the part of the op contract that decides,
 layer by layer, whether a Keras layer can become an sttn op.
 
-``sttn_keras.convert`` (``ternarize`` keeps float what the ops cannot
+``sttn_keras.float_to_sttn`` (``ternarize`` keeps float what the ops cannot
 express) and ``export.folding`` (the export refuses it) both ask here, so
 the two never disagree. A leaf: it imports Keras and nothing of this
 project.

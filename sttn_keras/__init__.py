@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "quantizers",
     "layers",
-    "convert",
+    "float_to_sttn",
     "summary_lib",
     "models",
     "training",
@@ -46,7 +46,10 @@ _SUBMODULES = (
     "datasets",
     "export",
 )
-_FUNCTIONS = {"ternarize": "convert", "summary": "summary_lib"}
+_FUNCTIONS = {"ternarize": "float_to_sttn", "summary": "summary_lib"}
+# Renamed submodules, kept for one release: {old name: new name}. Reading
+# ``sttn_keras.convert`` warns (DeprecationWarning) and gives the new module.
+_RENAMED = {"convert": "float_to_sttn"}
 
 __all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 
@@ -57,11 +60,45 @@ def __getattr__(name: str) -> Any:
         return getattr(module, name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _RENAMED:
+        new = f"{__name__}.{_RENAMED[name]}"
+        _warn_renamed_module(f"{__name__}.{name}", new)
+        # Cached, so that ``from ... import old`` (which reads the name
+        # twice) warns once.
+        module = globals()[name] = importlib.import_module(new)
+        return module
     raise AttributeError(f"module 'sttn_keras' has no attribute '{name}'")
 
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def _warn_renamed_module(old: str, new: str, note: str = "") -> None:
+    """Warns (``DeprecationWarning``) that module ``old`` is now ``new``.
+
+    The warning points at the user's line that reached ``old`` (``import``,
+    ``from ... import`` or an attribute read): the frames of the import
+    system, of these packages' ``__getattr__`` and import hooks, and of the
+    alias module ``old`` itself are skipped. (``stacklevel`` cannot do this:
+    how many such frames there are depends on the route.)
+    """
+    machinery = {"sttn_keras", "sttn_keras.export", old}
+    frame = sys._getframe(1)
+    while frame.f_back is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module not in machinery and not module.startswith("importlib"):
+            break
+        frame = frame.f_back
+    warnings.warn_explicit(
+        f"{old} is deprecated and will be removed in the next release; use "
+        f"{new}{note}.",
+        DeprecationWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__", "<string>"),
+        registry=frame.f_globals.setdefault("__warningregistry__", {}),
+    )
 
 
 # -- registration of the serialisable classes with Keras ----------------------

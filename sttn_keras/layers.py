@@ -283,7 +283,7 @@ class TernaryLayerMixin:
                 f"Layer '{self.name}' has a float kernel "
                 "(kernel_quantizer=None), so it has no ternary kernel."
             )
-        trits, scale = self.kernel_quantizer.ternarize(
+        trits, scale = self.kernel_quantizer.to_trits(
             *self.latent_kernels, reduce_axes=self._reduce_axes()
         )
         trits = ops.convert_to_numpy(trits).astype("int8")

@@ -27,6 +27,7 @@ References:
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any
 
 import keras
@@ -309,13 +310,40 @@ class KernelQuantizer(Quantizer):
     num_latent_kernels = 1
     latent_range = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass written for the old name of ``to_trits`` (``ternarize``
+        # in 0.1) keeps working for one release, with a warning.
+        if "ternarize" in vars(cls) and "to_trits" not in vars(cls):
+            warnings.warn(
+                f"{cls.__name__} defines ternarize(), which is deprecated and "
+                "will be removed in the next release; define to_trits() "
+                "(same arguments and result) instead.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            cls.to_trits = vars(cls)["ternarize"]
+
     @abc.abstractmethod
-    def ternarize(self, *kernels: Any, reduce_axes: Axes = None) -> tuple[Any, Any]:
+    def to_trits(self, *kernels: Any, reduce_axes: Axes = None) -> tuple[Any, Any]:
         """Returns ``(trits, scale)`` with ``trits * scale == self(*kernels)``.
 
         ``trits`` is int8 in {-1, 0, +1} with the kernel's shape; ``scale``
-        has the kernel's shape with ``reduce_axes`` kept as size 1.
+        has the kernel's shape with ``reduce_axes`` kept as size 1. (Named
+        ``ternarize`` before; that name is the model conversion,
+        :func:`sttn_keras.ternarize`.)
         """
+
+    def ternarize(self, *kernels: Any, reduce_axes: Axes = None) -> tuple[Any, Any]:
+        """Deprecated alias of :meth:`to_trits`, kept for one release."""
+        warnings.warn(
+            f"{type(self).__name__}.ternarize() is deprecated and will be "
+            "removed in the next release; use to_trits() (sttn_keras.ternarize "
+            "is the model conversion).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.to_trits(*kernels, reduce_axes=reduce_axes)
 
 
 @register_serializable
@@ -364,7 +392,7 @@ class SoftThresholdTernary(KernelQuantizer):
 
     >>> q = SoftThresholdTernary()
     >>> w1 = keras.ops.ones((3, 2)); w2 = -keras.ops.ones((3, 2))
-    >>> trits, scale = q.ternarize(w1, w2)
+    >>> trits, scale = q.to_trits(w1, w2)
     >>> int(keras.ops.sum(keras.ops.abs(trits)))
     0
     """
@@ -375,7 +403,7 @@ class SoftThresholdTernary(KernelQuantizer):
     def __call__(self, w1, w2, reduce_axes=None):
         return soft_threshold_ternary(w1, w2, reduce_axes)
 
-    def ternarize(self, w1, w2, reduce_axes=None):
+    def to_trits(self, w1, w2, reduce_axes=None):
         axes = _normalize_axes(len(w1.shape), reduce_axes)
         w1 = ops.convert_to_tensor(w1)
         w2 = ops.convert_to_tensor(w2)
@@ -401,7 +429,7 @@ class HardThresholdTernary(KernelQuantizer):
     Example:
 
     >>> q = HardThresholdTernary()
-    >>> trits, scale = q.ternarize(keras.ops.array([[1.0], [-0.1]]))
+    >>> trits, scale = q.to_trits(keras.ops.array([[1.0], [-0.1]]))
     >>> keras.ops.convert_to_numpy(trits).ravel().tolist()
     [1, 0]
     """
@@ -413,7 +441,7 @@ class HardThresholdTernary(KernelQuantizer):
     def __call__(self, w, reduce_axes=None):
         return hard_threshold_ternary(w, reduce_axes, self.threshold_factor)
 
-    def ternarize(self, w, reduce_axes=None):
+    def to_trits(self, w, reduce_axes=None):
         axes = _normalize_axes(len(w.shape), reduce_axes)
         w = ops.convert_to_tensor(w)
         _, above, alpha = _twn_threshold_and_scale(w, axes, self.threshold_factor)

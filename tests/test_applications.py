@@ -25,7 +25,7 @@ deep networks one flip can move the logits. Measured: MobileNetV2,
 MobileNetV3Small, EfficientNetB0 and DenseNet121 agree on 128/128 images
 with errors of ~1e-7; ResNet50 on 127/128, and on the other image the
 ``.tflite`` matches the folded TensorFlow graph
-(``converter.build_export_model``) to 3e-6, so the difference is the fold's
+(``keras_to_tflite.build_export_model``) to 3e-6, so the difference is the fold's
 rounding, not the runtime. The float layers are exported as float32
 (``float_layers="float32"``) so that the comparison is this tight; the
 default int8 classifier adds its own rounding (measured elsewhere:

@@ -107,7 +107,9 @@ def test_sequential_model_trains_after_conversion():
 
 def test_warm_start_latents_start_apart_and_in_range():
     w = np.random.default_rng(1).normal(size=(3, 3, 4, 5)).astype("float32")
-    w1, w2 = sttn.convert.warm_start_latent_kernels(w, sttn.quantizers.get("sttn"))
+    w1, w2 = sttn.float_to_sttn.warm_start_latent_kernels(
+        w, sttn.quantizers.get("sttn")
+    )
     assert np.abs(w1).max() <= 1 and np.abs(w2).max() <= 1
     assert not np.array_equal(w1, w2)
 

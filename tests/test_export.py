@@ -18,9 +18,9 @@ import sttn_keras as sttn
 from sttn_keras import layers as sl
 from sttn_keras.export import (
     baselines,
-    converter,
     folding,
-    inspect_model,
+    inspect_tflite,
+    keras_to_tflite,
     op_format,
     packing,
 )
@@ -116,7 +116,7 @@ def test_folds_match_the_keras_graph(model):
     assert plan.layers["t_conv_s2"].output_thresholds is not None
     assert plan.layers["t_dw"].input_packed
     assert plan.layers["t_conv"].output_thresholds is None  # feeds an Add
-    export_model = converter.build_export_model(model, plan)
+    export_model = keras_to_tflite.build_export_model(model, plan)
     x = random_input(model, batch=6, seed=1) * 2
     expected = keras.ops.convert_to_numpy(model(x))
     got = keras.ops.convert_to_numpy(export_model(x))
@@ -157,7 +157,7 @@ def test_every_ternary_layer_becomes_its_custom_op(exported):
 
 
 def test_options_are_versioned_flexbuffer_maps(exported):
-    ops = inspect_model.custom_ops(exported)
+    ops = inspect_tflite.custom_ops(exported)
     # Version 2 only where its feature (a packed output) is used, so files
     # without one load in version-1 runtimes too.
     for op in ops:
@@ -189,7 +189,7 @@ def test_options_are_versioned_flexbuffer_maps(exported):
 
 
 def test_weights_are_packed_at_most_one_fifteenth_of_float32(model, exported):
-    ops = inspect_model.custom_ops(exported)
+    ops = inspect_tflite.custom_ops(exported)
     plan = folding.fold_model(model)
     for op in ops:
         if op["name"] == "SttnTernarize":
@@ -533,7 +533,7 @@ def test_ternarize_keeps_float_what_the_export_cannot_express(caplog):
     x = keras.layers.Dense(16, activation="relu6", name="dense_rank2")(x)
     outputs = keras.layers.Dense(3, name="head")(x)
     model = keras.Model(inputs, outputs)
-    with caplog.at_level("WARNING", logger="sttn_keras.convert"):
+    with caplog.at_level("WARNING", logger="sttn_keras.float_to_sttn"):
         student = sttn.ternarize(model)
     kinds = {layer.name: type(layer).__name__ for layer in student.layers}
     assert kinds["dilated"] == kinds["grouped"] == "Conv2D"

@@ -22,7 +22,13 @@ import numpy as np
 import pytest
 
 import sttn_keras as sttn
-from sttn_keras.export import converter, folding, inspect_model, op_format, packing
+from sttn_keras.export import (
+    folding,
+    inspect_tflite,
+    keras_to_tflite,
+    op_format,
+    packing,
+)
 from tests.helpers import (
     assert_close_except_near_threshold,
     random_input,
@@ -92,7 +98,7 @@ def _tensor_types(data, op_names):
     builtin = {
         v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")
     }
-    m = inspect_model.read_model(data)
+    m = inspect_tflite.read_model(data)
     out = []
     for sg in m.subgraphs:
         for op in sg.operators:
@@ -114,7 +120,7 @@ def test_base3_weights_take_one_fifth_byte_per_trit_and_decode(model, exports):
         ] = f
     ops = [
         op
-        for op in inspect_model.custom_ops(exports[("float32", "base3")])
+        for op in inspect_tflite.custom_ops(exports[("float32", "base3")])
         if op["name"] != "SttnTernarize"
     ]
     assert len(ops) == 3
@@ -133,7 +139,7 @@ def test_base3_weights_take_one_fifth_byte_per_trit_and_decode(model, exports):
     )
     # trit2 needs no version-2 option: those ops stay readable by version-1
     # kernels unless they use another version-2 feature (a packed output).
-    for op in inspect_model.custom_ops(exports[("float32", "trit2")]):
+    for op in inspect_tflite.custom_ops(exports[("float32", "trit2")]):
         assert "weight_encoding" not in op["options"]
         assert op["options"]["version"] == (
             2 if op["options"].get("output") == "PACKED" else 1
@@ -165,8 +171,8 @@ def test_int8_weights_quantizes_only_the_float_builtins(exports):
             exports[("int8_weights", enc)], ("CONV_2D", "FULLY_CONNECTED")
         ) == ["FLOAT32", "INT8"]
         # The sttn ops' constants are byte-for-byte those of the float32 export.
-        a = inspect_model.custom_ops(exports[("float32", enc)])
-        b = inspect_model.custom_ops(exports[("int8_weights", enc)])
+        a = inspect_tflite.custom_ops(exports[("float32", enc)])
+        b = inspect_tflite.custom_ops(exports[("int8_weights", enc)])
         assert [op["input_bytes"] for op in a] == [op["input_bytes"] for op in b]
         assert [op["options"] for op in a] == [op["options"] for op in b]
     sizes = {k: len(v) for k, v in exports.items()}
@@ -208,7 +214,7 @@ def test_quantized_sttn_constant_is_refused(exports):
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    m = inspect_model.read_model(exports[("float32", "trit2")])
+    m = inspect_tflite.read_model(exports[("float32", "trit2")])
     sg = m.subgraphs[0]
     op = next(
         o
@@ -224,7 +230,7 @@ def test_quantized_sttn_constant_is_refused(exports):
         match=r"input 2 of a 'SttnConv2D' op must be a "
         r"constant FLOAT32.*received type INT8",
     ):
-        converter._check_sttn_constants(bytes(builder.Output()), "m")
+        keras_to_tflite._check_sttn_constants(bytes(builder.Output()), "m")
 
 
 @pytest.mark.parametrize(
@@ -295,8 +301,8 @@ def test_cli_flags(tmp_path, model, exports):
     )
     # Same sttn ops and constants as the in-process export (the file differs
     # by a few bytes of names after the .keras round trip).
-    cli_ops = inspect_model.custom_ops(out.read_bytes())
-    ops = inspect_model.custom_ops(exports[("int8_weights", "base3")])
+    cli_ops = inspect_tflite.custom_ops(out.read_bytes())
+    ops = inspect_tflite.custom_ops(exports[("int8_weights", "base3")])
     assert [(o["name"], o["options"], o["input_bytes"]) for o in cli_ops] == [
         (o["name"], o["options"], o["input_bytes"]) for o in ops
     ]

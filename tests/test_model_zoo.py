@@ -150,7 +150,7 @@ def test_separable_becomes_a_ternary_depthwise_pointwise_pair():
         (dw, float_sep.depthwise_kernel),
         (pw, float_sep.pointwise_kernel),
     ):
-        expected = sttn.convert.warm_start_latent_kernels(
+        expected = sttn.float_to_sttn.warm_start_latent_kernels(
             keras.ops.convert_to_numpy(kernel),
             half.kernel_quantizer,
             half._reduce_axes(),
@@ -247,10 +247,10 @@ def test_float_layers_are_reported_once_with_reasons(caplog, capsys):
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(3, name="last")(x)
     model = keras.Model(inputs, outputs)
-    with caplog.at_level("INFO", logger="sttn_keras.convert"):
+    with caplog.at_level("INFO", logger="sttn_keras.float_to_sttn"):
         student = sttn.ternarize(model, verbose=1)
     printed = capsys.readouterr().out
-    records = [r for r in caplog.records if r.name == "sttn_keras.convert"]
+    records = [r for r in caplog.records if r.name == "sttn_keras.float_to_sttn"]
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     for text in (printed, records[0].getMessage()):
         assert "1 of 4 conv/dense layers ternary; 3 float" in text
@@ -276,7 +276,7 @@ def test_float_layers_are_reported_once_with_reasons(caplog, capsys):
             keras.layers.Dense(2),
         ]
     )
-    with caplog.at_level("INFO", logger="sttn_keras.convert"):
+    with caplog.at_level("INFO", logger="sttn_keras.float_to_sttn"):
         sttn.ternarize(plain, verbose=0)
     assert [r.levelno for r in caplog.records] == [logging.INFO]
     assert capsys.readouterr().out == ""

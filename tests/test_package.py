@@ -68,6 +68,10 @@ def test_installed_version_is_the_package_version():
 
 
 def test_export_errors_are_importable_from_the_package():
-    from sttn_keras.export import ExportError, folding
+    """ExportError lives in export/errors.py; the package and folding (its
+    home before) give the same class."""
+    from sttn_keras.export import ExportError, errors, folding
 
-    assert ExportError is folding.ExportError and issubclass(ExportError, ValueError)
+    assert ExportError is errors.ExportError is folding.ExportError
+    assert issubclass(ExportError, ValueError)
+    assert ExportError.__module__ == "sttn_keras.export.errors"

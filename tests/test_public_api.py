@@ -25,7 +25,12 @@ def _modules():
         # Subpackages too (sttn_keras.tfmot.*); private names (_sttn_ops.so,
         # _tf_keras) are not walked.
         prefix = package.__name__ + "."
+        # Renamed modules' old paths (deprecated aliases of one release)
+        # are the new modules themselves: walked under their new names only.
+        renamed = {prefix + old for old in package._RENAMED}
         for info in pkgutil.walk_packages(package.__path__, prefix):
+            if info.name in renamed:
+                continue
             if not any(part.startswith("_") for part in info.name.split(".")):
                 names.append(info.name)
     return sorted(set(names))

@@ -1,5 +1,7 @@
 """Quantizer values and gradients (backend-agnostic: also run under JAX)."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -84,8 +86,8 @@ class TestSoftThresholdTernary:
         )
         np.testing.assert_array_equal(g1, g2)
 
-    def test_ternarize_reproduces_forward_exactly(self):
-        trits, scale = q.SoftThresholdTernary().ternarize(self.w1, self.w2)
+    def test_to_trits_reproduces_forward_exactly(self):
+        trits, scale = q.SoftThresholdTernary().to_trits(self.w1, self.w2)
         trits = ops.convert_to_numpy(trits)
         assert trits.dtype == np.int8 and set(np.unique(trits)) <= {-1, 0, 1}
         y = ops.convert_to_numpy(q.soft_threshold_ternary(self.w1, self.w2))
@@ -102,7 +104,7 @@ class TestSoftThresholdTernary:
         )
 
     def test_sign_of_zero_is_plus_one(self):
-        trits, _ = q.SoftThresholdTernary().ternarize(
+        trits, _ = q.SoftThresholdTernary().to_trits(
             np.zeros((2, 1), "float32"), np.zeros((2, 1), "float32")
         )
         np.testing.assert_array_equal(ops.convert_to_numpy(trits), [[1], [1]])
@@ -126,15 +128,15 @@ class TestHardThresholdTernary:
         )
         np.testing.assert_allclose(gw, g, rtol=1e-6)
 
-    def test_ternarize_reproduces_forward(self):
-        trits, scale = q.HardThresholdTernary().ternarize(self.w)
+    def test_to_trits_reproduces_forward(self):
+        trits, scale = q.HardThresholdTernary().to_trits(self.w)
         y = ops.convert_to_numpy(q.hard_threshold_ternary(self.w))
         np.testing.assert_array_equal(
             ops.convert_to_numpy(trits) * ops.convert_to_numpy(scale), y
         )
 
     def test_all_zero_channel_has_zero_scale(self):
-        trits, scale = q.HardThresholdTernary().ternarize(np.zeros((4, 2), "float32"))
+        trits, scale = q.HardThresholdTernary().to_trits(np.zeros((4, 2), "float32"))
         assert np.all(ops.convert_to_numpy(trits) == 0)
         assert np.all(np.isfinite(ops.convert_to_numpy(scale)))
 
@@ -202,3 +204,67 @@ class TestBadArguments:
 def test_quantizers_are_keras_serializable_by_name():
     config = keras.saving.serialize_keras_object(q.TernaryActivation(0.25))
     assert config["registered_name"].startswith("sttn>")
+
+
+class TestRenamedTernarizeMethod:
+    """``KernelQuantizer.ternarize()`` was renamed ``to_trits()`` (``ternarize``
+    is the model conversion); the old name works for one release, warning."""
+
+    def setup_method(self):
+        rng = np.random.default_rng(3)
+        self.w1 = rng.uniform(-1, 1, size=(3, 3, 2, 4)).astype("float32")
+        self.w2 = rng.uniform(-1, 1, size=(3, 3, 2, 4)).astype("float32")
+
+    def test_calling_ternarize_warns_and_returns_to_trits(self):
+        quant = q.SoftThresholdTernary()
+        with pytest.warns(
+            DeprecationWarning,
+            match=r"SoftThresholdTernary\.ternarize\(\) is deprecated.*to_trits\(\)",
+        ) as record:
+            old = quant.ternarize(self.w1, self.w2, reduce_axes=(0, 1))
+        assert record[0].filename == __file__  # points at the caller
+        new = quant.to_trits(self.w1, self.w2, reduce_axes=(0, 1))
+        for a, b in zip(old, new):
+            np.testing.assert_array_equal(
+                ops.convert_to_numpy(a), ops.convert_to_numpy(b)
+            )
+
+    def test_a_subclass_defining_ternarize_still_works(self):
+        with pytest.warns(
+            DeprecationWarning, match="OldSign defines ternarize"
+        ) as record:
+
+            class OldSign(q.KernelQuantizer):
+                def __call__(self, w, reduce_axes=None):
+                    return ops.sign(w)
+
+                def ternarize(self, w, reduce_axes=None):
+                    return ops.cast(ops.sign(w), "int8"), ops.ones((1, w.shape[-1]))
+
+        assert record[0].filename == __file__  # the class statement
+        w = np.array([[0.5, -2.0], [0.0, 3.0]], "float32")
+        trits, scale = OldSign().to_trits(w)  # instantiable: not abstract
+        np.testing.assert_array_equal(ops.convert_to_numpy(trits), [[1, -1], [0, 1]])
+        assert ops.convert_to_numpy(scale).shape == (1, 2)
+
+    def test_the_new_name_does_not_warn(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+
+            class NewSign(q.KernelQuantizer):
+                def __call__(self, w, reduce_axes=None):
+                    return ops.sign(w)
+
+                def to_trits(self, w, reduce_axes=None):
+                    return ops.cast(ops.sign(w), "int8"), ops.ones((1, w.shape[-1]))
+
+            NewSign().to_trits(self.w1[0, 0])
+            q.HardThresholdTernary().to_trits(self.w1[0, 0])
+
+    def test_a_subclass_without_to_trits_is_abstract(self):
+        class NoTrits(q.KernelQuantizer):
+            def __call__(self, w, reduce_axes=None):
+                return w
+
+        with pytest.raises(TypeError, match="to_trits"):
+            NoTrits()

@@ -1,14 +1,16 @@
 """The deployment runtime stays lean, and its renamed names keep working for a release.
 
 * With TensorFlow and Keras installed (the dev venv), a fresh process that
-  imports the runtime (``Interpreter``, ``runtime``, ``inspect_model``,
+  imports the runtime (``Interpreter``, ``runtime``, ``inspect_tflite``,
   ``op_format``), runs a model on it and runs ``sttn-benchmark`` (``--help``
   and on the model) imports neither, and no TensorFlow line is printed.
   Keras, imported afterwards in the same process, still finds the sttn classes
   (registered when Keras's import completes).
 * The one-name-per-concept renames (``runtime=`` for ``backend=``,
   ``Interpreter.kernel`` for ``kernel_path``, ...) keep their old names for
-  one release, each with a ``DeprecationWarning``.
+  one release, each with a ``DeprecationWarning``; the C function
+  ``sttn_optimized_popcount_path`` stays exported beside its new name
+  ``sttn_optimized_kernel``.
 
 The model is built with ``tests/tflite_builder`` (no TensorFlow needed).
 * Whichever sttn module imports Keras first, the sttn classes end up
@@ -20,6 +22,7 @@ Cost: five subprocesses, one importing Keras (on its JAX backend), about
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -62,7 +65,7 @@ _CHILD = textwrap.dedent(
         return sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
 
     import sttn_keras as sttn
-    from sttn_keras.export import Interpreter, inspect_model, op_format, runtime
+    from sttn_keras.export import Interpreter, inspect_tflite, op_format, runtime
     from sttn_keras.export import benchmark_cli
 
     path = sys.argv[1]
@@ -71,7 +74,7 @@ _CHILD = textwrap.dedent(
     x = np.zeros((2, 8, 8, 4), np.int32)  # packed trits, all zero
     y = interp.predict(x)
     assert y.shape == (2, 8, 8, 6), y.shape
-    assert inspect_model.op_histogram(path)["SttnConv2D"] == 1
+    assert inspect_tflite.op_histogram(path)["SttnConv2D"] == 1
     assert op_format.OP_FORMAT_VERSION == sttn.export.OP_FORMAT_VERSION
     try:
         benchmark_cli.run(["--help"])
@@ -184,6 +187,18 @@ def test_renamed_runtime_names_warn_and_still_work(model_path):
         == library["optimized_kernel"]
         == runtime.optimized_kernel()
     )
+
+
+def test_the_old_c_name_of_the_optimized_kernel_is_still_exported():
+    """``sttn_optimized_popcount_path`` (renamed ``sttn_optimized_kernel``:
+    "popcount" was stale for the depthwise and float paths) stays in the
+    library's C API for one release, for callers other than our Python."""
+    from sttn_keras.export import native_library
+
+    old = native_library.library().sttn_optimized_popcount_path
+    old.restype, old.argtypes = ctypes.c_char_p, []
+    assert old().decode() == runtime.optimized_kernel()
+    assert runtime.optimized_kernel() in runtime.supported_kernels()
 
 
 def test_new_names_do_not_warn(model_path):

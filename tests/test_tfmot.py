@@ -171,7 +171,9 @@ def test_sttn_warm_start_and_clamp():
     wrapper = qat.layers[0]
     w1 = [w for w in wrapper.weights if w.name.endswith("/kernel:0")][0]
     w2 = [w for w in wrapper.weights if w.name.endswith("kernel_latent_2:0")][0]
-    want1, want2 = sttn.convert.warm_start_latent_kernels(float_kernel, sq.get("sttn"))
+    want1, want2 = sttn.float_to_sttn.warm_start_latent_kernels(
+        float_kernel, sq.get("sttn")
+    )
     np.testing.assert_allclose(w1.numpy(), want1, rtol=1e-6)
     np.testing.assert_allclose(w2.numpy(), want2, rtol=1e-6)
     assert isinstance(w1.constraint, st.LatentClip)

@@ -261,8 +261,12 @@ const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type) {
 
 int sttn_op_format_version(void) { return sttn::tflite::kOpFormatVersion; }
 
-const char* sttn_optimized_popcount_path(void) {
+const char* sttn_optimized_kernel(void) {
   return sttn::core::IsaName(sttn::core::BestIsa());
+}
+
+const char* sttn_optimized_popcount_path(void) {
+  return sttn_optimized_kernel();
 }
 
 int sttn_kernel_type_supported(int kernel_type) {

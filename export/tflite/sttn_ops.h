@@ -73,8 +73,12 @@ STTN_API int sttn_tflite_num_ops(void);
 STTN_API const char* sttn_tflite_op_name(int index);
 STTN_API const TfLiteOperator* sttn_tflite_operator(int index, int kernel_type);
 STTN_API int sttn_op_format_version(void);
-// The ISA path kOptimized runs on this CPU: "avx512", "avx2", "neon",
-// "popcnt" or "portable".
+// The optimized kernel: the ISA path kernel type kOptimized runs on this
+// CPU, as a kernel type name ("avx512", "avx2", "neon", "popcnt" or
+// "portable"); Python's optimized_kernel().
+STTN_API const char* sttn_optimized_kernel(void);
+// Deprecated: the old name of sttn_optimized_kernel (from when every
+// optimized path was a popcount GEMM), kept exported for one release.
 STTN_API const char* sttn_optimized_popcount_path(void);
 // 1 when `kernel_type` can run on this CPU (reference and optimized always).
 STTN_API int sttn_kernel_type_supported(int kernel_type);

@@ -30,7 +30,7 @@ The math is that of :mod:`sttn_keras.quantizers`, written in TensorFlow ops
 output channel, backward ``dL/dW_k = g + sign(W_k) * mean_n(sign(W_k) g)``;
 ternary activations ``+1 if x > 0.5, -1 if x < -0.5, else 0`` with the
 gradient passed where ``|x| < 1``. ``W2`` starts at the TWN warm start of the
-float kernel (:func:`sttn_keras.convert.warm_start_latent_kernels`):
+float kernel (:func:`sttn_keras.float_to_sttn.warm_start_latent_kernels`):
 ``W1 = W/s + d``, ``W2 = W/s - d``, so a pretrained float layer starts as its
 TWN ternarisation and learns away from it.
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..convert import warm_start_latent_kernels
+from ..float_to_sttn import warm_start_latent_kernels
 from ..quantizers import SoftThresholdTernary, _check_positive
 from ._tf_keras import _qk, _register, tf_keras
 

@@ -18,7 +18,7 @@ public final class SttnInterpreter implements AutoCloseable {
   public enum Kernel {
     /** Plain loops: the oracle. */
     REFERENCE(0),
-    /** Bit-packed popcount kernels. */
+    /** The fastest ISA path this CPU offers (the optimized kernel). */
     OPTIMIZED(1);
 
     final int value;
