@@ -387,7 +387,8 @@ void RunItem(void* ctx, int64_t item, int worker) {
     a.table = reinterpret_cast<const int8_t*>(j.packed + j.packed[1]) +
               g_begin * lanes;
     a.row_offset = j.packed + j.table.row_offset;
-    a.quads = j.table.quads;
+    a.slices = j.table.slices;
+    a.trits = j.table.trits;
     a.table_stride = j.table.stride;
   }
   a.taps = j.taps;
@@ -468,7 +469,7 @@ void RunGemm(GemmJob* j, int threads) {
   // group) cost about half a unit per quad and group plus one.
   const int64_t work =
       j->method == GemmMethod::kTable
-          ? j->pixels * j->taps * j->table.quads * (1 + j->groups) / 2
+          ? j->pixels * j->taps * j->table.slices * (1 + j->groups) / 2
           : j->pixels * j->groups * j->taps * j->blocks;
   if (work < (int64_t{1} << 13)) threads = 1;
   // Pixels per item: a kernel that tiles its own pixels takes up to

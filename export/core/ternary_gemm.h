@@ -55,8 +55,11 @@
 // channels x 32 trits, of which a 1x1 conv with 16 input channels uses half).
 // The sums stay int8 for up to 31 quads and are widened to int16 after each
 // 31. The tables cost 81 / 4 = 20.25 bytes per weight, so only layers whose
-// tables fit kTableMaxBytes use them: MobileNetV2's early 1x1 convs (16-192
-// input channels), where the popcount kernels spend most instructions.
+// tables fit kTableMaxBytes use them; a layer whose quad tables do not fit
+// may use pairs (9 rows of 2 trits: 4.5 bytes per weight, 64 multiply-
+// accumulates per add, int8 sums for 63 pairs). On MobileNetV2 that is the
+// expansion 1x1 convs up to 96 input channels: most of the popcount kernels'
+// instructions went there.
 //
 // Threads: tiles (and, for layers with few pixels, groups of channels) are
 // work items of core::ParallelFor; items are sized so each thread gets about
@@ -86,11 +89,13 @@ int TernaryGemmTile(Isa isa);
 // its tables fit kTableMaxBytes, else kPopcount.
 enum class GemmMethod { kAuto = 0, kPopcount = 1, kTable = 2 };
 
-// A quad costs the table kernels a pattern lookup whatever the width, and
+// A slice costs the table kernels a pattern lookup whatever the width, and
 // the popcount kernels an amount of work proportional to the outputs: per
 // layer of MobileNetV2 on AVX2 (benchmarks/gemm_layers, same process,
-// interleaved), tables are 2.1-2.6x faster at 96-192 outputs, even at 64,
-// and 0.65-0.77x as fast at 16-32. kAuto takes tables from 96 outputs.
+// interleaved medians), quad tables are 2.1-2.6x faster at 96-192 outputs,
+// about even at 64 and 0.65-0.77x as fast at 16-32; pair tables 1.25-1.42x
+// faster at 384-576 outputs and 0.74-0.84x as fast at 64-96. kAuto takes
+// quad tables from 96 outputs, pair tables from 192.
 constexpr int kTableMinOutputs = 96;
 
 // Largest tables (bytes) a layer may use: 256 KiB, about the L2 share of one
@@ -232,15 +237,16 @@ struct MicroKernelArgs {
   const int32_t* lower = nullptr;
   const int32_t* flip = nullptr;  // 0 or -1 per lane
   // Table method (lanes 32: a group is one 32-channel block): `table` is
-  // group 0's column of the first quad's row 0; quad q's row r starts
-  // (q * 81 + r) * table_stride bytes further. Quads run tap by tap, `quads`
-  // per tap (the tap's channels in fours, 8 per 32-channel block);
-  // row_offset[j * 256 + c] is the byte offset, from the section of the
-  // first quad of a block, of the row of its quad j for pattern c = mask
-  // nibble | sign nibble << 4.
+  // group 0's column of the first slice's row 0; slice q's row r starts
+  // (q * 3^trits + r) * table_stride bytes further. Slices of `trits` (4 or
+  // 2) channels run tap by tap, `slices` per tap (32 / trits per 32-channel
+  // block); row_offset[j * 4^trits + c] is the byte offset, from the
+  // section of the first slice of a block, of the row of its slice j for
+  // pattern c = mask bits | sign bits << trits.
   const int8_t* table = nullptr;
   const uint32_t* row_offset = nullptr;
-  int quads = 0;
+  int slices = 0;
+  int trits = 0;
   int table_stride = 0;
 };
 using MicroKernel = void (*)(const MicroKernelArgs& args);

@@ -59,19 +59,22 @@ MicroKernels NeonTableKernels();
 // GemmMethod (64 bytes, so what follows keeps its alignment).
 constexpr int kGemmHeaderWords = 16;
 
-// The table method (ternary_gemm.h): 81 rows per quad of 4 input channels,
+// The table method (ternary_gemm.h): a slice of `trits` input channels (4,
+// or 2 where a layer's 4-trit tables would not fit) has 3^trits rows;
 // output channels in groups of 32 (one int8 vector on AVX2, two on NEON).
-constexpr int kTableRows = 81;
 constexpr int kTableLanes = 32;
 // Limits that keep the kernels' per-pixel arrays on the stack.
-constexpr int kTableMaxQuads = 128;
+constexpr int kTableMaxSlices = 1024;
 constexpr int kTableMaxGroups = 64;
-// Quads whose int8 sums cannot wrap: 31 * 4 = 124 <= 127.
-constexpr int kTableInt8Quads = 31;
+
+// Slices whose int8 sums cannot wrap: 127 / trits (31 quads, 63 pairs).
+constexpr int TableInt8Slices(int trits) { return 127 / trits; }
 
 struct TableLayout {
-  int quads = 0;         // per tap: ceil(in_c / 4)
-  int64_t sections = 0;  // taps * quads
+  int trits = 0;         // per slice: 4 or 2
+  int rows = 0;          // per slice: 3^trits
+  int slices = 0;        // per tap: ceil(in_c / trits)
+  int64_t sections = 0;  // taps * slices
   int stride = 0;        // bytes per row: out_c padded to 32
   int groups = 0;        // stride / 32
   size_t table_bytes = 0;
@@ -80,6 +83,7 @@ struct TableLayout {
   // packed[1], 64-byte aligned, at most 15 words after `table`).
   size_t row_offset = 0, scale = 0, bias = 0, table = 0, words = 0;
 };
+// The layout with 4-trit slices where they fit, else 2-trit slices.
 TableLayout MakeTableLayout(int out_c, int taps, int in_c);
 
 // Writes a layer's prepared weights for the table method (l.words words).

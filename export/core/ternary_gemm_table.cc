@@ -27,24 +27,35 @@ MicroKernels TernaryGemmTableKernels(Isa isa) {
 
 namespace internal {
 
-TableLayout MakeTableLayout(int out_c, int taps, int in_c) {
+namespace {
+
+TableLayout LayoutFor(int trits, int out_c, int taps, int in_c) {
   TableLayout l;
-  l.quads = (in_c + 3) / 4;
-  l.sections = static_cast<int64_t>(taps) * l.quads;
+  l.trits = trits;
+  l.rows = trits == 4 ? 81 : 9;
+  l.slices = (in_c + trits - 1) / trits;
+  l.sections = static_cast<int64_t>(taps) * l.slices;
   l.stride = (out_c + kTableLanes - 1) / kTableLanes * kTableLanes;
   l.groups = l.stride / kTableLanes;
-  l.table_bytes = static_cast<size_t>(l.sections) * kTableRows * l.stride;
-  l.fits = out_c > 0 && taps > 0 && in_c > 0 && l.sections <= kTableMaxQuads &&
+  l.table_bytes = static_cast<size_t>(l.sections) * l.rows * l.stride;
+  l.fits = out_c > 0 && taps > 0 && in_c > 0 && l.sections <= kTableMaxSlices &&
            l.groups <= kTableMaxGroups && l.table_bytes <= kTableMaxBytes;
-  // Words: header, row offsets, scale, bias, then the tables from the next
-  // 64-byte boundary of the buffer's address (up to 15 words of slack; the
-  // header records where).
+  // Words: header, row offsets (8 x 256 for quads, 16 x 16 for pairs),
+  // scale, bias, then the tables from the next 64-byte boundary of the
+  // buffer's address (up to 15 words of slack; the header says where).
   l.row_offset = kGemmHeaderWords;
-  l.scale = l.row_offset + 8 * 256;
+  l.scale = l.row_offset + (trits == 4 ? 8 * 256 : 16 * 16);
   l.bias = l.scale + l.stride;
   l.table = l.bias + l.stride;
   l.words = l.table + 15 + (l.table_bytes + 3) / 4;
   return l;
+}
+
+}  // namespace
+
+TableLayout MakeTableLayout(int out_c, int taps, int in_c) {
+  const TableLayout quads = LayoutFor(4, out_c, taps, in_c);
+  return quads.fits ? quads : LayoutFor(2, out_c, taps, in_c);
 }
 
 }  // namespace internal
@@ -59,8 +70,12 @@ GemmMethod ResolveGemmMethod(Isa isa, int out_c, int taps, int in_c,
   if (method == GemmMethod::kPopcount) return method;
   const bool table_ok = TernaryGemmTableKernels(isa).lanes != 0 &&
                         internal::MakeTableLayout(out_c, taps, in_c).fits;
-  if (method == GemmMethod::kAuto && out_c < kTableMinOutputs) {
-    return GemmMethod::kPopcount;
+  if (method == GemmMethod::kAuto && table_ok) {
+    // A pair covers half a quad's multiply-accumulates for the same lookup.
+    const int trits = internal::MakeTableLayout(out_c, taps, in_c).trits;
+    if (out_c < kTableMinOutputs * (trits == 4 ? 1 : 2)) {
+      return GemmMethod::kPopcount;
+    }
   }
   return table_ok ? GemmMethod::kTable : GemmMethod::kPopcount;
 }
@@ -84,20 +99,24 @@ void PackTables(const int8_t* w, int out_c, int taps, int in_c,
   const uintptr_t at = reinterpret_cast<uintptr_t>(packed + l.table);
   const size_t slack = ((64 - at % 64) % 64) / 4;
   packed[1] = static_cast<uint32_t>(l.table + slack);
-  // Pattern c = mask nibble | sign nibble << 4: digit j of its row index
-  // (base 3) is 0 for a zero trit, 1 for +1, 2 for -1. A sign bit under a
-  // zero mask bit is ignored, as the popcount arithmetic ignores it. The
-  // offset of quad j of a 32-channel block (8 quads) adds j sections.
+  // A slice's pattern: c = mask bits | sign bits << trits (4 or 2 bits
+  // each); digit i of its row index (base 3) is 0 for a zero trit, 1 for
+  // +1, 2 for -1. A sign bit under a zero mask bit is ignored, as the
+  // popcount arithmetic ignores it. The offset of slice j of a 32-channel
+  // block (8 quads or 16 pairs) adds j sections.
   uint32_t* row_offset = packed + l.row_offset;
-  const int64_t section = static_cast<int64_t>(kTableRows) * l.stride;
-  for (int j = 0; j < 8; ++j) {
-    for (int c = 0; c < 256; ++c) {
+  const int64_t section = static_cast<int64_t>(l.rows) * l.stride;
+  const int per_block = 32 / l.trits;
+  const int patterns = 1 << (2 * l.trits);
+  for (int j = 0; j < per_block; ++j) {
+    for (int c = 0; c < patterns; ++c) {
       int r = 0;
-      for (int i = 3; i >= 0; --i) {
-        const int digit = ((c >> i) & 1) ? (((c >> (4 + i)) & 1) ? 2 : 1) : 0;
+      for (int i = l.trits - 1; i >= 0; --i) {
+        const int digit =
+            ((c >> i) & 1) ? (((c >> (l.trits + i)) & 1) ? 2 : 1) : 0;
         r = 3 * r + digit;
       }
-      row_offset[j * 256 + c] =
+      row_offset[j * patterns + c] =
           static_cast<uint32_t>(j * section + r * l.stride);
     }
   }
@@ -109,12 +128,12 @@ void PackTables(const int8_t* w, int out_c, int taps, int in_c,
   }
   int8_t* table = reinterpret_cast<int8_t*>(packed + packed[1]);
   for (int t = 0; t < taps; ++t) {
-    for (int q = 0; q < l.quads; ++q) {
-      int8_t* section = table + (static_cast<int64_t>(t) * l.quads + q) *
-                                    kTableRows * l.stride;
-      for (int r = 0; r < kTableRows; ++r) {
-        int trit[4];
-        for (int j = 0, rest = r; j < 4; ++j, rest /= 3) {
+    for (int q = 0; q < l.slices; ++q) {
+      int8_t* section =
+          table + (static_cast<int64_t>(t) * l.slices + q) * l.rows * l.stride;
+      for (int r = 0; r < l.rows; ++r) {
+        int trit[4] = {0, 0, 0, 0};
+        for (int j = 0, rest = r; j < l.trits; ++j, rest /= 3) {
           const int digit = rest % 3;
           trit[j] = digit == 0 ? 0 : (digit == 1 ? 1 : -1);
         }
@@ -122,8 +141,8 @@ void PackTables(const int8_t* w, int out_c, int taps, int in_c,
         for (int o = 0; o < out_c; ++o) {
           const int8_t* wo = w + (static_cast<int64_t>(o) * taps + t) * in_c;
           int sum = 0;
-          for (int j = 0; j < 4 && 4 * q + j < in_c; ++j) {
-            sum += trit[j] * wo[4 * q + j];
+          for (int j = 0; j < l.trits && l.trits * q + j < in_c; ++j) {
+            sum += trit[j] * wo[l.trits * q + j];
           }
           row[o] = static_cast<int8_t>(sum);
         }

@@ -1,11 +1,12 @@
 // AVX2 table kernels (the table method of ternary_gemm.h): lanes 32, one
 // int8 vector of 32 output channels per group.
 //
-// Per pixel: the row pointer of every quad (ternary_gemm_table_internal.h),
-// then, for up to kInt8Groups (8) groups at once, one vpaddb per quad and
-// group from the quad's row. With more than 31 quads the int8 sums are
-// widened into two int16 vectors per group after every 31, in runs of up to
-// kInt16Groups (4) groups (3 registers each).
+// Per pixel: the row of every slice (SliceBlocks,
+// ternary_gemm_table_internal.h), and one vpaddb per slice and group from it,
+// for up to kInt8Groups (8) groups at once. With more slices than the int8
+// sums hold (31 quads, 63 pairs) they are widened into two int16 vectors per
+// group as they fill, in runs of up to kInt16Groups (4) groups (3 registers
+// each).
 //
 // Epilogues. Packed output: the int32 thresholds saturate to int8 (int16)
 // once per call, which keeps every compare's outcome (|acc| <= 124 with int8
@@ -176,11 +177,11 @@ STTN_AVX2 STTN_ALWAYS_INLINE void Store(const Call& c, const __m256i* acc8,
   }
 }
 
-// Groups [g0, g0 + G) of one pixel whose quads' rows are `rows`.
-template <int G, bool kInt16>
+// Groups [g0, g0 + G) of one pixel whose slices' rows are `rows`.
+template <int kTrits, int G, bool kInt16>
 STTN_AVX2 STTN_ALWAYS_INLINE void SomeGroups(const Call& c,
                                              const int8_t* const* rows,
-                                             int64_t quads, int g0, int p) {
+                                             int64_t slices, int g0, int p) {
   __m256i acc8[G];
   __m256i acc16[kInt16 ? 2 * G : 1];
   STTN_UNROLL
@@ -191,18 +192,18 @@ STTN_AVX2 STTN_ALWAYS_INLINE void SomeGroups(const Call& c,
   }
   const int64_t column = static_cast<int64_t>(g0) * kTableLanes;
   int64_t q = 0;
-  while (q < quads) {
-    const int64_t end =
-        kInt16 && quads - q > kTableInt8Quads ? q + kTableInt8Quads : quads;
+  constexpr int kLimit = TableInt8Slices(kTrits);
+  while (q < slices) {
+    const int64_t end = kInt16 && slices - q > kLimit ? q + kLimit : slices;
     for (; q < end; ++q) AddRow<G>(rows[q] + column, acc8);
     if constexpr (kInt16) Widen<G>(acc8, acc16);
   }
   Store<G, kInt16>(c, acc8, acc16, g0, p);
 }
 
-// All G groups of the call at once: each quad's row is added as soon as it
+// All G groups of the call at once: each slice's row is added as soon as it
 // is found.
-template <int G, bool kInt16>
+template <int kTrits, int G, bool kInt16>
 STTN_AVX2 void AllGroups(const Call& c) {
   const MicroKernelArgs& a = *c.a;
   for (int p = 0; p < a.pixels; ++p) {
@@ -215,18 +216,21 @@ STTN_AVX2 void AllGroups(const Call& c) {
       for (int i = 0; i < 2 * G; ++i) acc16[i] = _mm256_setzero_si256();
     }
     int pending = 0;
-    QuadBlocks blocks(a, p);
+    SliceBlocks<kTrits> blocks(a, p);
     while (blocks.Next()) {
-      if (blocks.n == 8) {
+      if (blocks.n == SliceBlocks<kTrits>::kPerBlock) {
         STTN_UNROLL
-        for (int j = 0; j < 8; ++j) AddRow<G>(blocks.Row(j), acc8);
+        for (int j = 0; j < SliceBlocks<kTrits>::kPerBlock; ++j)
+          AddRow<G>(blocks.Row(j), acc8);
       } else {
         for (int j = 0; j < blocks.n; ++j) AddRow<G>(blocks.Row(j), acc8);
       }
       if constexpr (kInt16) {
-        // Widened before the next block could take the sums past 31 quads.
+        // Widened before the next block could take the sums past the int8
+        // bound.
         pending += blocks.n;
-        if (pending > kTableInt8Quads - 8) {
+        if (pending >
+            TableInt8Slices(kTrits) - SliceBlocks<kTrits>::kPerBlock) {
           Widen<G>(acc8, acc16);
           pending = 0;
         }
@@ -241,43 +245,47 @@ STTN_AVX2 void AllGroups(const Call& c) {
 
 // More groups than registers: each pixel's rows found once, then the
 // groups in runs of kStep.
-template <bool kInt16>
+template <int kTrits, bool kInt16>
 STTN_AVX2 void ManyGroups(const Call& c) {
   const MicroKernelArgs& a = *c.a;
-  const int64_t quads = static_cast<int64_t>(a.taps) * a.quads;
+  const int64_t slices = static_cast<int64_t>(a.taps) * a.slices;
   constexpr int kStep = kInt16 ? kInt16Groups : kInt8Groups;
-  const int8_t* rows[kTableMaxQuads];
+  const int8_t* rows[kTableMaxSlices];
   for (int p = 0; p < a.pixels; ++p) {
-    QuadBlocks blocks(a, p);
+    SliceBlocks<kTrits> blocks(a, p);
     int k = 0;
     while (blocks.Next()) {
       for (int j = 0; j < blocks.n; ++j) rows[k++] = blocks.Row(j);
     }
     int g = 0;
     for (; g + kStep <= a.groups; g += kStep) {
-      SomeGroups<kStep, kInt16>(c, rows, quads, g, p);
+      SomeGroups<kTrits, kStep, kInt16>(c, rows, slices, g, p);
     }
     switch (a.groups - g) {
       case 1:
-        SomeGroups<1, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 1, kInt16>(c, rows, slices, g, p);
         break;
       case 2:
-        SomeGroups<2, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 2, kInt16>(c, rows, slices, g, p);
         break;
       case 3:
-        SomeGroups<3, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 3, kInt16>(c, rows, slices, g, p);
         break;
       case 4:
-        if constexpr (!kInt16) SomeGroups<4, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 4, kInt16>(c, rows, slices, g, p);
         break;
       case 5:
-        if constexpr (!kInt16) SomeGroups<5, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 5, kInt16>(c, rows, slices, g, p);
         break;
       case 6:
-        if constexpr (!kInt16) SomeGroups<6, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 6, kInt16>(c, rows, slices, g, p);
         break;
       case 7:
-        if constexpr (!kInt16) SomeGroups<7, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 7, kInt16>(c, rows, slices, g, p);
         break;
       default:
         break;
@@ -285,20 +293,20 @@ STTN_AVX2 void ManyGroups(const Call& c) {
   }
 }
 
-template <bool kInt16>
+template <int kTrits, bool kInt16>
 STTN_AVX2 void Run(const Call& c) {
   switch (c.a->groups) {
     case 1:
-      AllGroups<1, kInt16>(c);
+      AllGroups<kTrits, 1, kInt16>(c);
       return;
     case 2:
-      AllGroups<2, kInt16>(c);
+      AllGroups<kTrits, 2, kInt16>(c);
       return;
     case 3:
-      AllGroups<3, kInt16>(c);
+      AllGroups<kTrits, 3, kInt16>(c);
       return;
     case 4:
-      AllGroups<4, kInt16>(c);
+      AllGroups<kTrits, 4, kInt16>(c);
       return;
     default:
       break;
@@ -306,27 +314,27 @@ STTN_AVX2 void Run(const Call& c) {
   if constexpr (!kInt16) {
     switch (c.a->groups) {
       case 5:
-        AllGroups<5, kInt16>(c);
+        AllGroups<kTrits, 5, kInt16>(c);
         return;
       case 6:
-        AllGroups<6, kInt16>(c);
+        AllGroups<kTrits, 6, kInt16>(c);
         return;
       case 7:
-        AllGroups<7, kInt16>(c);
+        AllGroups<kTrits, 7, kInt16>(c);
         return;
       case 8:
-        AllGroups<8, kInt16>(c);
+        AllGroups<kTrits, 8, kInt16>(c);
         return;
       default:
         break;
     }
   }
-  ManyGroups<kInt16>(c);
+  ManyGroups<kTrits, kInt16>(c);
 }
 
 STTN_AVX2 void TableKernel(const MicroKernelArgs& a) {
-  const int64_t quads = static_cast<int64_t>(a.taps) * a.quads;
-  const bool int16 = quads > kTableInt8Quads;
+  const int64_t slices = static_cast<int64_t>(a.taps) * a.slices;
+  const bool int16 = slices > TableInt8Slices(a.trits);
   Thresholds th[kTableMaxGroups];
   Call c{&a, th};
   if (a.packed != nullptr) {
@@ -349,10 +357,18 @@ STTN_AVX2 void TableKernel(const MicroKernelArgs& a) {
       t.valid = left >= 32 ? 0xffffffffu : (1u << left) - 1u;
     }
   }
-  if (int16) {
-    Run<true>(c);
+  if (a.trits == 4) {
+    if (int16) {
+      Run<4, true>(c);
+    } else {
+      Run<4, false>(c);
+    }
   } else {
-    Run<false>(c);
+    if (int16) {
+      Run<2, true>(c);
+    } else {
+      Run<2, false>(c);
+    }
   }
 }
 

@@ -19,42 +19,56 @@ namespace sttn {
 namespace core {
 namespace internal {
 
-// The quads of pixel p block by block (tap by tap, 8 quads per 32-channel
-// block, fewer in a tap's last): after Next() returns true, Row(j) is the
-// table row of quad j < n of the block: its section plus row_offset[j * 256
-// + pattern] (ternary_gemm.h). A cursor the kernels drive in their own
-// loops rather than a walker with a callback: a target("avx2") callback
-// could not be inlined into a plain walker.
-class QuadBlocks {
+// The slices of kTrits channels of pixel p, block by block (tap by tap,
+// 32 / kTrits slices per 32-channel block, fewer in a tap's last): after
+// Next() returns true, Row(j) is the table row of slice j < n of the block:
+// its section plus row_offset[j * patterns + pattern] (ternary_gemm.h). A
+// cursor the kernels drive in their own loops rather than a walker with a
+// callback: a target("avx2") callback could not be inlined into a plain
+// walker.
+template <int kTrits>
+class SliceBlocks {
  public:
-  STTN_ALWAYS_INLINE QuadBlocks(const MicroKernelArgs& a, int p)
+  static constexpr int kPerBlock = 32 / kTrits;
+  static constexpr int kRows = kTrits == 4 ? 81 : 9;
+  static constexpr int kPatternBits = 2 * kTrits;
+
+  STTN_ALWAYS_INLINE SliceBlocks(const MicroKernelArgs& a, int p)
       : a_(a),
         x_(a.x + static_cast<int64_t>(p) * a.taps),
-        section_(static_cast<int64_t>(kTableRows) * a.table_stride),
+        section_(static_cast<int64_t>(kRows) * a.table_stride),
         base_(a.table) {}
 
-  int n = 0;  // quads of the current block
+  int n = 0;  // slices of the current block
 
   STTN_ALWAYS_INLINE bool Next() {
     base_ += n * section_;
-    if (q_ == a_.quads) {
+    if (q_ == a_.slices) {
       if (++t_ == a_.taps) return false;
       q_ = 0;
     }
     if (q_ == 0) row_ = x_[t_];
-    n = a_.quads - q_ < 8 ? a_.quads - q_ : 8;
-    const uint32_t m = row_[q_ / 4], s = row_[q_ / 4 + 1];
-    even_ = (m & 0x0f0f0f0fu) | ((s & 0x0f0f0f0fu) << 4);
-    odd_ = ((m >> 4) & 0x0f0f0f0fu) | (s & 0xf0f0f0f0u);
+    n = a_.slices - q_ < kPerBlock ? a_.slices - q_ : kPerBlock;
+    const uint32_t* w = row_ + 2 * (q_ / kPerBlock);
+    const uint32_t m = w[0], s = w[1];
+    // Field i (kPatternBits wide) of even_: the pattern of slice 2i of the
+    // block, mask bits then sign bits; of odd_: of slice 2i + 1.
+    if constexpr (kTrits == 4) {
+      even_ = (m & 0x0f0f0f0fu) | ((s & 0x0f0f0f0fu) << 4);
+      odd_ = ((m >> 4) & 0x0f0f0f0fu) | (s & 0xf0f0f0f0u);
+    } else {
+      even_ = (m & 0x33333333u) | ((s & 0x33333333u) << 2);
+      odd_ = ((m >> 2) & 0x33333333u) | (s & 0xccccccccu);
+    }
     q_ += n;
     return true;
   }
 
-  // Byte i of even_: the pattern of quad 2i of the block; of odd_: 2i + 1.
   STTN_ALWAYS_INLINE const int8_t* Row(int j) const {
+    constexpr uint32_t kField = (1u << kPatternBits) - 1u;
     const uint32_t word = (j & 1) ? odd_ : even_;
-    const int8_t* row =
-        base_ + a_.row_offset[j * 256 + ((word >> (8 * (j >> 1))) & 0xffu)];
+    const uint32_t pattern = (word >> (kPatternBits * (j >> 1))) & kField;
+    const int8_t* row = base_ + a_.row_offset[(j << kPatternBits) + pattern];
     STTN_SCALAR(row);
     return row;
   }

@@ -2,12 +2,12 @@
 // int8x16 vectors of 16 output channels per group; the AVX2 file's
 // structure (ternary_gemm_table_avx2.cc).
 //
-// Per pixel: the row of every quad (QuadBlocks), one add per quad and
-// half-group, int8 sums widened to int16 (four int16x8 per group) after every
-// 31 quads when a layer has more. NEON has no byte movemask: a group's 32
-// compare results become a 32-bit word by masking each byte with its bit
-// (1, 2, ..., 128 per 8 lanes) and three pairwise adds, mask and sign words
-// of a group together.
+// Per pixel: the row of every slice (SliceBlocks), one add per slice and
+// half-group, int8 sums widened to int16 (four int16x8 per group) as they
+// fill when a layer has more slices than they hold. NEON has no byte movemask:
+// a group's 32 compare results become a 32-bit word by masking each byte with
+// its bit (1, 2, ..., 128 per 8 lanes) and three pairwise adds, mask and sign
+// words of a group together.
 #include "export/core/ternary_gemm_internal.h"
 #include "export/core/ternary_gemm_table_internal.h"
 
@@ -180,9 +180,9 @@ STTN_ALWAYS_INLINE void Store(const Call& c, const int8x16_t* acc8,
   }
 }
 
-// All G groups of the call at once: each quad's row is added as soon as it
+// All G groups of the call at once: each slice's row is added as soon as it
 // is found.
-template <int G, bool kInt16>
+template <int kTrits, int G, bool kInt16>
 void AllGroups(const Call& c) {
   const MicroKernelArgs& a = *c.a;
   for (int p = 0; p < a.pixels; ++p) {
@@ -195,18 +195,21 @@ void AllGroups(const Call& c) {
       for (int i = 0; i < 4 * G; ++i) acc16[i] = vdupq_n_s16(0);
     }
     int pending = 0;
-    QuadBlocks blocks(a, p);
+    SliceBlocks<kTrits> blocks(a, p);
     while (blocks.Next()) {
-      if (blocks.n == 8) {
+      if (blocks.n == SliceBlocks<kTrits>::kPerBlock) {
         STTN_UNROLL
-        for (int j = 0; j < 8; ++j) AddRow<G>(blocks.Row(j), acc8);
+        for (int j = 0; j < SliceBlocks<kTrits>::kPerBlock; ++j)
+          AddRow<G>(blocks.Row(j), acc8);
       } else {
         for (int j = 0; j < blocks.n; ++j) AddRow<G>(blocks.Row(j), acc8);
       }
       if constexpr (kInt16) {
-        // Widened before the next block could take the sums past 31 quads.
+        // Widened before the next block could take the sums past the int8
+        // bound.
         pending += blocks.n;
-        if (pending > kTableInt8Quads - 8) {
+        if (pending >
+            TableInt8Slices(kTrits) - SliceBlocks<kTrits>::kPerBlock) {
           Widen<G>(acc8, acc16);
           pending = 0;
         }
@@ -219,10 +222,10 @@ void AllGroups(const Call& c) {
   }
 }
 
-// Groups [g0, g0 + G) of one pixel whose quads' rows are `rows`.
-template <int G, bool kInt16>
+// Groups [g0, g0 + G) of one pixel whose slices' rows are `rows`.
+template <int kTrits, int G, bool kInt16>
 STTN_ALWAYS_INLINE void SomeGroups(const Call& c, const int8_t* const* rows,
-                                   int64_t quads, int g0, int p) {
+                                   int64_t slices, int g0, int p) {
   int8x16_t acc8[2 * G];
   int16x8_t acc16[kInt16 ? 4 * G : 1];
   STTN_UNROLL
@@ -233,9 +236,9 @@ STTN_ALWAYS_INLINE void SomeGroups(const Call& c, const int8_t* const* rows,
   }
   const int64_t column = static_cast<int64_t>(g0) * kTableLanes;
   int64_t q = 0;
-  while (q < quads) {
-    const int64_t end =
-        kInt16 && quads - q > kTableInt8Quads ? q + kTableInt8Quads : quads;
+  constexpr int kLimit = TableInt8Slices(kTrits);
+  while (q < slices) {
+    const int64_t end = kInt16 && slices - q > kLimit ? q + kLimit : slices;
     for (; q < end; ++q) AddRow<G>(rows[q] + column, acc8);
     if constexpr (kInt16) Widen<G>(acc8, acc16);
   }
@@ -244,43 +247,47 @@ STTN_ALWAYS_INLINE void SomeGroups(const Call& c, const int8_t* const* rows,
 
 // More groups than registers: each pixel's rows found once, then the
 // groups in runs of kStep.
-template <bool kInt16>
+template <int kTrits, bool kInt16>
 void ManyGroups(const Call& c) {
   const MicroKernelArgs& a = *c.a;
-  const int64_t quads = static_cast<int64_t>(a.taps) * a.quads;
+  const int64_t slices = static_cast<int64_t>(a.taps) * a.slices;
   constexpr int kStep = kInt16 ? kInt16Groups : kInt8Groups;
-  const int8_t* rows[kTableMaxQuads];
+  const int8_t* rows[kTableMaxSlices];
   for (int p = 0; p < a.pixels; ++p) {
-    QuadBlocks blocks(a, p);
+    SliceBlocks<kTrits> blocks(a, p);
     int k = 0;
     while (blocks.Next()) {
       for (int j = 0; j < blocks.n; ++j) rows[k++] = blocks.Row(j);
     }
     int g = 0;
     for (; g + kStep <= a.groups; g += kStep) {
-      SomeGroups<kStep, kInt16>(c, rows, quads, g, p);
+      SomeGroups<kTrits, kStep, kInt16>(c, rows, slices, g, p);
     }
     switch (a.groups - g) {
       case 1:
-        SomeGroups<1, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 1, kInt16>(c, rows, slices, g, p);
         break;
       case 2:
-        SomeGroups<2, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 2, kInt16>(c, rows, slices, g, p);
         break;
       case 3:
-        SomeGroups<3, kInt16>(c, rows, quads, g, p);
+        SomeGroups<kTrits, 3, kInt16>(c, rows, slices, g, p);
         break;
       case 4:
-        if constexpr (!kInt16) SomeGroups<4, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 4, kInt16>(c, rows, slices, g, p);
         break;
       case 5:
-        if constexpr (!kInt16) SomeGroups<5, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 5, kInt16>(c, rows, slices, g, p);
         break;
       case 6:
-        if constexpr (!kInt16) SomeGroups<6, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 6, kInt16>(c, rows, slices, g, p);
         break;
       case 7:
-        if constexpr (!kInt16) SomeGroups<7, kInt16>(c, rows, quads, g, p);
+        if constexpr (!kInt16)
+          SomeGroups<kTrits, 7, kInt16>(c, rows, slices, g, p);
         break;
       default:
         break;
@@ -288,20 +295,20 @@ void ManyGroups(const Call& c) {
   }
 }
 
-template <bool kInt16>
+template <int kTrits, bool kInt16>
 void Run(const Call& c) {
   switch (c.a->groups) {
     case 1:
-      AllGroups<1, kInt16>(c);
+      AllGroups<kTrits, 1, kInt16>(c);
       return;
     case 2:
-      AllGroups<2, kInt16>(c);
+      AllGroups<kTrits, 2, kInt16>(c);
       return;
     case 3:
-      AllGroups<3, kInt16>(c);
+      AllGroups<kTrits, 3, kInt16>(c);
       return;
     case 4:
-      AllGroups<4, kInt16>(c);
+      AllGroups<kTrits, 4, kInt16>(c);
       return;
     default:
       break;
@@ -309,27 +316,27 @@ void Run(const Call& c) {
   if constexpr (!kInt16) {
     switch (c.a->groups) {
       case 5:
-        AllGroups<5, kInt16>(c);
+        AllGroups<kTrits, 5, kInt16>(c);
         return;
       case 6:
-        AllGroups<6, kInt16>(c);
+        AllGroups<kTrits, 6, kInt16>(c);
         return;
       case 7:
-        AllGroups<7, kInt16>(c);
+        AllGroups<kTrits, 7, kInt16>(c);
         return;
       case 8:
-        AllGroups<8, kInt16>(c);
+        AllGroups<kTrits, 8, kInt16>(c);
         return;
       default:
         break;
     }
   }
-  ManyGroups<kInt16>(c);
+  ManyGroups<kTrits, kInt16>(c);
 }
 
 void TableKernel(const MicroKernelArgs& a) {
-  const int64_t quads = static_cast<int64_t>(a.taps) * a.quads;
-  const bool int16 = quads > kTableInt8Quads;
+  const int64_t slices = static_cast<int64_t>(a.taps) * a.slices;
+  const bool int16 = slices > TableInt8Slices(a.trits);
   Thresholds th[kTableMaxGroups];
   Call c{&a, th};
   if (a.packed != nullptr) {
@@ -358,10 +365,18 @@ void TableKernel(const MicroKernelArgs& a) {
       t.valid = left >= 32 ? 0xffffffffu : (1u << left) - 1u;
     }
   }
-  if (int16) {
-    Run<true>(c);
+  if (a.trits == 4) {
+    if (int16) {
+      Run<4, true>(c);
+    } else {
+      Run<4, false>(c);
+    }
   } else {
-    Run<false>(c);
+    if (int16) {
+      Run<2, true>(c);
+    } else {
+      Run<2, false>(c);
+    }
   }
 }
 

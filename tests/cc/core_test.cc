@@ -632,15 +632,19 @@ TEST_P(IsaTest, GemmShapeClassesMatchReference) {
       // groups split in channels too (a partial last block of outputs).
       {64, 40, 41, 41, 1, 1, 1},
       {320, 168, 7, 7, 1, 1, 1},
-      // Table method classes: more than 8 groups of 32 (a run of 8 and a
-      // remainder), int16 sums (more than 31 quads) with a tail of quads,
-      // a 3x3 conv's quads over its taps, MobileNetV2's first 1x1 shapes.
+      // Table method classes (quad tables): more than 8 groups of 32 (a run
+      // of 8 and a remainder), int16 sums (more than 31 quads) with a tail
+      // of quads, a 3x3 conv's quads over its taps, MobileNetV2's first 1x1
+      // shapes.
       {16, 300, 6, 5, 1, 1, 1},
       {132, 40, 5, 5, 1, 1, 1},
       {144, 24, 6, 6, 1, 1, 1},
       {14, 50, 6, 5, 3, 1, 1},
       {32, 16, 12, 12, 1, 1, 1},
       {24, 144, 8, 8, 1, 1, 1},
+      // Pair tables (quads too large): int8 sums over 10 groups, and (above)
+      // int16 sums at 200 and 600 inputs and over a 3x3 conv's taps.
+      {100, 300, 4, 5, 1, 1, 1},
   };
   std::mt19937 rng(99);
   std::normal_distribution<float> normal(0.0f, 1.0f);
