@@ -95,6 +95,10 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.sttn_op_format_version.restype = ctypes.c_int
     lib.sttn_op_format_version.argtypes = []
     # The kernel type "optimized" runs on this CPU (optimized_kernel()).
+    # A library built before the C name changed (loaded through
+    # STTN_OPS_LIBRARY, e.g. for a before/after benchmark) has only the old.
+    if not hasattr(lib, "sttn_optimized_kernel"):
+        lib.sttn_optimized_kernel = lib.sttn_optimized_popcount_path
     lib.sttn_optimized_kernel.restype = ctypes.c_char_p
     lib.sttn_optimized_kernel.argtypes = []
     lib.sttn_kernel_type_supported.restype = ctypes.c_int

@@ -74,10 +74,11 @@ def build(tree: str, compiler: str, out: str) -> str:
     return out
 
 
-def count(binary: str, isa: str, shapes: str, reps: int = 2) -> dict:
-    """{layer: (name, instructions per call, checksum)}."""
+def count(binary: str, isa: str, shapes: str, reps: int = 2, method: int = 0) -> dict:
+    """{layer: (name, instructions per call, checksum)}; ``method``: the
+    GEMM method (0 auto, 1 popcount, 2 table where the layer fits)."""
     enum, _, qemu = ISAS[isa]
-    env = {**os.environ, "ISA": str(enum), "SHAPES": shapes}
+    env = {**os.environ, "ISA": str(enum), "SHAPES": shapes, "METHOD": str(method)}
     with tempfile.TemporaryDirectory() as tmp:
         counts = os.path.join(tmp, "counts.txt")
         run = subprocess.run(
@@ -118,11 +119,20 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--shapes", default="mobilenet_v2", choices=("mobilenet_v2", "resnet")
     )
+    parser.add_argument(
+        "--methods",
+        action="store_true",
+        help="compare this tree's popcount and table methods per layer "
+        "(instead of trees)",
+    )
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
     args = parser.parse_args(argv)
-    trees = {"after": REPO}
+    # label: (tree, GEMM method)
+    trees = {"after": (REPO, 0)}
     if args.baseline:
-        trees = {"before": os.path.abspath(args.baseline), **trees}
+        trees = {"before": (os.path.abspath(args.baseline), 0), **trees}
+    if args.methods:
+        trees = {"popcount": (REPO, 1), "table": (REPO, 2)}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for isa in args.isa.split(","):
@@ -130,9 +140,11 @@ def main(argv=None) -> int:
             if shutil.which(compiler) is None or shutil.which(qemu[0]) is None:
                 print(f"[{isa}] skipped: {compiler} or {qemu[0]} not installed")
                 continue
-            for label, tree in trees.items():
+            for label, (tree, method) in trees.items():
                 binary = build(tree, compiler, os.path.join(tmp, f"{isa}_{label}"))
-                results.setdefault(isa, {})[label] = count(binary, isa, args.shapes)
+                results.setdefault(isa, {})[label] = count(
+                    binary, isa, args.shapes, method=method
+                )
                 print(f"[{isa}] {label}: counted", flush=True)
     commit = machine_info.git_commit()
     lines = [
@@ -148,7 +160,7 @@ def main(argv=None) -> int:
         head = "| layer | " + " | ".join(labels)
         rule = "|---|" + "---:|" * len(labels)
         if len(labels) == 2:
-            head += " | before / after"
+            head += f" | {labels[0]} / {labels[1]}"
             rule += "---:|"
         lines += [head + " |", rule]
         first = by[labels[0]]
@@ -167,7 +179,7 @@ def main(argv=None) -> int:
     md = "\n".join(lines) + "\n"
     print(md)
     os.makedirs(args.out, exist_ok=True)
-    name = f"gemm_layers_{args.shapes}"
+    name = f"gemm_layers_{args.shapes}" + ("_methods" if args.methods else "")
     with open(os.path.join(args.out, name + ".md"), "w") as f:
         f.write(md)
     with open(os.path.join(args.out, name + ".json"), "w") as f:
