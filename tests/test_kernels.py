@@ -426,11 +426,13 @@ def test_unsupported_kernel_type_is_a_clear_error():
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("threads", (1, 3))
-@pytest.mark.parametrize("cout", (1, 8, 9, 16, 17, 40))
+@pytest.mark.parametrize("cout", (1, 8, 9, 16, 17, 40, 100, 200))
 @pytest.mark.parametrize("op", ("conv3x3", "conv1x1_s2", "fc"))
 def test_ternary_gemm_groups_tiles_threads(kernel, threads, cout, op):
     """Output-channel groups (8 or 16 lanes, partial last group), pixel tiles
-    (full, short tail) and threads, bit-exact against the oracle."""
+    (full, short tail) and threads, bit-exact against the oracle. At 100 and
+    200 outputs the 1x1 conv and the dense layer take the table method where
+    the path has it (quads at 100, pairs at 200: docs/kernels.md)."""
     rng = _rng("gemm", op, cout)
     cin = 70
     scale, bias = _dyadic_affine(rng, cout)
@@ -484,7 +486,7 @@ def _output_thresholds(rng, n):
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("float_in", (False, True), ids=("ternary_in", "float_in"))
 @pytest.mark.parametrize("op", ("conv2d", "depthwise", "fc"))
-@pytest.mark.parametrize("cout", (5, 33, 40))
+@pytest.mark.parametrize("cout", (5, 33, 40, 100))
 def test_packed_output(kernel, float_in, op, cout):
     """Version-2 ops with `output` = "PACKED": the layer's output ternarized by
     a 5th input of thresholds, written in the compute packing, equals the
