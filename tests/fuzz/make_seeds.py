@@ -137,6 +137,45 @@ def one_op_models() -> list[tuple[str, bytes]]:
     return out
 
 
+def table_models() -> list[tuple[str, bytes]]:
+    """One-op models wide enough for the GEMM's table method on AVX2 and NEON
+    (docs/kernels.md): a 1x1 conv with quad tables (24 -> 100, packed
+    output) and a dense layer with pair tables (64 -> 200, float output).
+    Seeded separately, so the seeds of the other models stay as they were."""
+    rng = np.random.default_rng(5)
+    cin, cout = 24, 100
+    conv = tb.conv_model(
+        "conv2d",
+        in_channels=cin,
+        out_channels=cout,
+        kernel=(1, 1),
+        strides=(1, 1),
+        padding="SAME",
+        activation="NONE",
+        weights_packed=_pack(_trits(rng, cin * cout), "base3"),
+        scale=rng.uniform(0.1, 1, cout),
+        bias=rng.normal(0, 1, cout),
+        input_hw=(5, 4),
+        float_in=False,
+        output_thresholds=_thresholds(rng, cout),
+        weight_encoding="base3",
+    )
+    cin, cout = 64, 200
+    fc = tb.fc_model(
+        in_channels=cin,
+        out_channels=cout,
+        activation="RELU",
+        weights_packed=_pack(_trits(rng, cin * cout), "trit2"),
+        scale=rng.uniform(0.1, 1, cout),
+        bias=rng.normal(0, 1, cout),
+        float_in=False,
+        lead_shape=(-1,),
+        output_thresholds=None,
+        weight_encoding="trit2",
+    )
+    return [("conv2d_1x1_table_packed", conv), ("fc_table_pairs", fc)]
+
+
 def exported_models() -> list[tuple[str, bytes]]:
     """Models exported by sttn.export.to_tflite: every layer kind, packed
     chains, both encodings (float32 float layers: small files)."""
@@ -210,11 +249,11 @@ def exported_models() -> list[tuple[str, bytes]]:
     return out
 
 
-def op_inputs(models: list[tuple[str, bytes]]) -> list[bytes]:
+def op_inputs(models: list[tuple[str, bytes]], seed: int = 3) -> list[bytes]:
     """Inputs of op_fuzzer: the options of every sttn op in ``models``."""
     from ai_edge_litert import schema_py_generated as schema
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     found = []
     for _, data in models:
         model = schema.ModelT.InitFromPackedBuf(data, 0)
@@ -239,6 +278,11 @@ def main() -> None:
     for entry in op_inputs(models):
         _write("op_fuzzer", entry)
         options.add(entry[4 : 4 + int.from_bytes(entry[2:4], "little")])
+    tables = table_models()
+    for name, data in tables:
+        _write("models", data, name + ".tflite")
+    for entry in op_inputs(tables, seed=6):
+        _write("op_fuzzer", entry)
     for data in sorted(options):
         _write("flexbuffer_map_fuzzer", data)
     rng = np.random.default_rng(4)
