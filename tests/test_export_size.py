@@ -378,16 +378,20 @@ def test_fashion_mnist_smallest_export_agrees_with_keras(tmp_path_factory):
 @pytest.mark.slow
 def test_cifar10_copy_smallest_export_agrees_with_keras():
     """small_cnn on 32x32x3 with a 48-filter stem (3*3*3*48 = 1296 weights,
-    so int8_weights quantizes the stem as well as the head), 10,000 training
+    so int8_weights quantizes the stem as well as the head), 5,000 training
     images of the CIFAR-10 JPEG q75 copy, 2 epochs; all 10,000 test images.
-    Same thresholds as above."""
+    Same thresholds as above. Measured on the 2-core AVX2 machine: seeds 0,
+    1, 2 and seed 0 with oneDNN off all agree on 0.9965 of the images, Keras
+    accuracy 0.473 ... 0.478, TFLite within 0.0004 of it. (With 10,000
+    training images, as before: agreement 0.9968, accuracy 0.550, for twice
+    the training time, 89 s against 44 s on one core.)"""
     try:
         (x, y), (xt, yt) = sttn.datasets.load_cifar10_jpeg()
     except Exception as e:  # no STTN_DATA_DIR
         pytest.skip(f"The CIFAR-10 JPEG copy is not available here: {e}")
     prep = lambda a: a.astype("float32") / 255.0  # noqa: E731
     rng = np.random.default_rng(0)
-    idx = rng.permutation(len(x))[:10000]
+    idx = rng.permutation(len(x))[:5000]
     model = _train(
         prep(x[idx]),
         np.asarray(y)[idx].astype("int32"),
