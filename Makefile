@@ -137,7 +137,7 @@ demo: setup
 # files (training, conversion, compilation, subprocesses) overlap, and tests
 # that share a path or a fixture stay in one process.
 test: setup lint
-	$(PY) -m pytest -q -ra -n 2 --dist loadfile --durations=40
+	$(PY) -m pytest -q -ra -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 # Lint (part of `make test`): ruff's checks and formatting of the Python, and
 # clang-format (.clang-format) over the C++ of export/ and tests/cc/.

@@ -47,3 +47,43 @@ def pytest_configure(config):
 
             compile_with_jit._sttn_numerics = True
             keras.Model.compile = compile_with_jit
+
+
+# ---------------------------------------------------------------------------
+# Order of the test files: the heaviest first. `make test` runs two xdist
+# workers with --dist loadfile --no-loadscope-reorder, which hands out whole
+# files in collection order; xdist's default order (most tests first) left
+# the one-test files that run for minutes (the accuracy benchmark, the JAX
+# rerun) to the end, where one worker ran them while the other sat idle.
+# Longest first keeps both busy to the end. Only the order changes: every
+# file still runs, its tests in their own order. The list is by measured
+# cost (seconds of one worker, the slowest first, `make test` on the 2-core
+# machine, 2026-12-03; README "What `make test` costs"); files not listed
+# follow in their usual order. test_export_size.py trains the shared
+# Fashion-MNIST model (tests/trained_models.py) early; test_fmnist_e2e.py,
+# later, loads it instead of waiting for it.
+HEAVY_FIRST = (
+    "test_applications.py",
+    "test_export_size.py",
+    "test_recalibration_fmnist.py",
+    "test_recalibration.py",
+    "test_core_cc.py",
+    "test_accuracy_bench.py",
+    "test_export.py",
+    "test_imagenet_script.py",
+    "test_training.py",
+    "test_android.py",
+    "test_fuzz.py",
+    "test_docstring_examples.py",
+    "test_tfmot.py",
+    "test_fmnist_e2e.py",
+    "test_jax_backend.py",
+    "test_models.py",
+    "test_bazel.py",
+    "test_kernels.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable

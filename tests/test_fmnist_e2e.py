@@ -20,56 +20,37 @@ Thresholds (measured on 2 CPU cores, small_cnn, 10,000 training images,
 
 import os
 
-import keras
 import numpy as np
 import pytest
 
 import sttn_keras as sttn
 from sttn_keras.export import baselines
+from tests import trained_models
 
 pytestmark = pytest.mark.slow
 
 
-def _data():
-    try:
-        (x, y), (xt, yt) = sttn.datasets.load_fashion_mnist()
-    except Exception as e:  # no STTN_DATA_DIR and no network
-        pytest.skip(f"Fashion-MNIST is not available here: {e}")
-    prep = lambda a: (a.astype("float32") / 255.0).reshape(len(a), 28, 28, 1)  # noqa: E731
-    return (prep(x[:10000]), y[:10000].astype("int32")), (prep(xt), yt.astype("int32"))
-
-
 @pytest.fixture(scope="module")
-def trained():
-    (x, y), (xt, yt) = _data()
-    keras.utils.set_random_seed(0)
-    model = sttn.models.small_cnn(kernel_quantizer="sttn", input_quantizer="ternary")
-    steps = 2 * int(np.ceil(len(x) / 128))
-    model.compile(
-        keras.optimizers.Adam(sttn.training.cosine_schedule(2e-3, steps)),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(x, y, batch_size=128, epochs=2, verbose=0)
-    return model, (xt, yt)
+def trained(tmp_path_factory):
+    # Trained once per run and shared with tests/test_export_size.py (the
+    # same model, data and recipe): tests/trained_models.py.
+    return trained_models.fashion_mnist_small_cnn(tmp_path_factory)
 
 
 def test_training_reaches_threshold(trained):
-    model, (xt, yt) = trained
-    accuracy = model.evaluate(xt, yt, batch_size=500, verbose=0)[1]
+    # Keras's accuracy metric of evaluate(): argmax of the logits.
+    accuracy = np.mean(trained.keras_logits.argmax(1) == trained.y_test)
     assert accuracy >= 0.80, accuracy
 
 
 def test_tflite_matches_keras_on_the_test_set(trained, tmp_path):
-    model, (xt, yt) = trained
+    model, xt, yt = trained.model, trained.x_test, trained.y_test
     path = tmp_path / "fmnist.tflite"
     sttn.export.to_tflite(model, path)
     interp = sttn.export.Interpreter(str(path), num_threads=2)
     assert interp.kernel == "optimized"
     tfl = interp.predict(xt, batch_size=500).argmax(1)
-    ker = keras.ops.convert_to_numpy(
-        model.predict(xt, batch_size=500, verbose=0)
-    ).argmax(1)
+    ker = trained.keras_logits.argmax(1)
     agreement = (tfl == ker).mean()
     assert agreement >= 0.995, agreement
     assert abs((tfl == yt).mean() - (ker == yt).mean()) <= 0.003
