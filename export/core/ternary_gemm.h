@@ -108,9 +108,6 @@ constexpr size_t kTableMaxBytes = size_t{256} * 1024;
 GemmMethod ResolveGemmMethod(Isa isa, int out_c, int taps, int in_c,
                              GemmMethod method = GemmMethod::kAuto);
 
-// Bytes of the tables of a layer (0 when it cannot use tables on any ISA).
-size_t TernaryGemmTableBytes(int out_c, int taps, int in_c);
-
 // Words of the prepared weights of a layer with `out_c` outputs, `taps`
 // kernel taps (kh * kw; 1 for fully connected) and `in_c` input channels:
 // a header (the method), then for kPopcount the packed trits of every group

@@ -60,24 +60,20 @@ TableLayout MakeTableLayout(int out_c, int taps, int in_c) {
 
 }  // namespace internal
 
-size_t TernaryGemmTableBytes(int out_c, int taps, int in_c) {
-  const internal::TableLayout l = internal::MakeTableLayout(out_c, taps, in_c);
-  return l.fits ? l.table_bytes : 0;
-}
-
 GemmMethod ResolveGemmMethod(Isa isa, int out_c, int taps, int in_c,
                              GemmMethod method) {
-  if (method == GemmMethod::kPopcount) return method;
-  const bool table_ok = TernaryGemmTableKernels(isa).lanes != 0 &&
-                        internal::MakeTableLayout(out_c, taps, in_c).fits;
-  if (method == GemmMethod::kAuto && table_ok) {
-    // A pair covers half a quad's multiply-accumulates for the same lookup.
-    const int trits = internal::MakeTableLayout(out_c, taps, in_c).trits;
-    if (out_c < kTableMinOutputs * (trits == 4 ? 1 : 2)) {
-      return GemmMethod::kPopcount;
-    }
+  if (method == GemmMethod::kPopcount ||
+      TernaryGemmTableKernels(isa).lanes == 0) {
+    return GemmMethod::kPopcount;
   }
-  return table_ok ? GemmMethod::kTable : GemmMethod::kPopcount;
+  const internal::TableLayout l = internal::MakeTableLayout(out_c, taps, in_c);
+  if (!l.fits) return GemmMethod::kPopcount;
+  // A pair covers half a quad's multiply-accumulates for the same lookup.
+  if (method == GemmMethod::kAuto &&
+      out_c < kTableMinOutputs * (l.trits == 4 ? 1 : 2)) {
+    return GemmMethod::kPopcount;
+  }
+  return GemmMethod::kTable;
 }
 
 GemmMethod PackedGemmMethod(const uint32_t* packed) {

@@ -243,6 +243,20 @@ STTN_AVX2 void AllGroups(const Call& c) {
   }
 }
 
+// The last groups of a pixel, fewer than a run: SomeGroups for G = their
+// number (a compile-time count, chosen by recursion from G down to 1).
+template <int kTrits, bool kInt16, int G>
+STTN_AVX2 STTN_ALWAYS_INLINE void Rest(const Call& c, const int8_t* const* rows,
+                                       int64_t slices, int g0, int p) {
+  if constexpr (G > 1) {
+    if (c.a->groups - g0 < G) {
+      Rest<kTrits, kInt16, G - 1>(c, rows, slices, g0, p);
+      return;
+    }
+  }
+  SomeGroups<kTrits, G, kInt16>(c, rows, slices, g0, p);
+}
+
 // More groups than registers: each pixel's rows found once, then the
 // groups in runs of kStep.
 template <int kTrits, bool kInt16>
@@ -261,75 +275,23 @@ STTN_AVX2 void ManyGroups(const Call& c) {
     for (; g + kStep <= a.groups; g += kStep) {
       SomeGroups<kTrits, kStep, kInt16>(c, rows, slices, g, p);
     }
-    switch (a.groups - g) {
-      case 1:
-        SomeGroups<kTrits, 1, kInt16>(c, rows, slices, g, p);
-        break;
-      case 2:
-        SomeGroups<kTrits, 2, kInt16>(c, rows, slices, g, p);
-        break;
-      case 3:
-        SomeGroups<kTrits, 3, kInt16>(c, rows, slices, g, p);
-        break;
-      case 4:
-        if constexpr (!kInt16)
-          SomeGroups<kTrits, 4, kInt16>(c, rows, slices, g, p);
-        break;
-      case 5:
-        if constexpr (!kInt16)
-          SomeGroups<kTrits, 5, kInt16>(c, rows, slices, g, p);
-        break;
-      case 6:
-        if constexpr (!kInt16)
-          SomeGroups<kTrits, 6, kInt16>(c, rows, slices, g, p);
-        break;
-      case 7:
-        if constexpr (!kInt16)
-          SomeGroups<kTrits, 7, kInt16>(c, rows, slices, g, p);
-        break;
-      default:
-        break;
-    }
+    if (g < a.groups) Rest<kTrits, kInt16, kStep - 1>(c, rows, slices, g, p);
   }
 }
 
-template <int kTrits, bool kInt16>
+// All of a call's groups at once (AllGroups) when they fit the registers
+// (kInt8Groups, or kInt16Groups with int16 sums): G found by recursion.
+template <int kTrits, bool kInt16, int G = kInt16 ? kInt16Groups : kInt8Groups>
 STTN_AVX2 void Run(const Call& c) {
-  switch (c.a->groups) {
-    case 1:
-      AllGroups<kTrits, 1, kInt16>(c);
+  if constexpr (G > 0) {
+    if (c.a->groups == G) {
+      AllGroups<kTrits, G, kInt16>(c);
       return;
-    case 2:
-      AllGroups<kTrits, 2, kInt16>(c);
-      return;
-    case 3:
-      AllGroups<kTrits, 3, kInt16>(c);
-      return;
-    case 4:
-      AllGroups<kTrits, 4, kInt16>(c);
-      return;
-    default:
-      break;
-  }
-  if constexpr (!kInt16) {
-    switch (c.a->groups) {
-      case 5:
-        AllGroups<kTrits, 5, kInt16>(c);
-        return;
-      case 6:
-        AllGroups<kTrits, 6, kInt16>(c);
-        return;
-      case 7:
-        AllGroups<kTrits, 7, kInt16>(c);
-        return;
-      case 8:
-        AllGroups<kTrits, 8, kInt16>(c);
-        return;
-      default:
-        break;
     }
+    Run<kTrits, kInt16, G - 1>(c);
+  } else {
+    ManyGroups<kTrits, kInt16>(c);
   }
-  ManyGroups<kTrits, kInt16>(c);
 }
 
 STTN_AVX2 void TableKernel(const MicroKernelArgs& a) {
