@@ -22,7 +22,9 @@ values (popcounts and float GEMMs cost the same for any data).
 
 Timing: batch 1, in one process, for ``--threads`` (default 1 and 2). Each
 round visits every (model form, threads) variant of a model in a shuffled
-order and times invokes of it for ``--budget`` seconds; the reported time is
+order and, after ``PAUSE_S`` idle (the previous variant's worker threads,
+ours and XNNPACK's, stop polling for work by then instead of competing for
+the cores), times invokes of it for ``--budget`` seconds; the reported time is
 the median over rounds of the per-round medians, and each ratio
 ``baseline / sttn`` is the median of the per-round ratios (same round).
 
@@ -188,6 +190,12 @@ def avx2_column(mode: str) -> bool:
     return mode == "always" or best != "avx2"
 
 
+# Idle seconds before each timed visit of a variant: longer than our pool's
+# workers poll for the next job (2 ms, export/core/threadpool.cc) and than
+# XNNPACK's workers spin.
+PAUSE_S = 0.05
+
+
 def _time(fn, budget: float) -> float:
     """Median seconds of one call over about `budget` seconds (>= 3 calls)."""
     times = []
@@ -290,6 +298,7 @@ def measure(
     for _ in range(rounds):
         rng.shuffle(order)
         for key in order:
+            time.sleep(PAUSE_S)
             per_round[key].append(_time(runners[key].invoke, budget))
     rows = []
     for t in threads:

@@ -1,6 +1,8 @@
 #include "export/core/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 
 #include <atomic>
 
@@ -8,12 +10,27 @@ namespace sttn {
 namespace core {
 namespace {
 
-// One job at a time; workers sleep on a condition variable between jobs
-// after a short spin, so back-to-back ops of one model do not pay a futex
-// wake-up each, and an idle model leaves the cores alone.
-// Pause loops a worker spins for the next job before it sleeps (about
-// 25 us): back-to-back ops of one model reuse awake workers.
-constexpr int kWorkerSpins = 1000;
+// One job at a time. Between jobs a worker waits in three stages:
+//  1. it spins on pause instructions for kBusyNs (the next op of the same
+//     model usually starts within a few microseconds);
+//  2. it keeps polling, but gives its core away with sched_yield() between
+//     polls, until kYieldNs have passed: gaps of tens to hundreds of
+//     microseconds (a builtin op, a PAD, a small op run on one thread) then
+//     cost no futex wake-up, whose latency on a virtual machine is itself
+//     tens of microseconds, while a thread that needs the core (another
+//     pool's worker, XNNPACK's) gets it;
+//  3. it sleeps on a condition variable, so an idle model leaves the cores
+//     alone.
+// Waits are measured in time, not iterations: a pause costs from a few to
+// ~140 cycles depending on the CPU.
+constexpr int64_t kBusyNs = 20 * 1000;
+constexpr int64_t kYieldNs = 2 * 1000 * 1000;
+
+int64_t NowNs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
 
 class Pool {
  public:
@@ -115,19 +132,8 @@ class Pool {
   void Loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-      // Spin a little for the next job, then sleep.
       uint64_t job = job_.load(std::memory_order_acquire);
-      for (int spin = 0; (job >> 8) == seen && spin < kWorkerSpins; ++spin) {
-        Pause();
-        job = job_.load(std::memory_order_acquire);
-      }
-      if ((job >> 8) == seen) {
-        pthread_mutex_lock(&mutex_);
-        while (((job = job_.load(std::memory_order_acquire)) >> 8) == seen) {
-          pthread_cond_wait(&wake_, &mutex_);
-        }
-        pthread_mutex_unlock(&mutex_);
-      }
+      if ((job >> 8) == seen) job = WaitForJob(seen);
       seen = job >> 8;
       if (index > static_cast<int>(job & 0xff)) continue;  // not in this job
       // Join only while the job is open (seq_cst pairs with Run's close).
@@ -139,6 +145,34 @@ class Pool {
         pthread_mutex_unlock(&mutex_);
       }
     }
+  }
+
+  // Returns the first job word whose generation is not `seen` (see the
+  // three stages at the top of this file).
+  uint64_t WaitForJob(uint64_t seen) {
+    const int64_t start = NowNs();
+    uint64_t job;
+    int64_t waited = 0;
+    for (int i = 0;; ++i) {
+      job = job_.load(std::memory_order_acquire);
+      if ((job >> 8) != seen) return job;
+      // The clock is read every 64 polls (a vDSO call, tens of ns).
+      if ((i & 63) == 63) waited = NowNs() - start;
+      if (waited < kBusyNs) {
+        Pause();
+      } else if (waited < kYieldNs) {
+        sched_yield();
+        waited = NowNs() - start;
+      } else {
+        break;
+      }
+    }
+    pthread_mutex_lock(&mutex_);
+    while (((job = job_.load(std::memory_order_acquire)) >> 8) == seen) {
+      pthread_cond_wait(&wake_, &mutex_);
+    }
+    pthread_mutex_unlock(&mutex_);
+    return job;
   }
 
   void Work(int worker) {
