@@ -28,6 +28,18 @@ def _compiler() -> str | None:
     return None
 
 
+def _host_compiler_and_gtest() -> tuple[str, list[str]]:
+    """The host C++ compiler and its GoogleTest link flags, or a skip saying
+    which is missing."""
+    cxx = _compiler()
+    if cxx is None:
+        pytest.skip("no C++ compiler (g++ or clang++) on PATH")
+    libs, why = gtest_libs(cxx, native=True)
+    if libs is None:
+        pytest.skip(why)
+    return cxx, libs
+
+
 def _check_gtest_run(run: subprocess.CompletedProcess, isas: tuple[str, ...]) -> None:
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "[  PASSED  ]" in run.stdout and "[  FAILED  ]" not in run.stdout, (
@@ -75,12 +87,7 @@ def _program(cxx: str, opt: str, extra: list[str], libs: list[str], out) -> str:
 
 @pytest.mark.parametrize("opt", ("-O1", "-O3"))
 def test_core_cc_with_sanitizers(tmp_path, opt):
-    cxx = _compiler()
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++ or clang++) on PATH")
-    libs, why = gtest_libs(cxx, native=True)
-    if libs is None:
-        pytest.skip(why)
+    cxx, libs = _host_compiler_and_gtest()
     binary = _program(cxx, opt, SANITIZE, libs, tmp_path)
     env = {
         **os.environ,
@@ -99,12 +106,7 @@ def test_thread_pool_under_thread_sanitizer(tmp_path):
     alone, built with -fsanitize=thread: a data race in its lock-free
     hand-off of jobs fails the test (a few seconds to build, unlike the
     whole core under TSan)."""
-    cxx = _compiler()
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++ or clang++) on PATH")
-    libs, why = gtest_libs(cxx, native=True)
-    if libs is None:
-        pytest.skip(why)
+    cxx, libs = _host_compiler_and_gtest()
     pool = os.path.join(REPO, "export", "core", "threadpool.cc")
     test = os.path.join(TEST_DIR, "threadpool_test.cc")
     assert pool in abs_sources("core_test") and test in abs_sources("core_test")
