@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import datetime
+import json
 import os
 import random
 import sys
@@ -165,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         help="before each round, wait up to this many seconds for the other "
         "processes to leave the cores idle (shared machines)",
     )
-    p.add_argument("--out", default=None, help="markdown file to write the table to")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="markdown file to write the table to (the per-round times go to "
+        "the same name with .json)",
+    )
     args = p.parse_args(argv)
     threads = sorted({int(t) for t in args.threads.split(",")})
     if not threads or threads[0] < 1:
@@ -199,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
+        raw = {f"{tag}{t}": v for (tag, t), v in times.items()}
+        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+            json.dump(
+                {"a": args.a, "b": args.b, "model": args.model, "seconds": raw}, f
+            )
     return 0
 
 
