@@ -164,8 +164,8 @@ def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
     if cxx is None or "g++" not in cxx:
         pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
     # The same build as the whole-model fuzzer's (tests/fuzz/model_fuzz.py),
-    # cached in build/fuzz/asan/ and built once per source change: it is the
-    # slowest compilation of the suite (one g++ over every source).
+    # cached in build/fuzz/asan/ and built once per source change, one object
+    # per source (the -O1 variant above links the core's objects from it).
     from tests.fuzz.model_fuzz import asan_library
 
     lib = asan_library(cxx)
