@@ -17,80 +17,56 @@ export PYTHONUNBUFFERED := 1
 .PHONY: setup demo test test-fast lint format bench accuracy clean android-model bazel-test \
   fuzz test-numerics isa-cost
 
-setup: $(VENV)/.installed $(VENV)/.toolchain-android $(VENV)/android-sdk/d8.jar \
-  $(VENV)/.toolchain-bazel build/bazel/offline.bazelrc $(VENV)/.toolchain-fuzz \
-  $(VENV)/.toolchain-qemu
+setup: $(VENV)/.installed $(VENV)/android-sdk/d8.jar build/bazel/offline.bazelrc
 
-$(VENV)/.toolchain:
-	@command -v g++ >/dev/null 2>&1 || { \
-	  echo "g++ not found: installing it from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ make; }
-	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
-	  echo "python3-venv not found: installing it from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; }
-	@{ command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 && command -v qemu-aarch64-static >/dev/null 2>&1; } || { \
-	  echo "aarch64 cross compiler / qemu-user not found: installing them from Debian (NEON kernel tests)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++-aarch64-linux-gnu qemu-user-static; }
-	@mkdir -p $(VENV) && touch $@
-
-# Tools of tests/test_android.py (android_demo/): a JDK (javac, jni.h), CMake,
-# the aarch64 cross compiler and qemu to run what it builds. A separate stamp,
-# so checkouts whose .toolchain stamp exists still get them.
-$(VENV)/.toolchain-android:
-	@missing=""; \
-	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
-	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+# Every Debian package that the builds and tests use, checked by the tool it
+# provides and installed in one go: apt's arm64 architecture added first if
+# missing, then ONE `apt-get update` and two installs (the second without
+# recommends) of everything missing, where each tool group used to pay its
+# own update and install (up to six updates on a fresh machine; issue 17).
+# Installed only when missing, so a machine that has them runs no apt.
+#   g++, make, python3-venv/-dev: the venv and the native library;
+#   g++-aarch64-linux-gnu, qemu-user-static: the NEON kernel tests and the
+#     aarch64 builds of tests/test_core_cc.py and tests/test_android.py;
+#   default-jdk-headless (javac, jni.h), cmake, android-sdk-build-tools
+#     (aapt2), android-framework-res: tests/test_android.py (android_demo/);
+#   without recommends: Debian's bazel-bootstrap 4.2.3 (BUILD,
+#     tests/test_bazel.py; its JDK is the one above) and libgtest-dev
+#     (prebuilt libgtest for the host; its googletest dependency brings the
+#     sources that tests/native.py builds for aarch64), about 38 MB; clang
+#     and libclang-rt-dev with libFuzzer's runtime (tests/fuzz,
+#     tests/test_fuzz.py, make fuzz), about 150 MB; qemu-user, Debian's
+#     dynamic qemu 7.2, which loads TCG plugins (qemu-user-static cannot;
+#     without its binfmt recommendation, which conflicts with
+#     qemu-user-static): instruction counts (benchmarks/isa_cost.py) and the
+#     aarch64 Interpreter test (tests/test_qemu_aarch64.py), whose aarch64
+#     Python tests/qemu_user.py builds under .venv/qemu/ from apt's arm64
+#     packages on first use.
+$(VENV)/.toolchain-debian:
+	@missing=""; lean=""; arch=""; \
+	command -v g++ >/dev/null 2>&1 || missing="$$missing g++ make"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv python3-dev"; \
 	command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || missing="$$missing g++-aarch64-linux-gnu"; \
 	command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v aapt2 >/dev/null 2>&1 || missing="$$missing android-sdk-build-tools"; \
 	test -f /usr/share/android-framework-res/framework-res.apk || missing="$$missing android-framework-res"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing from Debian for the Android tests:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
-	@mkdir -p $(VENV) && touch $@
-
-# Bazel (BUILD, tests/test_bazel.py) and GoogleTest (tests/cc/core_test.cc):
-# Debian's bazel-bootstrap 4.2.3 (its JDK is the one installed above) and
-# libgtest-dev (prebuilt libgtest for the host; its googletest dependency
-# brings the sources that tests/native.py builds for aarch64). About 38 MB.
-$(VENV)/.toolchain-bazel:
-	@missing=""; \
-	command -v bazel >/dev/null 2>&1 || missing="$$missing bazel-bootstrap"; \
+	command -v bazel >/dev/null 2>&1 || lean="$$lean bazel-bootstrap"; \
 	test -f /usr/include/gtest/gtest.h -a -f /usr/src/googletest/googletest/src/gtest-all.cc \
-	  || missing="$$missing libgtest-dev"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing from Debian for the Bazel and GoogleTest tests:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing; \
+	  || lean="$$lean libgtest-dev"; \
+	{ command -v clang++ >/dev/null 2>&1 && \
+	  test -f "$$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)"; } || lean="$$lean clang libclang-rt-dev"; \
+	test -x /usr/bin/qemu-aarch64 -a -x /usr/bin/qemu-x86_64 || lean="$$lean qemu-user"; \
+	dpkg --print-foreign-architectures | grep -qx arm64 || arch=arm64; \
+	if [ -n "$$missing$$lean$$arch" ]; then \
+	  echo "installing from Debian:$$missing$$lean$${arch:+ (and the arm64 architecture)}"; \
+	  { [ -z "$$arch" ] || dpkg --add-architecture arm64; } && \
+	  apt-get update -qq && \
+	  { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } && \
+	  { [ -z "$$lean" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$lean; }; \
 	fi
-	@mkdir -p $(VENV) && touch $@
-
-# clang with libFuzzer's runtime (tests/fuzz, tests/test_fuzz.py, make fuzz):
-# Debian's clang and libclang-rt-dev (about 150 MB).
-$(VENV)/.toolchain-fuzz:
-	@{ command -v clang++ >/dev/null 2>&1 && \
-	   test -f "$$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)"; } || { \
-	  echo "installing clang and libclang-rt-dev from Debian for the fuzzers"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends clang libclang-rt-dev; }
-	@mkdir -p $(VENV) && touch $@
-
-# Executed-instruction counts under QEMU (benchmarks/isa_cost.py) and the
-# aarch64 Interpreter test (tests/test_qemu_aarch64.py): Debian's dynamic
-# qemu-user (7.2; it loads TCG plugins, qemu-user-static cannot; installed
-# without its binfmt recommendation, which conflicts with qemu-user-static)
-# and apt's arm64 architecture, from whose packages tests/qemu_user.py builds
-# an aarch64 Python under .venv/qemu/ on first use.
-$(VENV)/.toolchain-qemu:
-	@if ! dpkg --print-foreign-architectures | grep -qx arm64; then \
-	  echo "adding apt's arm64 architecture (the aarch64 Python of the QEMU tests)"; \
-	  dpkg --add-architecture arm64 && apt-get update -qq; \
-	fi
-	@test -x /usr/bin/qemu-aarch64 -a -x /usr/bin/qemu-x86_64 || { \
-	  echo "installing Debian's qemu-user (QEMU plugins: instruction counts)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends qemu-user; }
 	@mkdir -p $(VENV) && touch $@
 
 # This checkout's absolute paths for .bazelrc (Bazel 4.2.3 does not expand
@@ -118,7 +94,7 @@ $(VENV)/android-sdk/d8.jar: $(VENV)/.deps
 	mv $(VENV)/android-sdk.tmp/android.jar $(VENV)/android-sdk.tmp/d8.jar $(VENV)/android-sdk/
 	rm -rf $(VENV)/android-sdk.tmp
 
-$(VENV)/.deps: requirements-dev.txt requirements-tfmot.txt $(VENV)/.toolchain
+$(VENV)/.deps: requirements-dev.txt requirements-tfmot.txt | $(VENV)/.toolchain-debian
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt

@@ -44,7 +44,29 @@ class BuildNativeLibrary(build_ext):
 
     def build_extension(self, ext):
         # A ctypes library needs no PyInit; setuptools would otherwise insist.
-        super().build_extension(ext)
+        # The sources are compiled one per CPU at a time (setuptools compiles
+        # an extension's sources one after the other): `make setup` builds
+        # this library on every fresh checkout, and on the 2-core CI machine
+        # the serial -O3 build left one core idle (issue 17).
+        compile_serially = self.compiler.compile
+        jobs = max(1, min(len(ext.sources), os.cpu_count() or 1))
+
+        def compile_in_parallel(sources, *args, **kwargs):
+            if jobs == 1 or len(sources) < 2:
+                return compile_serially(sources, *args, **kwargs)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(jobs) as pool:
+                parts = pool.map(
+                    lambda source: compile_serially([source], *args, **kwargs), sources
+                )
+                return [obj for part in parts for obj in part]
+
+        self.compiler.compile = compile_in_parallel
+        try:
+            super().build_extension(ext)
+        finally:
+            self.compiler.compile = compile_serially
 
 
 # Sources and flags: export/native_build.json, the list BUILD, the Android

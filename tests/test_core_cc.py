@@ -52,8 +52,11 @@ def _check_gtest_run(run: subprocess.CompletedProcess, isas: tuple[str, ...]) ->
         )
 
 
+# -g1: line tables (file:line in every sanitizer report) without the
+# variable locations of -g, whose var-tracking passes took 28 of the 102 CPU s
+# that g++ -O3 with these sanitizers spends on the AVX2 table kernels.
 SANITIZE = [
-    "-g",
+    "-g1",
     "-fno-omit-frame-pointer",
     "-fsanitize=address,undefined",
     "-fno-sanitize-recover=all",
@@ -65,21 +68,33 @@ _TEST_OBJECTS: dict[tuple, list[str]] = {}
 TEST_DIR = os.path.join(REPO, "tests", "cc") + os.sep
 
 
-def _program(cxx: str, opt: str, extra: list[str], libs: list[str], out) -> str:
-    """core_test: the kernels at ``opt``, the tests at -O0, linked with ``libs``."""
+def _program(
+    cxx: str,
+    opt: str,
+    extra: list[str],
+    libs: list[str],
+    out,
+    prebuilt: dict[str, str] | None = None,
+) -> str:
+    """core_test: the kernels at ``opt``, the tests at -O0, linked with
+    ``libs``. ``prebuilt`` maps kernel sources to objects already built
+    (with ``opt`` and ``extra``), which are linked instead of compiled."""
     sources = abs_sources("core_test")
     kernels = [s for s in sources if not s.startswith(TEST_DIR)]
     tests = [s for s in sources if s.startswith(TEST_DIR)]
     flags = [*native_build.copts(library=False), *extra, "-Werror"]
     key = (cxx, tuple(flags))
-    units = [(k, [opt, *flags]) for k in kernels]
+    prebuilt = prebuilt or {}
+    units = [(k, [opt, *flags]) for k in kernels if k not in prebuilt]
     if key not in _TEST_OBJECTS:
         units += [(t, ["-O0", *flags]) for t in tests]
     objects = compile_objects(cxx, units, str(out / "obj"))
     if key not in _TEST_OBJECTS:
         # Kept beside the first binary, for the other variants of this session.
-        _TEST_OBJECTS[key] = objects[len(kernels) :]
-        objects = objects[: len(kernels)]
+        compiled = len(units) - len(tests)
+        _TEST_OBJECTS[key] = objects[compiled:]
+        objects = objects[:compiled]
+    objects += [prebuilt[k] for k in kernels if k in prebuilt]
     binary = str(out / "core_test")
     link(cxx, [*objects, *_TEST_OBJECTS[key]], [*extra, *libs], binary)
     return binary
@@ -88,7 +103,18 @@ def _program(cxx: str, opt: str, extra: list[str], libs: list[str], out) -> str:
 @pytest.mark.parametrize("opt", ("-O1", "-O3"))
 def test_core_cc_with_sanitizers(tmp_path, opt):
     cxx, libs = _host_compiler_and_gtest()
-    binary = _program(cxx, opt, SANITIZE, libs, tmp_path)
+    prebuilt = None
+    if opt == "-O1":
+        # The kernels of the ASan+UBSan library build (tests/fuzz/
+        # model_fuzz.py; built once per run, shared with the fuzz smoke test
+        # and test_full_library_under_sanitizers_in_the_runtime): -O1, these
+        # sanitizers, -g, -Werror, plus the library's own flags (-fPIC,
+        # hidden visibility, no exceptions). Compiling them here again cost
+        # about 30 CPU s of `make test`.
+        from tests.fuzz.model_fuzz import asan_objects
+
+        prebuilt = asan_objects(cxx)
+    binary = _program(cxx, opt, SANITIZE, libs, tmp_path, prebuilt)
     env = {
         **os.environ,
         "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
@@ -157,27 +183,21 @@ def test_core_cc_on_aarch64_under_qemu(tmp_path):
     _check_gtest_run(run, ("portable", "neon"))
 
 
-def test_whole_library_compiles_for_aarch64(tmp_path):
+def test_whole_library_compiles_for_aarch64():
     """Every native source (core, op glue, host layer) builds for aarch64 with
-    -Wall -Werror, as the Android app and the aarch64 wheel compile them."""
+    -Wall -Werror at the aarch64 wheel's release flags, and links into the
+    shared library with its version script. This is the library
+    tests/test_qemu_aarch64.py runs under qemu (``qemu_user.library``,
+    cached per source hash under .venv/qemu/ with a file lock): built once
+    per run for both tests instead of twice (about 25 CPU s). The Android
+    app's sources are built for aarch64 at the app's -O2 -Wall -Werror by
+    tests/test_android.py."""
     if shutil.which(AARCH64_CXX) is None:
         pytest.skip(f"{AARCH64_CXX} not installed (make setup installs it)")
-    flags = ["-O2", "-fPIC", *native_build.copts(), "-Werror"]
-    objects = compile_objects(
-        AARCH64_CXX,
-        [(src, flags) for src in abs_sources("shared_library")],
-        str(tmp_path / "obj"),
-    )
-    link(
-        AARCH64_CXX,
-        objects,
-        [
-            "-shared",
-            *native_build.linkopts(),
-            "-Wl,--version-script=" + native_build.version_script(),
-        ],
-        str(tmp_path / "libsttn_ops_aarch64.so"),
-    )
+    from tests import qemu_user
+
+    lib = qemu_user.library("aarch64")
+    assert os.path.getsize(lib) > 0, lib
 
 
 @pytest.mark.slow
@@ -189,8 +209,8 @@ def test_full_library_under_sanitizers_in_the_runtime(tmp_path):
     if cxx is None or "g++" not in cxx:
         pytest.skip("needs g++ (for -print-file-name of the sanitizer runtimes)")
     # The same build as the whole-model fuzzer's (tests/fuzz/model_fuzz.py),
-    # cached in build/fuzz/asan/ and built once per source change: it is the
-    # slowest compilation of the suite (one g++ over every source).
+    # cached in build/fuzz/asan/ and built once per source change, one object
+    # per source (the -O1 variant above links the core's objects from it).
     from tests.fuzz.model_fuzz import asan_library
 
     lib = asan_library(cxx)

@@ -29,6 +29,15 @@ FUZZ_DIR = os.path.join(ROOT, "tests", "fuzz")
 CORPUS_DIR = os.path.join(FUZZ_DIR, "corpus")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 COMMON = ["-O1", "-g", "-fno-omit-frame-pointer", *SANITIZE]
+# Library sources compiled at -O0 instead of -O1, with the same sanitizer and
+# coverage instrumentation (ASan and UBSan check every access and operation
+# at -O0 too; only the optimizer is skipped). clang's -O1 with
+# ASan+UBSan+coverage spends 130-150 CPU s on the AVX2 table kernels alone
+# (their always-inline template instances, unrolled and then instrumented;
+# 10 s at -O0), more than the other 31 library sources together: most of the
+# fuzz smoke test's cost in `make test` (issue 17). Their code runs slower
+# under the fuzzers; nothing they check changes.
+UNOPTIMIZED = ("export/core/ternary_gemm_table_avx2.cc",)
 
 
 def clang() -> str | None:
@@ -68,7 +77,9 @@ def build(cxx: str, out_dir: str | None = None) -> dict[str, str]:
         [cxx, "--version"], capture_output=True, text=True, check=True
     ).stdout.splitlines()[0]
     lib_flags = [*COMMON, "-fsanitize=fuzzer-no-link", *native_build.copts()]
-    key = hashlib.sha1((version + " ".join(lib_flags)).encode()).hexdigest()[:10]
+    key = hashlib.sha1(
+        (version + " ".join(lib_flags) + " ".join(UNOPTIMIZED)).encode()
+    ).hexdigest()[:10]
     out_dir = out_dir or os.path.join(ROOT, "build", "fuzz", key)
     objdir = os.path.join(out_dir, "obj")
     os.makedirs(objdir, exist_ok=True)
@@ -91,7 +102,9 @@ def build(cxx: str, out_dir: str | None = None) -> dict[str, str]:
         if not os.path.exists(obj) or os.path.getmtime(obj) < max(
             os.path.getmtime(path), newest_header
         ):
-            todo.append((path, lib_flags))
+            todo.append(
+                (path, _unoptimized(lib_flags) if src in UNOPTIMIZED else lib_flags)
+            )
     if todo:
         built = compile_objects(cxx, todo, os.path.join(objdir, "new"))
         for (path, _), obj in zip(todo, built):
@@ -116,6 +129,11 @@ def build(cxx: str, out_dir: str | None = None) -> dict[str, str]:
             )
         binaries[name] = binary
     return binaries
+
+
+def _unoptimized(flags: list[str]) -> list[str]:
+    """``flags`` with -O1 replaced by -O0 (see UNOPTIMIZED)."""
+    return ["-O0" if f == "-O1" else f for f in flags]
 
 
 def _headers() -> list[str]:

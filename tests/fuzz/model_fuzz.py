@@ -530,51 +530,95 @@ def _ours(log: str) -> bool | None:
 # ASan+UBSan build of the library (as tests/test_core_cc.py builds it).
 
 
-def asan_library(cxx: str = "g++") -> str:
-    """Builds (once, cached by source mtimes; a file lock keeps two pytest
-    workers from building it twice) build/fuzz/asan/sttn_ops_asan.so: the
-    shared library with ``-fsanitize=address,undefined``. Also used by
-    tests/test_core_cc.py."""
+# Flags of the ASan+UBSan build of the library (-Werror: the same warnings
+# policy as the other test builds of these sources; -g1: line tables, all a
+# sanitizer report uses, without -g's costly variable locations).
+ASAN_FLAGS = [
+    "-O1",
+    "-g1",
+    "-fno-omit-frame-pointer",
+    "-fPIC",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-Werror",
+]
+
+
+def _asan_build(cxx: str) -> tuple[str, dict[str, str]]:
+    """Builds (once, cached by mtimes: an object is recompiled when its
+    source or any header is newer; a file lock keeps two pytest workers from
+    building it twice) the shared library with ``-fsanitize=address,undefined``
+    under build/fuzz/asan/<compiler and flags hash>/, from one object per
+    source. Returns the library and ``{source path: object path}``: the -O1
+    variant of tests/test_core_cc.py links the core's objects from here
+    instead of compiling the same sources with the same flags again."""
     import fcntl
+    import hashlib
 
     sys.path.insert(0, ROOT)
-    from tests.native import abs_sources, native_build
+    from tests.native import abs_sources, compile_objects, link, native_build
 
-    out_dir = os.path.join(ROOT, "build", "fuzz", "asan")
+    flags = [*ASAN_FLAGS, *native_build.copts()]
+    version = subprocess.run(
+        [cxx, "--version"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
+    key = hashlib.sha1((version + " ".join(flags)).encode()).hexdigest()[:10]
+    out_dir = os.path.join(ROOT, "build", "fuzz", "asan", key)
     out = os.path.join(out_dir, "sttn_ops_asan.so")
     sources = abs_sources("shared_library")
     headers = []
     for folder in ("export/core", "export/tflite", "export/host"):
         headers += glob.glob(os.path.join(ROOT, folder, "*.h"))
-    newest = max(os.path.getmtime(p) for p in sources + headers)
-    os.makedirs(out_dir, exist_ok=True)
+    newest_header = max(os.path.getmtime(p) for p in headers)
+    objdir = os.path.join(out_dir, "obj")
+    objects = {s: os.path.join(objdir, os.path.basename(s) + ".o") for s in sources}
+    os.makedirs(objdir, exist_ok=True)
     with open(os.path.join(out_dir, "lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(out) and os.path.getmtime(out) >= newest:
-            return out
-        cmd = [
-            cxx,
-            "-O1",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-fPIC",
-            "-shared",
-            *native_build.copts(),
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-I",
-            ROOT,
-            *sources,
-            *native_build.linkopts(),
-            "-Wl,--version-script=" + native_build.version_script(),
-            "-o",
-            out + ".tmp",
+        todo = [
+            s
+            for s in sources
+            if not os.path.exists(objects[s])
+            or os.path.getmtime(objects[s]) < max(os.path.getmtime(s), newest_header)
         ]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            raise RuntimeError(f"building {out} failed:\n{r.stderr[-4000:]}")
-        os.replace(out + ".tmp", out)
-    return out
+        if todo or not os.path.exists(out):
+            try:
+                built = compile_objects(
+                    cxx, [(s, flags) for s in todo], os.path.join(objdir, "new")
+                )
+            except AssertionError as e:
+                raise RuntimeError(f"building {out} failed:\n{e}") from None
+            for s, obj in zip(todo, built):
+                os.replace(obj, objects[s])
+            try:
+                link(
+                    cxx,
+                    [objects[s] for s in sources],
+                    [
+                        "-shared",
+                        "-fsanitize=address,undefined",
+                        *native_build.linkopts(),
+                        "-Wl,--version-script=" + native_build.version_script(),
+                    ],
+                    out + ".tmp",
+                )
+            except AssertionError as e:
+                raise RuntimeError(f"linking {out} failed:\n{e}") from None
+            os.replace(out + ".tmp", out)
+    return out, objects
+
+
+def asan_library(cxx: str = "g++") -> str:
+    """build/fuzz/asan/<hash>/sttn_ops_asan.so: the shared library with
+    ``-fsanitize=address,undefined`` (built once; see ``_asan_build``). Also
+    used by tests/test_core_cc.py."""
+    return _asan_build(cxx)[0]
+
+
+def asan_objects(cxx: str = "g++") -> dict[str, str]:
+    """``{source path: object}`` of the ASan+UBSan library build (ASAN_FLAGS
+    and every copt of the library, -fPIC and hidden visibility included)."""
+    return _asan_build(cxx)[1]
 
 
 def asan_env(cxx: str = "g++") -> dict[str, str]:
