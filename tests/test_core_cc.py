@@ -108,7 +108,7 @@ def test_core_cc_with_sanitizers(tmp_path, opt):
         # The kernels of the ASan+UBSan library build (tests/fuzz/
         # model_fuzz.py; built once per run, shared with the fuzz smoke test
         # and test_full_library_under_sanitizers_in_the_runtime): -O1, these
-        # sanitizers, -g, -Werror, plus the library's own flags (-fPIC,
+        # sanitizers, -g1, -Werror, plus the library's own flags (-fPIC,
         # hidden visibility, no exceptions). Compiling them here again cost
         # about 30 CPU s of `make test`.
         from tests.fuzz.model_fuzz import asan_objects
